@@ -1,0 +1,91 @@
+import { CredrelayError } from '../../src/errors.js';
+import type { Credentials } from '../../src/protocol/codec.js';
+import type { Credential, StorageProvider, StoredEntry } from '../../src/provider.js';
+import type { RegistryIdentity } from '../../src/registry/identity.js';
+import { createKeytarStore, type SecretStore } from './secret-store.js';
+
+/** The keychain service under which credrelay keeps registry credentials, apart from everything else there. */
+export const REGISTRY_SERVICE = 'credrelay';
+
+/** What one keychain item holds. The account is the registry key; the server string is kept for `list`. */
+interface StoredItem {
+  readonly serverURL: string;
+  readonly username: string;
+  readonly secret: string;
+}
+
+export interface KeychainProviderOptions {
+  /** Defaults to the OS keychain through keytar. */
+  readonly store?: SecretStore;
+  readonly service?: string;
+}
+
+/**
+ * Long-lived credentials (passwords, personal access tokens, identity tokens) in the OS keychain, keyed by
+ * registry identity so that every spelling of a registry finds the same entry. It is the fallback for every
+ * host no other provider serves, so its matcher takes everything.
+ */
+export function createKeychainProvider(options: KeychainProviderOptions = {}): StorageProvider {
+  const store = options.store ?? createKeytarStore();
+  const service = options.service ?? REGISTRY_SERVICE;
+
+  return {
+    name: 'keychain',
+    matches: () => true,
+
+    async get(registry: RegistryIdentity): Promise<Credential | undefined> {
+      const raw = await store.getPassword(service, registry.key);
+      if (raw === null) return undefined;
+      const item = parseItem(raw, registry.key);
+      return { username: item.username, secret: item.secret };
+    },
+
+    async store(registry: RegistryIdentity, credentials: Credentials): Promise<void> {
+      const item: StoredItem = {
+        serverURL: credentials.ServerURL,
+        username: credentials.Username,
+        secret: credentials.Secret,
+      };
+      await store.setPassword(service, registry.key, JSON.stringify(item));
+    },
+
+    async erase(registry: RegistryIdentity): Promise<void> {
+      await store.deletePassword(service, registry.key);
+    },
+
+    async list(): Promise<readonly StoredEntry[]> {
+      const items = await store.findCredentials(service);
+      return items.flatMap(({ account, password }) => {
+        try {
+          const { serverURL, username } = parseItem(password, account);
+          return [{ serverURL, username }];
+        } catch {
+          // An item that is not ours in shape is skipped rather than failing Docker's whole listing.
+          return [];
+        }
+      });
+    },
+  };
+}
+
+function parseItem(raw: string, key: string): StoredItem {
+  let item: unknown;
+  try {
+    item = JSON.parse(raw);
+  } catch {
+    item = undefined;
+  }
+  if (
+    typeof item === 'object' &&
+    item !== null &&
+    typeof (item as StoredItem).serverURL === 'string' &&
+    typeof (item as StoredItem).username === 'string' &&
+    typeof (item as StoredItem).secret === 'string'
+  ) {
+    return item as StoredItem;
+  }
+  throw new CredrelayError(
+    'KEYCHAIN_FAILED',
+    `the keychain entry for ${key} is damaged: erase it (echo ${key} | docker-credential-credrelay erase) and log in again`,
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * Whether the Secret Service's default collection is locked (Linux only).
+ *
+ * libsecret, and so keytar, answers a lookup in a locked collection with "nothing found" when no unlock prompt can
+ * be shown. Taken at its word, a locked keyring would turn every `docker pull` into an anonymous one that fails
+ * with "unauthorized". So when the keychain says "nothing", we ask the Secret Service directly. dbus-send ships
+ * with every D-Bus install (dbus-bin); it is run only on that empty-answer path, and never sees a secret.
+ *
+ * Returns undefined when it cannot tell (no collection yet, not Linux, dbus-send missing): the empty answer stands.
+ */
+export async function isDefaultCollectionLocked(timeoutMs: number): Promise<boolean | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile(
+      'dbus-send',
+      [
+        '--session',
+        '--print-reply',
+        `--reply-timeout=${timeoutMs}`,
+        '--dest=org.freedesktop.secrets',
+        '/org/freedesktop/secrets/aliases/default',
+        'org.freedesktop.DBus.Properties.Get',
+        'string:org.freedesktop.Secret.Collection',
+        'string:Locked',
+      ],
+      { timeout: timeoutMs + 500, encoding: 'utf8' },
+      (error, stdout) => {
+        if (error) return resolve(undefined);
+        const match = /boolean (true|false)/.exec(stdout);
+        resolve(match ? match[1] === 'true' : undefined);
+      },
+    );
+  });
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Quick start, step one: install what credrelay needs, build it, put both executables on PATH, and run it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-system-deps.sh
+npm ci --no-audit --no-fund   # also builds dist/ through the prepare script
+npm link --no-audit --no-fund # puts credrelay and docker-credential-credrelay on PATH, where Docker looks
+
+echo
+echo "installed: $(command -v docker-credential-credrelay)"
+docker-credential-credrelay version
+credrelay --version

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Quick start, step two: build, type-check and run every test. Each integration suite starts the real services it
+# needs (a private D-Bus bus with gnome-keyring, a docker-registry with htpasswd) and stops them when it ends; all of
+# their files live under one temporary directory, removed at the end. Extra arguments go to vitest.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in dbus-daemon gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo docker go docker-credential-secretservice; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "missing $tool: run 'bash scripts/install-system-deps.sh' (or 'npm run setup') first" >&2
+    exit 1
+  fi
+done
+
+npm run --silent build || exit 1
+npx tsc -p tsconfig.test.json || exit 1
+
+work=$(mktemp -d /tmp/credrelay-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export TMPDIR="$work"
+
+npx vitest run --reporter=default --reporter=json --outputFile.json="$work/results.json" "$@"
+status=$?
+
+node -e '
+  const fs = require("node:fs");
+  let results;
+  try { results = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch { results = undefined; }
+  if (!results) { console.log("0 passed, 1 failed"); process.exit(0); }
+  const skipped = results.numPendingTests + results.numTodoTests;
+  // Suites that failed to load count as failures too.
+  const brokenSuites = results.testResults.filter((suite) => suite.status === "failed" && suite.assertionResults.length === 0).length;
+  console.log(`${results.numPassedTests} passed, ${results.numFailedTests + brokenSuites} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$work/results.json"
+exit $status

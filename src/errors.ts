@@ -1,0 +1,62 @@
+/**
+ * The one error type of credrelay.
+ *
+ * Docker and skopeo only ever see an error as the text a helper prints, and they match some of those texts
+ * exactly (`credentials not found in native keychain`, `no credentials server URL`, `no credentials username`).
+ * So every error carries a stable code for our own logic and tests, and a message that is safe to print:
+ * it says what failed and what to do, on one line, and never contains a secret.
+ */
+export type ErrorCode =
+  /** Docker matches this message and then carries on anonymously. */
+  | 'CREDENTIALS_NOT_FOUND'
+  | 'MISSING_SERVER_URL'
+  | 'MISSING_USERNAME'
+  | 'INVALID_SERVER_URL'
+  | 'INVALID_INPUT'
+  | 'INPUT_TOO_LARGE'
+  | 'KEYCHAIN_UNAVAILABLE'
+  | 'KEYCHAIN_LOCKED'
+  | 'KEYCHAIN_TIMEOUT'
+  | 'KEYCHAIN_FAILED'
+  | 'INTERNAL';
+
+/** Messages that Docker's client library compares byte for byte (docker-credential-helpers `credentials/error.go`). */
+export const NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
+export const MISSING_SERVER_URL_MESSAGE = 'no credentials server URL';
+export const MISSING_USERNAME_MESSAGE = 'no credentials username';
+
+/** An error whose message is fit for a user's terminal and for Docker's error output. */
+export class CredrelayError extends Error {
+  override readonly name = 'CredrelayError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    // One line: the protocol prints errors as a single line on stdout.
+    super(message.replace(/[\r\n]+/g, ' '));
+  }
+}
+
+export const credentialsNotFound = (): CredrelayError =>
+  new CredrelayError('CREDENTIALS_NOT_FOUND', NOT_FOUND_MESSAGE);
+
+export const missingServerURL = (): CredrelayError =>
+  new CredrelayError('MISSING_SERVER_URL', MISSING_SERVER_URL_MESSAGE);
+
+export const missingUsername = (): CredrelayError => new CredrelayError('MISSING_USERNAME', MISSING_USERNAME_MESSAGE);
+
+export const isCredrelayError = (error: unknown, code?: ErrorCode): error is CredrelayError =>
+  error instanceof CredrelayError && (code === undefined || error.code === code);
+
+/**
+ * Turns anything thrown into a CredrelayError without copying foreign text that might hold a secret
+ * (V8's JSON.parse errors, for one, quote the input they failed on).
+ */
+export function toCredrelayError(error: unknown): CredrelayError {
+  if (error instanceof CredrelayError) return error;
+  return new CredrelayError(
+    'INTERNAL',
+    'credrelay failed unexpectedly; run `credrelay doctor`, and report the problem if it persists',
+  );
+}

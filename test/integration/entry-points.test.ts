@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, HELPER, REPO_ROOT, run } from '../support/helper.js';
+import { type Keyring, startKeyring } from '../support/keyring.js';
+import { makeTempDir } from '../support/temp.js';
+
+let keyring: Keyring;
+let scratch: ReturnType<typeof makeTempDir>;
+beforeAll(async () => {
+  keyring = await startKeyring();
+  scratch = makeTempDir('imports');
+});
+afterAll(async () => {
+  await keyring.stop();
+  scratch.remove();
+});
+
+let recordings = 0;
+/** Runs the helper and returns the third-party packages (under node_modules) it loaded. */
+async function packagesLoaded(args: string[], input = ''): Promise<string[]> {
+  const file = join(scratch.path, `imports-${(recordings += 1)}.txt`);
+  const result = await run(process.execPath, ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), HELPER, ...args], {
+    input,
+    env: { ...keyring.env, CREDRELAY_NO_DAEMON: '1', CREDRELAY_TEST_IMPORTS_FILE: file },
+  });
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+  const urls = readFileSync(file, 'utf8').split('\n');
+  return [...new Set(urls.flatMap((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? []))].sort();
+}
+
+describe('the protocol path loads only what it needs', () => {
+  it('version loads no package at all', async () => {
+    expect(await packagesLoaded(['version'])).toEqual([]);
+  });
+  it('get, served in-process, loads keytar and nothing else: no oclif, no cloud SDK', async () => {
+    await run(HELPER, ['store'], { input: '{"ServerURL":"lazy.example","Username":"u","Secret":"s"}', env: { ...keyring.env, CREDRELAY_NO_DAEMON: '1' } });
+    expect(await packagesLoaded(['get'], 'lazy.example')).toEqual(['keytar']);
+  });
+  it('anything else goes to the management CLI, which loads oclif', async () => {
+    expect(await packagesLoaded(['--help'])).toContain('@oclif/core');
+  });
+});
+
+describe('the management CLI', () => {
+  const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+  it('credrelay --version names the version', async () => {
+    const result = await run(CLI, ['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^credrelay/${version.replaceAll('.', '\\.')} `));
+  });
+  it('credrelay --help shows usage', async () => {
+    const result = await run(CLI, ['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('USAGE');
+    expect(result.stdout).toContain('$ credrelay');
+  });
+  it('docker-credential-credrelay --help is the same help', async () => {
+    expect((await run(HELPER, ['--help'])).stdout).toBe((await run(CLI, ['--help'])).stdout);
+  });
+  it('package.json exposes both executables', () => {
+    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(manifest.bin).toEqual({ credrelay: 'bin/credrelay', 'docker-credential-credrelay': 'bin/docker-credential-credrelay' });
+  });
+});

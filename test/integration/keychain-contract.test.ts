@@ -1,0 +1,32 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeychainProvider } from '../../plugins/keychain/index.js';
+import { parseRegistry } from '../../src/registry/identity.js';
+import { runStorageProviderContract } from '../contract/storage-provider.js';
+import { type Keyring, startKeyring } from '../support/keyring.js';
+
+let keyring: Keyring;
+beforeAll(async () => {
+  keyring = await startKeyring();
+  // keytar (libsecret) reads the bus address when it first connects, in this test process.
+  Object.assign(process.env, keyring.env);
+});
+afterAll(async () => {
+  await keyring.stop();
+});
+
+runStorageProviderContract('keychain over gnome-keyring (real keytar, real D-Bus)', async () => ({
+  provider: createKeychainProvider(),
+}));
+
+describe('keychain entries in the real keyring', () => {
+  it('are kept under the credrelay service, keyed by registry identity', async () => {
+    await createKeychainProvider().store(
+      parseRegistry('https://Seen.Example:5000/v2/'),
+      { ServerURL: 'https://Seen.Example:5000/v2/', Username: 'erin', Secret: 'seen-secret' },
+      { options: {} },
+    );
+    const listing = keyring.search('credrelay');
+    expect(listing).toMatch(/attribute\.account = seen\.example:5000/);
+    expect(listing).toMatch(/attribute\.service = credrelay/);
+  });
+});

@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { delimiter, join, resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export const BIN_DIR = join(REPO_ROOT, 'bin');
+export const HELPER = join(BIN_DIR, 'docker-credential-credrelay');
+export const CLI = join(BIN_DIR, 'credrelay');
+
+export interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+}
+
+/** PATH with credrelay's bin/ first, so Docker, skopeo and Go's client find `docker-credential-credrelay`. */
+export const pathWithCredrelay = (): string => `${BIN_DIR}${delimiter}${process.env.PATH ?? ''}`;
+
+/** Runs `command` with `input` on stdin and collects its output; fails the test if it outlives `timeoutMs`. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { input?: string | Buffer; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, PATH: pathWithCredrelay(), ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 20_000} ms`));
+    }, options.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString(), code });
+    });
+    child.stdin.on('error', () => undefined); // The helper may exit before reading all of a huge input.
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Runs one protocol action of the credrelay helper binary. */
+export const runHelper = (
+  action: string,
+  input: string | Buffer,
+  env: Record<string, string | undefined>,
+  extraArgs: readonly string[] = [],
+): Promise<RunResult> => run(HELPER, [action, ...extraArgs], { input, env });
