@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'KEYCHAIN_LOCKED'
   | 'KEYCHAIN_TIMEOUT'
   | 'KEYCHAIN_FAILED'
+  | 'CONFIG_INVALID'
+  | 'DAEMON_UNSAFE'
   | 'INTERNAL';
 
 /** Messages that Docker's client library compares byte for byte (docker-credential-helpers `credentials/error.go`). */
@@ -38,8 +40,7 @@ export class CredrelayError extends Error {
   }
 }
 
-export const credentialsNotFound = (): CredrelayError =>
-  new CredrelayError('CREDENTIALS_NOT_FOUND', NOT_FOUND_MESSAGE);
+export const credentialsNotFound = (): CredrelayError => new CredrelayError('CREDENTIALS_NOT_FOUND', NOT_FOUND_MESSAGE);
 
 export const missingServerURL = (): CredrelayError =>
   new CredrelayError('MISSING_SERVER_URL', MISSING_SERVER_URL_MESSAGE);

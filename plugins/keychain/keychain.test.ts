@@ -14,7 +14,11 @@ describe('keychain provider', () => {
     const store = memorySecretStore();
     await store.setPassword('someone-else', 'registry.example', 'not ours');
     const provider = createKeychainProvider({ store });
-    await provider.store(parseRegistry('mine.example'), { ServerURL: 'mine.example', Username: 'u', Secret: 's' }, { options: {} });
+    await provider.store(
+      parseRegistry('mine.example'),
+      { ServerURL: 'mine.example', Username: 'u', Secret: 's' },
+      { options: {} },
+    );
     expect(await provider.list({ options: {} })).toEqual([{ serverURL: 'mine.example', username: 'u' }]);
     expect([...store.items.keys()]).toContain(JSON.stringify(['credrelay', 'mine.example']));
   });
@@ -32,9 +36,21 @@ describe('explainKeychainError', () => {
     ['Cannot autolaunch D-Bus without X11 $DISPLAY', 'KEYCHAIN_UNAVAILABLE', /no D-Bus session bus/],
     ['The given address is empty', 'KEYCHAIN_UNAVAILABLE', /no D-Bus session bus/],
     ['Could not connect: No such file or directory', 'KEYCHAIN_UNAVAILABLE', /no D-Bus session bus/],
-    ['Object does not exist at path “/org/freedesktop/secrets/collection/login”', 'KEYCHAIN_UNAVAILABLE', /no default \(login\) keyring/],
-    ['GDBus.Error:org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files', 'KEYCHAIN_UNAVAILABLE', /no Secret Service on D-Bus: start gnome-keyring/],
-    ['The name org.freedesktop.secrets was not provided by any .service files', 'KEYCHAIN_UNAVAILABLE', /no Secret Service/],
+    [
+      'Object does not exist at path “/org/freedesktop/secrets/collection/login”',
+      'KEYCHAIN_UNAVAILABLE',
+      /no default \(login\) keyring/,
+    ],
+    [
+      'GDBus.Error:org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files',
+      'KEYCHAIN_UNAVAILABLE',
+      /no Secret Service on D-Bus: start gnome-keyring/,
+    ],
+    [
+      'The name org.freedesktop.secrets was not provided by any .service files',
+      'KEYCHAIN_UNAVAILABLE',
+      /no Secret Service/,
+    ],
     ['Cannot create an item in a locked collection', 'KEYCHAIN_LOCKED', /locked: unlock it/],
     ['Something new', 'KEYCHAIN_FAILED', /the OS keychain failed.*Something new/],
   ])('%s', (native, code, message) => {
@@ -52,7 +68,10 @@ describe('keytar store', () => {
     const store = createKeytarStore(50, async () => ({ ...memorySecretStore(), getPassword: never }));
     const started = Date.now();
     await expect(store.getPassword('credrelay', 'r')).rejects.toThrowError(
-      expect.objectContaining({ code: 'KEYCHAIN_TIMEOUT', message: expect.stringMatching(/did not answer within 0.05 s.*unlock/) }),
+      expect.objectContaining({
+        code: 'KEYCHAIN_TIMEOUT',
+        message: expect.stringMatching(/did not answer within 0.05 s.*unlock/),
+      }),
     );
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -64,18 +83,38 @@ describe('keytar store', () => {
         throw new Error('Cannot create an item in a locked collection');
       },
     }));
-    await expect(store.findCredentials('credrelay')).rejects.toThrowError(expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }));
+    await expect(store.findCredentials('credrelay')).rejects.toThrowError(
+      expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }),
+    );
   });
 
   it('does not take "nothing found" from a locked keychain as an answer', async () => {
     const empty = memorySecretStore();
-    const locked = createKeytarStore(1000, async () => empty, async () => true);
-    await expect(locked.getPassword('credrelay', 'r')).rejects.toThrowError(expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }));
-    await expect(locked.findCredentials('credrelay')).rejects.toThrowError(expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }));
-    await expect(locked.deletePassword('credrelay', 'r')).rejects.toThrowError(expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }));
-    const unlocked = createKeytarStore(1000, async () => empty, async () => false);
+    const locked = createKeytarStore(
+      1000,
+      async () => empty,
+      async () => true,
+    );
+    await expect(locked.getPassword('credrelay', 'r')).rejects.toThrowError(
+      expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }),
+    );
+    await expect(locked.findCredentials('credrelay')).rejects.toThrowError(
+      expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }),
+    );
+    await expect(locked.deletePassword('credrelay', 'r')).rejects.toThrowError(
+      expect.objectContaining({ code: 'KEYCHAIN_LOCKED' }),
+    );
+    const unlocked = createKeytarStore(
+      1000,
+      async () => empty,
+      async () => false,
+    );
     await expect(unlocked.getPassword('credrelay', 'r')).resolves.toBeNull();
-    const unknown = createKeytarStore(1000, async () => empty, async () => undefined);
+    const unknown = createKeytarStore(
+      1000,
+      async () => empty,
+      async () => undefined,
+    );
     await expect(unknown.findCredentials('credrelay')).resolves.toEqual([]);
   });
 

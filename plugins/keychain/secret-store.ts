@@ -23,7 +23,11 @@ const DOCTOR = 'or run `credrelay doctor`';
 export function explainKeychainError(error: unknown): CredrelayError {
   const native = error instanceof Error ? error.message : String(error);
   const detail = ` (${native.replace(/\s+/g, ' ').slice(0, 200)})`;
-  if (/autolaunch D-Bus|DBUS_SESSION_BUS_ADDRESS|address is empty|Could not connect|Failed to connect to socket|Connection refused/i.test(native)) {
+  if (
+    /autolaunch D-Bus|DBUS_SESSION_BUS_ADDRESS|address is empty|Could not connect|Failed to connect to socket|Connection refused/i.test(
+      native,
+    )
+  ) {
     return new CredrelayError(
       'KEYCHAIN_UNAVAILABLE',
       `no D-Bus session bus for the OS keychain: set DBUS_SESSION_BUS_ADDRESS or start one with dbus-run-session, ${DOCTOR}${detail}`,
@@ -47,7 +51,10 @@ export function explainKeychainError(error: unknown): CredrelayError {
       `the OS keychain is locked: unlock it (log in to the desktop session, or gnome-keyring-daemon --unlock) ${DOCTOR}${detail}`,
     );
   }
-  return new CredrelayError('KEYCHAIN_FAILED', `the OS keychain failed; check it is running and unlocked, ${DOCTOR}${detail}`);
+  return new CredrelayError(
+    'KEYCHAIN_FAILED',
+    `the OS keychain failed; check it is running and unlocked, ${DOCTOR}${detail}`,
+  );
 }
 
 type Keytar = SecretStore;
@@ -69,15 +76,13 @@ export function createKeytarStore(
 ): SecretStore {
   let keytar: Promise<Keytar> | undefined;
   const load = (): Promise<Keytar> =>
-    (keytar ??= loadKeytar().catch(
-      () => {
-        keytar = undefined;
-        throw new CredrelayError(
-          'KEYCHAIN_UNAVAILABLE',
-          `the keychain module (keytar) could not be loaded: on Linux install libsecret-1-0 and reinstall credrelay, ${DOCTOR}`,
-        );
-      },
-    ));
+    (keytar ??= loadKeytar().catch(() => {
+      keytar = undefined;
+      throw new CredrelayError(
+        'KEYCHAIN_UNAVAILABLE',
+        `the keychain module (keytar) could not be loaded: on Linux install libsecret-1-0 and reinstall credrelay, ${DOCTOR}`,
+      );
+    }));
 
   const call = <T>(what: string, run: (keytar: Keytar) => Promise<T>): Promise<T> =>
     withDeadline(

@@ -1,29 +1,47 @@
 /**
  * The main of `docker-credential-credrelay`. Docker runs it once per credential, so this path is kept as light as
- * Node allows: only `node:` modules and the small protocol codec load before a request is known to need more.
+ * Node allows: only `node:` modules and a few small modules of ours (protocol codec, daemon client) load before a
+ * request is known to need more. keytar, oclif and the cloud SDKs load in the daemon, or here only when the request
+ * is served in-process.
  * Anything that is not a protocol action goes to the management CLI, which loads oclif.
  */
+import { readSync } from 'node:fs';
 import process from 'node:process';
 import { MAX_SERVER_URL_BYTES, MAX_STORE_BYTES } from '../protocol/codec.js';
-import { type ProtocolAction, type ProtocolReply, USAGE_LINE, isProtocolAction } from '../protocol/handler.js';
+import {
+  type ProtocolAction,
+  type ProtocolReply,
+  USAGE_LINE,
+  isProtocolAction,
+  versionLine,
+} from '../protocol/handler.js';
+import { packageVersion } from '../version.js';
 
-const args = process.argv.slice(2);
-const first = args[0];
-
-if (isProtocolAction(first)) {
-  if (args.length !== 1) {
-    // The reference helpers' exact answer to extra arguments.
-    finish({ stdout: `${USAGE_LINE}\n`, stderr: '', exitCode: 1 });
-  } else {
-    finish(await serve(first));
+/** Runs the helper; a function rather than top-level code so that the client path can be bundled as CommonJS. */
+export async function main(args: readonly string[]): Promise<void> {
+  const first = args[0];
+  if (!isProtocolAction(first)) {
+    const { runCli } = await import('../cli/run.js');
+    await runCli(args);
+    return;
   }
-} else {
-  const { runCli } = await import('../cli/run.js');
-  await runCli(args);
+  // The reference helpers' exact answer to extra arguments.
+  if (args.length !== 1) return finish({ stdout: `${USAGE_LINE}\n`, stderr: '', exitCode: 1 });
+  finish(await serve(first));
 }
 
+/**
+ * Through the daemon when one can be used (started on demand), else in this process. `version` needs neither,
+ * and CREDRELAY_NO_DAEMON=1 keeps every request in-process.
+ */
 async function serve(action: ProtocolAction): Promise<ProtocolReply> {
+  if (action === 'version') return { stdout: `${versionLine(packageVersion())}\n`, stderr: '', exitCode: 0 };
   const input = await readInput(action);
+  if (process.env.CREDRELAY_NO_DAEMON !== '1') {
+    const { serveThroughDaemon } = await import('../client/daemon-client.js');
+    const reply = await serveThroughDaemon(action, input);
+    if (reply !== undefined) return reply;
+  }
   const { serveInProcess } = await import('../serve-in-process.js');
   return serveInProcess(action, input);
 }
@@ -33,8 +51,31 @@ async function serve(action: ProtocolAction): Promise<ProtocolReply> {
  * codec rejects the oversized input with a clear message without us holding megabytes first.
  */
 async function readInput(action: ProtocolAction): Promise<Uint8Array> {
-  if (action === 'list' || action === 'version') return new Uint8Array(0);
+  if (action === 'list') return new Uint8Array(0);
   const limit = (action === 'store' ? MAX_STORE_BYTES : MAX_SERVER_URL_BYTES) + 1;
+  return readStdinSync(limit) ?? (await readStdinStream(limit));
+}
+
+/**
+ * Plain blocking reads of fd 0. Creating `process.stdin` costs Node several milliseconds of stream set-up, a
+ * noticeable share of a call that Docker makes once per credential. Returns undefined when stdin is non-blocking
+ * (EAGAIN), for the stream reader to handle.
+ */
+function readStdinSync(limit: number): Uint8Array | undefined {
+  const buffer = Buffer.allocUnsafe(limit);
+  let length = 0;
+  try {
+    for (let read = 1; read > 0 && length < limit; length += read)
+      read = readSync(0, buffer, length, limit - length, null);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN') return undefined;
+    if (code !== 'EOF' && code !== 'EBADF') throw error; // EOF: Windows' end of a pipe; EBADF: no stdin at all
+  }
+  return buffer.subarray(0, length);
+}
+
+async function readStdinStream(limit: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {

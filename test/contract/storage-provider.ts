@@ -33,8 +33,16 @@ export function runStorageProviderContract(name: string, setup: () => Promise<St
 
     it('finds a stored credential under every spelling of the registry', async () => {
       await store(fixture.provider, '127.0.0.1:5101', 'alice', 'pw-5101');
-      for (const spelling of ['127.0.0.1:5101', 'https://127.0.0.1:5101', 'http://127.0.0.1:5101/', 'https://127.0.0.1:5101/v2/']) {
-        expect(await fixture.provider.get(registry(spelling), context)).toEqual({ username: 'alice', secret: 'pw-5101' });
+      for (const spelling of [
+        '127.0.0.1:5101',
+        'https://127.0.0.1:5101',
+        'http://127.0.0.1:5101/',
+        'https://127.0.0.1:5101/v2/',
+      ]) {
+        expect(await fixture.provider.get(registry(spelling), context)).toEqual({
+          username: 'alice',
+          secret: 'pw-5101',
+        });
       }
       expect(await fixture.provider.get(registry('127.0.0.1:5102'), context)).toBeUndefined();
     });
@@ -42,7 +50,10 @@ export function runStorageProviderContract(name: string, setup: () => Promise<St
     it('treats every Docker Hub spelling as one registry', async () => {
       await store(fixture.provider, 'https://index.docker.io/v1/', 'hubuser', 'hub-pat');
       for (const spelling of ['docker.io', 'index.docker.io', 'registry-1.docker.io']) {
-        expect(await fixture.provider.get(registry(spelling), context)).toEqual({ username: 'hubuser', secret: 'hub-pat' });
+        expect(await fixture.provider.get(registry(spelling), context)).toEqual({
+          username: 'hubuser',
+          secret: 'hub-pat',
+        });
       }
       await fixture.provider.erase(registry('docker.io'), context);
       expect(await fixture.provider.get(registry('https://index.docker.io/v1/'), context)).toBeUndefined();
@@ -53,14 +64,22 @@ export function runStorageProviderContract(name: string, setup: () => Promise<St
       await store(fixture.provider, 'tokens.example', '<token>', secret);
       expect(await fixture.provider.get(registry('tokens.example'), context)).toEqual({ username: '<token>', secret });
       await store(fixture.provider, 'empty-secret.example', 'bob', '');
-      expect(await fixture.provider.get(registry('empty-secret.example'), context)).toEqual({ username: 'bob', secret: '' });
+      expect(await fixture.provider.get(registry('empty-secret.example'), context)).toEqual({
+        username: 'bob',
+        secret: '',
+      });
     });
 
     it('overwrites on a second store, under whichever spelling came last', async () => {
       await store(fixture.provider, 'overwrite.example:5000', 'first', 'one');
       await store(fixture.provider, 'https://overwrite.example:5000', 'second', 'two');
-      expect(await fixture.provider.get(registry('overwrite.example:5000'), context)).toEqual({ username: 'second', secret: 'two' });
-      const listed = (await fixture.provider.list(context)).filter((entry) => entry.serverURL.includes('overwrite.example'));
+      expect(await fixture.provider.get(registry('overwrite.example:5000'), context)).toEqual({
+        username: 'second',
+        secret: 'two',
+      });
+      const listed = (await fixture.provider.list(context)).filter((entry) =>
+        entry.serverURL.includes('overwrite.example'),
+      );
       expect(listed).toEqual([{ serverURL: 'https://overwrite.example:5000', username: 'second' }]);
     });
 

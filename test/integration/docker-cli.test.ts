@@ -17,31 +17,41 @@ let env: Record<string, string>;
 beforeAll(async () => {
   [keyring, registry] = await Promise.all([startKeyring(), startRegistry()]);
   client = makeClientHome();
-  env = { ...keyring.env, ...client.env, CREDRELAY_NO_DAEMON: '1' };
+  env = { ...keyring.env, ...client.env }; // through the daemon, as users run it
 });
 afterAll(async () => {
   await Promise.all([keyring.stop(), registry.stop()]);
   client.remove();
 });
 
-const docker = (args: string[], input?: string) => run('docker', args, { env, ...(input === undefined ? {} : { input }) });
+const docker = (args: string[], input?: string) =>
+  run('docker', args, { env, ...(input === undefined ? {} : { input }) });
 const listed = async () => JSON.parse((await runHelper('list', '', env)).stdout) as Record<string, string>;
 
 describe('docker CLI with "credsStore": "credrelay"', () => {
   beforeAll(() => client.writeDockerConfig({ credsStore: 'credrelay' }));
 
   it('rejects a wrong password at login and stores nothing', async () => {
-    const result = await docker(['login', '-u', registry.username, '--password-stdin', registry.host], 'wrong-password');
+    const result = await docker(
+      ['login', '-u', registry.username, '--password-stdin', registry.host],
+      'wrong-password',
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/unauthorized|401/i);
     expect(await listed()).toEqual({});
   });
 
   it('docker login verifies against the registry and stores in the keychain, not in config.json', async () => {
-    const result = await docker(['login', '-u', registry.username, '--password-stdin', registry.host], registry.password);
+    const result = await docker(
+      ['login', '-u', registry.username, '--password-stdin', registry.host],
+      registry.password,
+    );
     expect(result.stdout).toContain('Login Succeeded');
     expect(await listed()).toEqual({ [registry.host]: registry.username });
-    const config = JSON.parse(readFileSync(join(client.dockerConfigDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const config = JSON.parse(readFileSync(join(client.dockerConfigDir, 'config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(config).toEqual({ auths: { [registry.host]: {} }, credsStore: 'credrelay' });
     expect(keyring.search('credrelay')).toContain(`attribute.account = ${registry.host}`);
   });
@@ -50,13 +60,20 @@ describe('docker CLI with "credsStore": "credrelay"', () => {
     // Put an image there first, through skopeo and credrelay, since no engine can push here.
     const authfile = client.writeAuthFile('push-auth.json', { credHelpers: { [registry.host]: 'credrelay' } });
     const image = writeOciImage(join(client.home, 'image'));
-    const pushed = await run('skopeo', ['copy', '--dest-tls-verify=false', '--authfile', authfile, image, `docker://${registry.host}/demo:v1`], { env });
+    const pushed = await run(
+      'skopeo',
+      ['copy', '--dest-tls-verify=false', '--authfile', authfile, image, `docker://${registry.host}/demo:v1`],
+      { env },
+    );
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
 
     const result = await docker(['manifest', 'inspect', '--insecure', `${registry.host}/demo:v1`]);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ schemaVersion: 2, layers: [expect.objectContaining({ size: expect.any(Number) })] });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      schemaVersion: 2,
+      layers: [expect.objectContaining({ size: expect.any(Number) })],
+    });
   });
 
   it('with credHelpers for the host instead of credsStore, reads the same credential', async () => {
@@ -81,6 +98,6 @@ describe('docker CLI with "credsStore": "credrelay"', () => {
 
   it('left the password in no file under HOME', () => {
     expect(filesContaining(client.home, registry.password)).toEqual([]);
-    expect(filesContaining(keyring.home, registry.password)).toEqual([]);
+    expect(filesContaining(keyring.root, registry.password)).toEqual([]);
   });
 });

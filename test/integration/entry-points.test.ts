@@ -20,10 +20,14 @@ let recordings = 0;
 /** Runs the helper and returns the third-party packages (under node_modules) it loaded. */
 async function packagesLoaded(args: string[], input = ''): Promise<string[]> {
   const file = join(scratch.path, `imports-${(recordings += 1)}.txt`);
-  const result = await run(process.execPath, ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), HELPER, ...args], {
-    input,
-    env: { ...keyring.env, CREDRELAY_NO_DAEMON: '1', CREDRELAY_TEST_IMPORTS_FILE: file },
-  });
+  const result = await run(
+    process.execPath,
+    ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), HELPER, ...args],
+    {
+      input,
+      env: { ...keyring.env, CREDRELAY_NO_DAEMON: '1', CREDRELAY_TEST_IMPORTS_FILE: file },
+    },
+  );
   expect(result.code, result.stdout + result.stderr).toBe(0);
   const urls = readFileSync(file, 'utf8').split('\n');
   return [...new Set(urls.flatMap((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? []))].sort();
@@ -34,7 +38,10 @@ describe('the protocol path loads only what it needs', () => {
     expect(await packagesLoaded(['version'])).toEqual([]);
   });
   it('get, served in-process, loads keytar and nothing else: no oclif, no cloud SDK', async () => {
-    await run(HELPER, ['store'], { input: '{"ServerURL":"lazy.example","Username":"u","Secret":"s"}', env: { ...keyring.env, CREDRELAY_NO_DAEMON: '1' } });
+    await run(HELPER, ['store'], {
+      input: '{"ServerURL":"lazy.example","Username":"u","Secret":"s"}',
+      env: { ...keyring.env, CREDRELAY_NO_DAEMON: '1' },
+    });
     expect(await packagesLoaded(['get'], 'lazy.example')).toEqual(['keytar']);
   });
   it('anything else goes to the management CLI, which loads oclif', async () => {
@@ -60,7 +67,33 @@ describe('the management CLI', () => {
     expect((await run(HELPER, ['--help'])).stdout).toBe((await run(CLI, ['--help'])).stdout);
   });
   it('package.json exposes both executables', () => {
-    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    expect(manifest.bin).toEqual({ credrelay: 'bin/credrelay', 'docker-credential-credrelay': 'bin/docker-credential-credrelay' });
+    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    expect(manifest.bin).toEqual({
+      credrelay: 'bin/credrelay',
+      'docker-credential-credrelay': 'bin/docker-credential-credrelay',
+    });
+  });
+});
+
+describe('the client path through a warm daemon', () => {
+  it('loads no package at all: only node: modules and the one bundled client file', async () => {
+    const env = { ...keyring.env };
+    await run(HELPER, ['store'], { input: '{"ServerURL":"warm.example","Username":"u","Secret":"s"}', env });
+    const file = join(scratch.path, 'imports-warm.txt');
+    const result = await run(
+      process.execPath,
+      ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), HELPER, 'get'],
+      { input: 'warm.example', env: { ...env, CREDRELAY_TEST_IMPORTS_FILE: file } },
+    );
+    expect(result.stdout).toBe('{"ServerURL":"warm.example","Username":"u","Secret":"s"}\n');
+    const urls = readFileSync(file, 'utf8').trim().split('\n');
+    expect(urls.filter((url) => !url.startsWith('node:') && !url.includes('/test/support/'))).not.toContainEqual(
+      expect.stringContaining('node_modules'),
+    );
+    // The whole client path is one bundled file: no module graph to resolve on every call.
+    const ours = new Set(urls.flatMap((url) => /\/dist\/src\/(.*)$/.exec(url)?.[1] ?? []));
+    expect([...ours]).toEqual(['bin/credential-helper.cjs']);
   });
 });

@@ -21,7 +21,14 @@ beforeAll(async () => {
   // Offline build against Debian's packaged sources of the library.
   execFileSync('go', ['build', '-o', goClient, 'main.go'], {
     cwd: join(REPO_ROOT, 'test', 'go-client'),
-    env: { ...process.env, GO111MODULE: 'off', GOPATH: `${build.path}/gopath:/usr/share/gocode`, GOPROXY: 'off', GOFLAGS: '', GOCACHE: join(build.path, 'cache') },
+    env: {
+      ...process.env,
+      GO111MODULE: 'off',
+      GOPATH: `${build.path}/gopath:/usr/share/gocode`,
+      GOPROXY: 'off',
+      GOFLAGS: '',
+      GOCACHE: join(build.path, 'cache'),
+    },
     stdio: 'pipe',
   });
 });
@@ -39,7 +46,7 @@ interface Outcome {
 }
 
 const library = async (helper: string, args: string[], secret = ''): Promise<Outcome> => {
-  const result = await run(goClient, [helper, ...args], { env: { ...keyring.env, SECRET: secret, CREDRELAY_NO_DAEMON: '1' } });
+  const result = await run(goClient, [helper, ...args], { env: { ...keyring.env, SECRET: secret } });
   expect(result.stderr).toBe('');
   return JSON.parse(result.stdout) as Outcome;
 };
@@ -63,7 +70,11 @@ describe.each(Object.entries(HELPERS))('Docker client library against %s', (_nam
 
   it('Store with an identity token keeps it', async () => {
     expect(await library(helper, ['store', `${host}0`, '<token>'], 'identity-token')).toEqual({ ok: true });
-    expect((await library(helper, ['get', `${host}0`])).credentials).toEqual({ ServerURL: `${host}0`, Username: '<token>', Secret: 'identity-token' });
+    expect((await library(helper, ['get', `${host}0`])).credentials).toEqual({
+      ServerURL: `${host}0`,
+      Username: '<token>',
+      Secret: 'identity-token',
+    });
   });
 
   it('Store without a username fails with the missing-username text the library recognises', async () => {

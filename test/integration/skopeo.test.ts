@@ -17,7 +17,7 @@ let authfile: string;
 beforeAll(async () => {
   [keyring, registry] = await Promise.all([startKeyring(), startRegistry()]);
   client = makeClientHome();
-  env = { ...keyring.env, ...client.env, CREDRELAY_NO_DAEMON: '1' };
+  env = { ...keyring.env, ...client.env }; // through the daemon, as users run it
   authfile = client.writeAuthFile('auth.json', { credHelpers: { [registry.host]: 'credrelay' } });
 });
 afterAll(async () => {
@@ -26,7 +26,10 @@ afterAll(async () => {
 });
 
 const skopeo = (args: string[], input?: string) =>
-  run('skopeo', [...args.slice(0, 1), '--authfile', authfile, ...args.slice(1)], { env, ...(input === undefined ? {} : { input }) });
+  run('skopeo', [...args.slice(0, 1), '--authfile', authfile, ...args.slice(1)], {
+    env,
+    ...(input === undefined ? {} : { input }),
+  });
 
 describe('skopeo with credHelpers -> credrelay', () => {
   it('cannot push before login: the registry wants credentials and credrelay has none', async () => {
@@ -37,13 +40,19 @@ describe('skopeo with credHelpers -> credrelay', () => {
   });
 
   it('skopeo login with a wrong password fails and stores nothing', async () => {
-    const result = await skopeo(['login', '--tls-verify=false', '-u', registry.username, '--password-stdin', registry.host], 'wrong');
+    const result = await skopeo(
+      ['login', '--tls-verify=false', '-u', registry.username, '--password-stdin', registry.host],
+      'wrong',
+    );
     expect(result.code).not.toBe(0);
     expect(JSON.parse((await runHelper('list', '', env)).stdout)).toEqual({});
   });
 
   it('skopeo login stores through credrelay', async () => {
-    const result = await skopeo(['login', '--tls-verify=false', '-u', registry.username, '--password-stdin', registry.host], registry.password);
+    const result = await skopeo(
+      ['login', '--tls-verify=false', '-u', registry.username, '--password-stdin', registry.host],
+      registry.password,
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Login Succeeded');
     expect(JSON.parse((await runHelper('list', '', env)).stdout)).toEqual({ [registry.host]: registry.username });
@@ -55,7 +64,10 @@ describe('skopeo with credHelpers -> credrelay', () => {
     expect(copied.code).toBe(0);
     const inspected = await skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/demo:v1`]);
     expect(inspected.code).toBe(0);
-    expect(JSON.parse(inspected.stdout)).toMatchObject({ Name: `${registry.host}/demo`, Layers: [expect.stringMatching(/^sha256:/)] });
+    expect(JSON.parse(inspected.stdout)).toMatchObject({
+      Name: `${registry.host}/demo`,
+      Layers: [expect.stringMatching(/^sha256:/)],
+    });
   });
 
   it('skopeo logout erases through credrelay, and reads are refused afterwards', async () => {
@@ -68,5 +80,6 @@ describe('skopeo with credHelpers -> credrelay', () => {
 
   it('left the password in no file under HOME', () => {
     expect(filesContaining(client.home, registry.password)).toEqual([]);
+    expect(filesContaining(keyring.root, registry.password)).toEqual([]);
   });
 });

@@ -1,14 +1,21 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from './temp.js';
 import { waitFor } from './wait.js';
 
-/** A real gnome-keyring on a private D-Bus session bus, as a desktop session would have. */
+/**
+ * A user session of its own: a real gnome-keyring on a private D-Bus session bus, as a desktop session would have,
+ * and private XDG directories, so that a credrelay daemon started in it serves this session only.
+ */
 export interface Keyring {
-  /** Environment that points keytar, secret-tool and the Go helpers at this keyring. */
+  /** Environment that points keytar, secret-tool, the Go helpers and credrelay's daemon at this session. */
   readonly env: Record<string, string>;
   readonly home: string;
+  /** credrelay's runtime directory in this session (where the daemon's socket appears). */
+  readonly runtimeDir: string;
+  /** Every directory of the session, for tests that search them for leaked secrets. */
+  readonly root: string;
   /** Lists what the keyring holds for `service` (secrets and attributes), through libsecret's own tool. */
   search(service: string): string;
   stop(): Promise<void>;
@@ -26,7 +33,9 @@ export type KeyringState = 'unlocked' | 'locked' | 'no-login-collection' | 'no-s
 const KEYRING_PASSWORD = 'credrelay-test-login';
 
 /** A session bus with no service directories, so nothing is started by activation. */
-const busConfig = (address: string): string => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+const busConfig = (
+  address: string,
+): string => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
@@ -51,20 +60,28 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
       encoding: 'utf8',
     }).trim(),
   );
-  const env = { DBUS_SESSION_BUS_ADDRESS: address, HOME: home };
+  const xdgRuntime = join(dir.path, 'run');
+  mkdirSync(xdgRuntime, { mode: 0o700 });
+  const env = {
+    DBUS_SESSION_BUS_ADDRESS: address,
+    HOME: home,
+    XDG_RUNTIME_DIR: xdgRuntime,
+    XDG_STATE_HOME: join(dir.path, 'state'),
+    XDG_CONFIG_HOME: join(dir.path, 'config'),
+    XDG_CACHE_HOME: join(dir.path, 'cache'),
+  };
+  const runtimeDir = join(xdgRuntime, 'credrelay');
   let keyring: ChildProcess | undefined;
 
   const startDaemon = async (unlock: boolean): Promise<ChildProcess> => {
-    const envFile = join(dir.path, 'gkd.env');
-    rmSync(envFile, { force: true });
     const child = spawn(
-      'sh',
-      ['-c', `exec gnome-keyring-daemon --foreground ${unlock ? '--unlock' : ''} --components=secrets >"$1" 2>"$1.log"`, 'sh', envFile],
+      'gnome-keyring-daemon',
+      ['--foreground', ...(unlock ? ['--unlock'] : []), '--components=secrets'],
       { env: { ...process.env, ...env }, stdio: ['pipe', 'ignore', 'ignore'] },
     );
     // The login password travels on stdin, never as an argument.
     child.stdin?.end(unlock ? KEYRING_PASSWORD : '');
-    await waitFor('gnome-keyring to start', () => existsSync(envFile) && readFileSync(envFile, 'utf8').includes('GNOME_KEYRING_CONTROL'));
+    await waitFor('gnome-keyring to own org.freedesktop.secrets', () => secretServiceIsUp(address));
     return child;
   };
   const stopDaemon = async (child: ChildProcess): Promise<void> => {
@@ -84,6 +101,8 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
   return {
     env,
     home,
+    runtimeDir,
+    root: dir.path,
     search(service) {
       // secret-tool prints secrets on stdout and attributes on stderr.
       const result = spawnSync('secret-tool', ['search', '--all', 'service', service], {
@@ -93,6 +112,7 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
       return `${result.stdout}${result.stderr}`;
     },
     async stop() {
+      await stopCredrelayDaemon(runtimeDir);
       if (keyring) await stopDaemon(keyring);
       try {
         process.kill(dbusPid, 'SIGTERM');
@@ -102,4 +122,45 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
       dir.remove();
     },
   };
+}
+
+/** Whether something owns the Secret Service name on the bus (asked without activating anything). */
+function secretServiceIsUp(address: string): boolean {
+  const result = spawnSync(
+    'dbus-send',
+    [
+      '--bus=' + address,
+      '--print-reply',
+      '--dest=org.freedesktop.DBus',
+      '/org/freedesktop/DBus',
+      'org.freedesktop.DBus.NameHasOwner',
+      'string:org.freedesktop.secrets',
+    ],
+    { encoding: 'utf8' },
+  );
+  return /boolean true/.test(result.stdout);
+}
+
+/** Stops the credrelay daemon of a runtime directory, if one runs, and waits until it has exited. */
+export async function stopCredrelayDaemon(runtimeDir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(runtimeDir, 'daemon.pid'), 'utf8'), 10);
+  } catch {
+    return;
+  }
+  try {
+    process.kill(pid, 'SIGCONT'); // In case a test left it stopped.
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  await waitFor('the credrelay daemon to exit', () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }).catch(() => process.kill(pid, 'SIGKILL'));
 }

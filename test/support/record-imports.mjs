@@ -1,5 +1,24 @@
-// Loaded with `node --import`: records every module URL the process resolves into $CREDRELAY_TEST_IMPORTS_FILE,
-// so tests can prove what a code path does and does not load.
-import { register } from 'node:module';
+// Loaded with `node --import`: records every module the process loads, ES modules (through a resolve hook) and
+// CommonJS (through Module._load), into $CREDRELAY_TEST_IMPORTS_FILE, so tests can prove what a path loads.
+import { appendFileSync } from 'node:fs';
+import Module, { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
-register('./record-imports-hooks.mjs', import.meta.url, { data: { file: process.env.CREDRELAY_TEST_IMPORTS_FILE } });
+const file = process.env.CREDRELAY_TEST_IMPORTS_FILE;
+register('./record-imports-hooks.mjs', import.meta.url, { data: { file } });
+
+const load = Module._load;
+Module._load = function recordingLoad(request, parent, isMain) {
+  if (file) {
+    let resolved = request;
+    try {
+      resolved = request.startsWith('node:')
+        ? request
+        : pathToFileURL(Module._resolveFilename(request, parent, isMain)).href;
+    } catch {
+      // Builtins without the node: prefix, and failures the real loader will report itself.
+    }
+    appendFileSync(file, `${resolved}\n`);
+  }
+  return load.apply(this, arguments);
+};

@@ -20,7 +20,9 @@ describe('decodeServerURL', () => {
     expect(() => decodeServerURL(bytes(' \n\t'))).toThrowError(/^no credentials server URL$/);
   });
   it('rejects a server string over 64 KiB', () => {
-    expect(() => decodeServerURL(new Uint8Array(MAX_SERVER_URL_BYTES + 1).fill(0x61))).toThrowError(/larger than 64 KiB/);
+    expect(() => decodeServerURL(new Uint8Array(MAX_SERVER_URL_BYTES + 1).fill(0x61))).toThrowError(
+      /larger than 64 KiB/,
+    );
     expect(decodeServerURL(new Uint8Array(MAX_SERVER_URL_BYTES).fill(0x61))).toHaveLength(MAX_SERVER_URL_BYTES);
   });
 });
@@ -34,7 +36,9 @@ describe('decodeStoreRequest: Go encoding/json semantics', () => {
     });
   });
   it('lets a later duplicate win', () => {
-    expect(decodeStoreRequest(bytes('{"ServerURL":"a.example","serverURL":"b.example","Username":"u"}')).ServerURL).toBe('b.example');
+    expect(
+      decodeStoreRequest(bytes('{"ServerURL":"a.example","serverURL":"b.example","Username":"u"}')).ServerURL,
+    ).toBe('b.example');
   });
   it('allows an empty secret and keeps an identity token as it is', () => {
     expect(decodeStoreRequest(bytes('{"ServerURL":"r","Username":"<token>","Secret":""}'))).toEqual({
@@ -49,11 +53,16 @@ describe('decodeStoreRequest: Go encoding/json semantics', () => {
   it('names the missing server URL and username exactly as Docker expects', () => {
     expect(() => decodeStoreRequest(bytes('{"Username":"u"}'))).toThrowError(/^no credentials server URL$/);
     expect(() => decodeStoreRequest(bytes('null'))).toThrowError(/^no credentials server URL$/);
-    expect(() => decodeStoreRequest(bytes('{"ServerURL":"r","Username":null}'))).toThrowError(/^no credentials username$/);
+    expect(() => decodeStoreRequest(bytes('{"ServerURL":"r","Username":null}'))).toThrowError(
+      /^no credentials username$/,
+    );
   });
-  it.each(['', 'nope', '[1]', '"string"', '42', '{"ServerURL":"r"'])('rejects %j as not a credentials object', (input) => {
-    expect(() => decodeStoreRequest(bytes(input))).toThrowError(expect.objectContaining({ code: 'INVALID_INPUT' }));
-  });
+  it.each(['', 'nope', '[1]', '"string"', '42', '{"ServerURL":"r"'])(
+    'rejects %j as not a credentials object',
+    (input) => {
+      expect(() => decodeStoreRequest(bytes(input))).toThrowError(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    },
+  );
   it('rejects a field of the wrong type and names the field', () => {
     expect(() => decodeStoreRequest(bytes('{"ServerURL":5}'))).toThrowError(/ServerURL field must be a string/);
   });
@@ -81,7 +90,14 @@ describe('encoding: byte-identical to Go json.Encoder', () => {
     );
   });
   it('writes the list answer with sorted keys, {} when empty', () => {
-    expect(encodeList(new Map([['z.example', 'u2'], ['a.example', 'u1']]))).toBe('{"a.example":"u1","z.example":"u2"}\n');
+    expect(
+      encodeList(
+        new Map([
+          ['z.example', 'u2'],
+          ['a.example', 'u1'],
+        ]),
+      ),
+    ).toBe('{"a.example":"u1","z.example":"u2"}\n');
     expect(encodeList(new Map())).toBe('{}\n');
   });
 });

@@ -8,13 +8,22 @@ const input = (text: string): Uint8Array => Buffer.from(text);
 describe('handleAction', () => {
   it('stores, gets with ServerURL echoed as received, lists and erases', async () => {
     const backend = fakeBackend();
-    const stored = await handleAction('store', input('{"ServerURL":"r.example","Username":"u","Secret":"s"}'), backend, '1.2.3');
+    const stored = await handleAction(
+      'store',
+      input('{"ServerURL":"r.example","Username":"u","Secret":"s"}'),
+      backend,
+      '1.2.3',
+    );
     expect(stored).toEqual({ stdout: '', stderr: '', exitCode: 0 });
     expect((await handleAction('get', input(' r.example \n'), backend, '1.2.3')).stdout).toBe(
       '{"ServerURL":"r.example","Username":"u","Secret":"s"}\n',
     );
     expect((await handleAction('list', input('ignored'), backend, '1.2.3')).stdout).toBe('{"r.example":"u"}\n');
-    expect(await handleAction('erase', input('r.example'), backend, '1.2.3')).toEqual({ stdout: '', stderr: '', exitCode: 0 });
+    expect(await handleAction('erase', input('r.example'), backend, '1.2.3')).toEqual({
+      stdout: '',
+      stderr: '',
+      exitCode: 0,
+    });
     expect(backend.entries.size).toBe(0);
   });
 

@@ -1,0 +1,95 @@
+import type { ProtocolAction, ProtocolReply } from '../protocol/handler.js';
+import { type CredrelayPaths, resolvePaths } from '../paths.js';
+import { packageVersion } from '../version.js';
+import type { WireReply, WireRequest } from '../daemon/wire.js';
+import { launchDaemon, waitUntilGone } from './launcher.js';
+import { inspectRuntimeDir } from './runtime-dir.js';
+import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from './socket-client.js';
+
+type FinalReply = Exclude<WireReply, { ack: true }>;
+
+export interface DaemonClientOptions {
+  readonly paths?: CredrelayPaths;
+  readonly version?: string;
+  /** Where the client explains, on stderr, why it is not using the daemon. */
+  readonly notice?: (line: string) => void;
+  readonly timeouts?: CallTimeouts;
+  /** Start the daemon when none runs (the protocol path does; `credrelay daemon status` must not). */
+  readonly start?: boolean;
+}
+
+const stderrNotice = (line: string): void => {
+  process.stderr.write(`credrelay: ${line}\n`);
+};
+
+/**
+ * Sends one request through the daemon, starting it when none runs, and replacing it when it is of another version.
+ * Resolves with undefined when the caller should serve the request itself: Docker must never fail because of the
+ * daemon, so every daemon problem ends in a notice on stderr and an in-process answer.
+ */
+export async function requestThroughDaemon(
+  build: (version: string) => WireRequest,
+  options: DaemonClientOptions = {},
+): Promise<FinalReply | undefined> {
+  const paths = options.paths ?? resolvePaths();
+  const version = options.version ?? packageVersion();
+  const notice = options.notice ?? stderrNotice;
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  const start = options.start ?? true;
+
+  const refuseUnsafe = (): boolean => {
+    const verdict = inspectRuntimeDir(paths.runtimeDir);
+    if (verdict.state !== 'unsafe') return false;
+    notice(`not using the daemon: ${verdict.reason}; serving this request in-process`);
+    return true;
+  };
+  if (refuseUnsafe()) return undefined;
+
+  let launched = false;
+  let replaced = false;
+  for (;;) {
+    try {
+      const reply = await callDaemon(paths.socketPath, build(version), timeouts);
+      if (!reply.ok && reply.code === 'VERSION_MISMATCH' && !replaced && start) {
+        // An upgrade must not leave the old daemon answering: ask it to go, then start ours.
+        replaced = true;
+        await callDaemon(paths.socketPath, { v: version, op: 'shutdown' }, timeouts).catch(() => undefined);
+        await waitUntilGone(paths.socketPath, 2000);
+        launched = true;
+        if (!(await launchDaemon(paths)) || refuseUnsafe())
+          return fallback(notice, 'could not start a daemon of this version');
+        continue;
+      }
+      return reply;
+    } catch (error) {
+      if (!(error instanceof DaemonUnavailable)) throw error;
+      if (error.reason === 'absent' && start && !launched) {
+        launched = true;
+        if ((await launchDaemon(paths)) && !refuseUnsafe()) continue;
+        return fallback(notice, 'could not start the daemon');
+      }
+      if (!start) return undefined;
+      return fallback(notice, error.message);
+    }
+  }
+}
+
+function fallback(notice: (line: string) => void, why: string): undefined {
+  notice(`${why}; serving this request in-process (run \`credrelay daemon status\` or \`credrelay doctor\`)`);
+  return undefined;
+}
+
+/** The protocol path: one action through the daemon, or undefined to serve it in-process. */
+export async function serveThroughDaemon(
+  action: ProtocolAction,
+  input: Uint8Array,
+  options: DaemonClientOptions = {},
+): Promise<ProtocolReply | undefined> {
+  const reply = await requestThroughDaemon(
+    (v) => ({ v, op: 'protocol', action, input: Buffer.from(input).toString('base64') }),
+    options,
+  );
+  if (reply === undefined) return undefined;
+  if (!reply.ok) return fallback(options.notice ?? stderrNotice, `the daemon refused the request (${reply.message})`);
+  return reply.result as ProtocolReply;
+}

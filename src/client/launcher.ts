@@ -1,0 +1,70 @@
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { CredrelayPaths } from '../paths.js';
+import { isListening } from './socket-client.js';
+
+/** A start lock older than this belongs to a client that died while starting the daemon. */
+const STALE_LAUNCH_LOCK_MS = 10_000;
+
+/**
+ * Starts the daemon if nobody else is, and waits (bounded) until it accepts connections.
+ *
+ * Many helper processes start at once (a build asking for many registries); they must start exactly one daemon.
+ * The lock is a directory, because mkdir is atomic on every file system and needs no extra module; the one client
+ * that creates it starts the daemon, the others only wait. The daemon itself also refuses to run twice (its pid
+ * file), which covers `credrelay daemon start` racing a client.
+ *
+ * Returns whether the daemon is accepting connections at the end.
+ */
+export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promise<boolean> {
+  mkdirSync(paths.runtimeDir, { recursive: true, mode: 0o700 });
+  const owner = takeLaunchLock(paths.launchLockPath);
+  try {
+    if (owner) {
+      const { spawn } = await import('node:child_process');
+      const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+      const child = spawn(process.execPath, [daemonMain], { detached: true, stdio: 'ignore', env: process.env });
+      child.on('error', () => undefined);
+      child.unref();
+    }
+    return await waitUntilListening(paths.socketPath, waitMs);
+  } finally {
+    if (owner) rmSync(paths.launchLockPath, { recursive: true, force: true });
+  }
+}
+
+function takeLaunchLock(lockPath: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      mkdirSync(lockPath, { mode: 0o700 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      try {
+        if (Date.now() - statSync(lockPath).mtimeMs < STALE_LAUNCH_LOCK_MS) return false;
+        rmSync(lockPath, { recursive: true, force: true });
+      } catch {
+        return false;
+      }
+    }
+  }
+  return false;
+}
+
+export async function waitUntilListening(socketPath: string, waitMs: number): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    if (await isListening(socketPath)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function waitUntilGone(socketPath: string, waitMs: number): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    if (!(await isListening(socketPath))) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

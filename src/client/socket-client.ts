@@ -1,0 +1,98 @@
+import { createConnection } from 'node:net';
+import { LineSplitter, type WireReply, type WireRequest, encodeLine } from '../daemon/wire.js';
+
+/** Why the daemon could not answer; each reason leads the client to a different recovery. */
+export type DaemonFailure = 'absent' | 'timeout' | 'broken';
+
+export class DaemonUnavailable extends Error {
+  override readonly name = 'DaemonUnavailable';
+  constructor(
+    readonly reason: DaemonFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CallTimeouts {
+  /** How long the daemon has to read the request and say so; a stopped daemon never does. */
+  readonly ackMs: number;
+  /** How long the answer may then take: a token exchange with its retries. */
+  readonly replyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: CallTimeouts = { ackMs: 2000, replyMs: 30_000 };
+
+/** Sends one request to the daemon and resolves with its reply. */
+export function callDaemon(
+  socketPath: string,
+  request: WireRequest,
+  timeouts: CallTimeouts = DEFAULT_TIMEOUTS,
+): Promise<Exclude<WireReply, { ack: true }>> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    const splitter = new LineSplitter();
+    let acknowledged = false;
+    let settled = false;
+    const finish = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      outcome();
+    };
+    const fail = (reason: DaemonFailure, message: string) =>
+      finish(() => reject(new DaemonUnavailable(reason, message)));
+    let timer = setTimeout(
+      () => fail('timeout', `the daemon did not answer within ${timeouts.ackMs / 1000} s`),
+      timeouts.ackMs,
+    );
+
+    socket.on('connect', () => socket.write(encodeLine(request)));
+    socket.on('data', (chunk: Buffer) => {
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch {
+        return fail('broken', 'the daemon sent an oversized reply');
+      }
+      for (const line of lines) {
+        let reply: WireReply;
+        try {
+          reply = JSON.parse(line) as WireReply;
+        } catch {
+          return fail('broken', 'the daemon sent a malformed reply');
+        }
+        if ('ack' in reply) {
+          if (!acknowledged) {
+            acknowledged = true;
+            clearTimeout(timer);
+            timer = setTimeout(
+              () => fail('timeout', `the daemon did not finish within ${timeouts.replyMs / 1000} s`),
+              timeouts.replyMs,
+            );
+          }
+          continue;
+        }
+        return finish(() => resolve(reply));
+      }
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const absent = error.code === 'ENOENT' || error.code === 'ECONNREFUSED';
+      fail(absent ? 'absent' : 'broken', `cannot reach the daemon (${error.code ?? error.message})`);
+    });
+    socket.on('close', () => fail('broken', 'the daemon closed the connection without answering'));
+  });
+}
+
+/** True when something accepts connections on the socket. */
+export function isListening(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(socketPath);
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}

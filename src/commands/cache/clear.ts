@@ -1,0 +1,30 @@
+import { Args, Command } from '@oclif/core';
+import { askDaemon } from '../../cli/daemon-connection.js';
+
+export default class CacheClearCommand extends Command {
+  static override summary = 'Forget cached tokens, for every registry or for one; the next request fetches afresh.';
+  static override args = {
+    host: Args.string({
+      description: 'registry whose tokens to forget, in any spelling (host[:port] or URL)',
+      required: false,
+    }),
+  };
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> 123456789012.dkr.ecr.us-east-1.amazonaws.com',
+  ];
+
+  async run(): Promise<void> {
+    const { args } = await this.parse(CacheClearCommand);
+    const answer = await askDaemon<{ removed: number }>((v) => ({
+      v,
+      op: 'cache-clear',
+      ...(args.host ? { host: args.host } : {}),
+    }));
+    if (answer === undefined) {
+      this.log('no daemon is running, so nothing is cached');
+      return;
+    }
+    this.log(`removed ${answer.removed} cached token(s)`);
+  }
+}

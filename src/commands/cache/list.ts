@@ -1,0 +1,30 @@
+import { Command } from '@oclif/core';
+import { askDaemon } from '../../cli/daemon-connection.js';
+
+interface CacheRow {
+  readonly registry: string;
+  readonly provider: string;
+  readonly identity: string;
+  readonly refreshAt: string;
+  readonly expiresAt: string;
+}
+
+export default class CacheListCommand extends Command {
+  static override summary = 'List the tokens the daemon holds: registry, provider, expiry. Never a secret.';
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+  static override enableJsonFlag = true;
+
+  async run(): Promise<CacheRow[]> {
+    const rows = await askDaemon<CacheRow[]>((v) => ({ v, op: 'cache-list' }));
+    if (rows === undefined) {
+      this.log('no daemon is running, so nothing is cached');
+      return [];
+    }
+    if (rows.length === 0) this.log('the cache is empty');
+    for (const row of rows) {
+      const identity = row.identity ? ` as ${row.identity}` : '';
+      this.log(`${row.registry}  ${row.provider}${identity}  expires ${row.expiresAt}  refresh from ${row.refreshAt}`);
+    }
+    return rows;
+  }
+}

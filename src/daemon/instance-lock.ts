@@ -1,0 +1,49 @@
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Makes this process the one daemon for its runtime directory, through a pid file created exclusively.
+ * Returns a release function, or undefined when another live daemon holds it.
+ *
+ * A pid file left by a daemon that was killed is taken over. The stale file is first renamed to a name of our own,
+ * an atomic step only one contender wins, so two daemons that find the same stale file cannot both take it.
+ */
+export function acquireInstanceLock(pidPath: string): (() => void) | undefined {
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      writeFileSync(pidPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return () => {
+        try {
+          if (readFileSync(pidPath, 'utf8').trim() === String(process.pid)) rmSync(pidPath, { force: true });
+        } catch {
+          // Already gone.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: number;
+    try {
+      holder = Number.parseInt(readFileSync(pidPath, 'utf8'), 10);
+    } catch {
+      continue; // Removed while we looked: try again.
+    }
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) return undefined;
+    const claimed = `${pidPath}.stale.${process.pid}`;
+    try {
+      renameSync(pidPath, claimed);
+      rmSync(claimed, { force: true });
+    } catch {
+      // Another contender won the rename; the next attempt sees its pid file.
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,296 @@
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, unwatchFile, watchFile } from 'node:fs';
+import { type Server, type Socket, createServer } from 'node:net';
+import { createBackend } from '../backend.js';
+import { TokenCache } from '../cache/token-cache.js';
+import { inspectRuntimeDir } from '../client/runtime-dir.js';
+import { isListening } from '../client/socket-client.js';
+import { type Config, loadConfig } from '../config.js';
+import { CredrelayError, toCredrelayError } from '../errors.js';
+import type { CredrelayPaths } from '../paths.js';
+import { MAX_STORE_BYTES } from '../protocol/codec.js';
+import { type CredentialBackend, handleAction, isProtocolAction } from '../protocol/handler.js';
+import { parseRegistry } from '../registry/identity.js';
+import { acquireInstanceLock } from './instance-lock.js';
+import type { Logger } from './logger.js';
+import { LineSplitter, type WireReply, type WireRequest, encodeLine } from './wire.js';
+
+export interface DaemonOptions {
+  readonly paths: CredrelayPaths;
+  readonly version: string;
+  readonly logger: Logger;
+  readonly clock?: () => number;
+}
+
+/** What `credrelay daemon status` shows. */
+export interface DaemonStatus {
+  readonly pid: number;
+  readonly version: string;
+  readonly uptimeSeconds: number;
+  readonly socketPath: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly cacheEntries: number;
+  readonly idleTimeoutSeconds: number;
+}
+
+export interface RunningDaemon {
+  /** Settles once the daemon has stopped and removed its socket. */
+  readonly closed: Promise<void>;
+  shutdown(reason: string): Promise<void>;
+  /** Re-reads the configuration; a bad one is logged and the last good one kept. */
+  reload(reason: string): void;
+  status(): DaemonStatus;
+}
+
+const OPS = new Set(['protocol', 'status', 'shutdown', 'reload', 'cache-list', 'cache-clear']);
+const CONFIG_POLL_MS = 1000;
+
+/**
+ * Starts the daemon on its socket. Resolves with undefined when another daemon already serves this runtime
+ * directory. Throws when the runtime directory is not private to this user.
+ */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon | undefined> {
+  const { paths, version, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const startedAt = clock();
+
+  prepareRuntimeDir(paths.runtimeDir);
+  const releaseLock = acquireInstanceLock(paths.pidPath);
+  if (releaseLock === undefined) {
+    logger.info('another daemon holds the pid file; exiting', { pidPath: paths.pidPath });
+    return undefined;
+  }
+  if (existsSync(paths.socketPath)) {
+    if (await isListening(paths.socketPath)) {
+      releaseLock();
+      logger.warn('a daemon without a pid file answers on the socket; exiting', { socketPath: paths.socketPath });
+      return undefined;
+    }
+    rmSync(paths.socketPath, { force: true }); // Left by a daemon that was killed.
+  }
+
+  const cache = new TokenCache({ clock, logger });
+  let config: Config = loadConfig(paths.configPath);
+  let backend: CredentialBackend = createBackend({ config, cache, logger });
+  let activeRequests = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+
+  const server: Server = createServer((socket) => serveConnection(socket));
+  await listenPrivately(server, paths.socketPath);
+  logger.info('daemon started', {
+    pid: process.pid,
+    version,
+    socketPath: paths.socketPath,
+    idleTimeoutSeconds: config.daemon.idleTimeoutSeconds,
+  });
+
+  const touch = (): void => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (activeRequests > 0) return touch();
+      void shutdown('idle');
+    }, config.daemon.idleTimeoutSeconds * 1000);
+  };
+  touch();
+
+  const reload = (reason: string): void => {
+    try {
+      config = loadConfig(paths.configPath);
+      backend = createBackend({ config, cache, logger });
+      touch();
+      logger.info('configuration reloaded', { reason, idleTimeoutSeconds: config.daemon.idleTimeoutSeconds });
+    } catch (error) {
+      logger.error('configuration rejected; keeping the last good one', {
+        reason,
+        error: toCredrelayError(error).message,
+      });
+    }
+  };
+  // Polling the path (not watching a directory) sees a file that is created, replaced by rename, or deleted.
+  watchFile(paths.configPath, { interval: CONFIG_POLL_MS, persistent: false }, (current, previous) => {
+    if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino || current.size !== previous.size)
+      reload('config file changed');
+  });
+
+  const shutdown = (reason: string): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      logger.info('daemon stopping', { reason });
+      clearTimeout(idleTimer);
+      unwatchFile(paths.configPath);
+      cache.close();
+      server.close(() => resolve());
+      rmSync(paths.socketPath, { force: true });
+      releaseLock();
+    }).then(resolveClosed);
+    return closing;
+  };
+
+  const status = (): DaemonStatus => ({
+    pid: process.pid,
+    version,
+    uptimeSeconds: Math.round((clock() - startedAt) / 1000),
+    socketPath: paths.socketPath,
+    configPath: paths.configPath,
+    logPath: paths.logPath,
+    cacheEntries: cache.size,
+    idleTimeoutSeconds: config.daemon.idleTimeoutSeconds,
+  });
+
+  function serveConnection(socket: Socket): void {
+    const splitter = new LineSplitter();
+    socket.on('error', () => undefined); // A client that went away mid-answer is not our problem.
+    socket.on('data', (chunk: Buffer) => {
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch {
+        logger.warn('rejected an oversized request');
+        return reject(socket, 'REQUEST_TOO_LARGE', 'the request is larger than the daemon accepts');
+      }
+      for (const line of lines) void serveLine(socket, line);
+    });
+  }
+
+  async function serveLine(socket: Socket, line: string): Promise<void> {
+    const request = parseRequest(line);
+    if (request === undefined) {
+      logger.warn('rejected a malformed request');
+      return reject(socket, 'BAD_REQUEST', 'the request is not a credrelay daemon request');
+    }
+    socket.write(encodeLine({ ack: true }));
+    activeRequests += 1;
+    const started = clock();
+    let reply: WireReply;
+    try {
+      reply = { ok: true, result: await dispatch(request) };
+    } catch (error) {
+      const { code, message } = error instanceof WireError ? error : toCredrelayError(error);
+      reply = {
+        ok: false,
+        code,
+        message,
+        ...(error instanceof WireError && error.code === 'VERSION_MISMATCH' ? { version } : {}),
+      };
+    } finally {
+      activeRequests -= 1;
+      touch();
+    }
+    logger.debug('request served', {
+      op: request.op,
+      action: request.op === 'protocol' ? request.action : undefined,
+      ok: reply.ok,
+      ms: clock() - started,
+    });
+    if (!socket.destroyed) socket.end(encodeLine(reply));
+    if (request.op === 'shutdown') void shutdown('asked by a client');
+  }
+
+  async function dispatch(request: WireRequest): Promise<unknown> {
+    // Any version may ask a daemon to stop: that is how a newer client replaces an older daemon.
+    if (request.op === 'shutdown') return { stopping: true };
+    if (request.v !== version) {
+      throw new WireError('VERSION_MISMATCH', `this daemon is version ${version}, the client ${request.v}`);
+    }
+    switch (request.op) {
+      case 'protocol': {
+        if (!isProtocolAction(request.action)) throw new WireError('BAD_REQUEST', 'unknown protocol action');
+        return handleAction(request.action, Buffer.from(request.input, 'base64'), backend, version);
+      }
+      case 'status':
+        return status();
+      case 'reload':
+        reload('asked by a client');
+        return status();
+      case 'cache-list':
+        return cache.list().map((entry) => ({
+          ...entry,
+          fetchedAt: entry.fetchedAt.toISOString(),
+          refreshAt: entry.refreshAt.toISOString(),
+          expiresAt: entry.expiresAt.toISOString(),
+        }));
+      case 'cache-clear':
+        return { removed: cache.clear(request.host === undefined ? undefined : parseRegistry(request.host).key) };
+    }
+  }
+
+  function reject(socket: Socket, code: string, message: string): void {
+    if (!socket.destroyed) socket.end(encodeLine({ ok: false, code, message }));
+    socket.destroySoon();
+  }
+
+  return { closed, shutdown, reload, status };
+}
+
+/** An error answered to the client as it is (codes of the wire, not of the protocol). */
+class WireError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The largest base64 input a protocol request can carry. */
+const MAX_INPUT_BASE64 = Math.ceil((MAX_STORE_BYTES + 1) / 3) * 4 + 4;
+
+function parseRequest(line: string): WireRequest | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const request = value as Record<string, unknown>;
+  if (typeof request.v !== 'string' || typeof request.op !== 'string' || !OPS.has(request.op)) return undefined;
+  if (request.op === 'protocol') {
+    if (
+      typeof request.action !== 'string' ||
+      typeof request.input !== 'string' ||
+      request.input.length > MAX_INPUT_BASE64
+    )
+      return undefined;
+  }
+  if (request.op === 'cache-clear' && request.host !== undefined && typeof request.host !== 'string') return undefined;
+  return request as unknown as WireRequest;
+}
+
+/**
+ * Creates the runtime directory private (0700), or tightens one we own; refuses one that someone else owns or can
+ * write to, because our socket there could be replaced by theirs.
+ */
+function prepareRuntimeDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stats = lstatSync(dir);
+  if (
+    stats.isDirectory() &&
+    !stats.isSymbolicLink() &&
+    stats.uid === process.getuid?.() &&
+    (stats.mode & 0o077) !== 0
+  ) {
+    chmodSync(dir, 0o700);
+  }
+  const verdict = inspectRuntimeDir(dir);
+  if (verdict.state === 'unsafe') throw new CredrelayError('DAEMON_UNSAFE', `refusing to start: ${verdict.reason}`);
+}
+
+/** Listens with a umask that creates the socket 0600 from its first moment: no window in which others can connect. */
+function listenPrivately(server: Server, socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const previous = process.umask(0o177);
+    server.once('error', (error) => {
+      process.umask(previous);
+      reject(error);
+    });
+    server.listen(socketPath, () => {
+      process.umask(previous);
+      if (process.platform !== 'win32') chmodSync(socketPath, 0o600);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,165 @@
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inspectRuntimeDir } from '../../src/client/runtime-dir.js';
+import { DEFAULT_CONFIG, loadConfig, parseConfig } from '../../src/config.js';
+import { acquireInstanceLock } from '../../src/daemon/instance-lock.js';
+import { createFileLogger, parseLogLevel, redactText } from '../../src/daemon/logger.js';
+import { LineSplitter } from '../../src/daemon/wire.js';
+import { resolvePaths } from '../../src/paths.js';
+import { makeTempDir } from '../support/temp.js';
+
+const scratch = makeTempDir('daemon-parts');
+afterAll(() => scratch.remove());
+let counter = 0;
+const fresh = (name: string) => join(scratch.path, `${name}-${(counter += 1)}`);
+
+describe('LineSplitter', () => {
+  it('splits lines across chunks', () => {
+    const splitter = new LineSplitter(100);
+    expect(splitter.push(Buffer.from('{"a":1}\n{"b"'))).toEqual(['{"a":1}']);
+    expect(splitter.push(Buffer.from(':2}\n\n'))).toEqual(['{"b":2}', '']);
+  });
+  it('refuses a line over the limit before holding more than it', () => {
+    const splitter = new LineSplitter(10);
+    expect(() => splitter.push(Buffer.alloc(11, 'a'))).toThrow(RangeError);
+    expect(() => new LineSplitter(10).push(Buffer.from(`${'a'.repeat(11)}\n`))).toThrow(RangeError);
+  });
+});
+
+describe('resolvePaths', () => {
+  it('puts the socket under $XDG_RUNTIME_DIR/credrelay, or the cache directory without it', () => {
+    expect(resolvePaths({ XDG_RUNTIME_DIR: '/run/user/1000' }).socketPath).toBe('/run/user/1000/credrelay/daemon.sock');
+    expect(resolvePaths({ XDG_CACHE_HOME: '/c' }).runtimeDir).toBe('/c/credrelay/run');
+    expect(resolvePaths({ CREDRELAY_RUNTIME_DIR: '/x', XDG_RUNTIME_DIR: '/run/user/1' }).socketPath).toBe(
+      '/x/daemon.sock',
+    );
+    expect(resolvePaths({ XDG_RUNTIME_DIR: 'relative' }).runtimeDir).toMatch(/\.cache\/credrelay\/run$/);
+  });
+  it('puts the log under $XDG_STATE_HOME and the config under $XDG_CONFIG_HOME or $CREDRELAY_CONFIG', () => {
+    const paths = resolvePaths({ XDG_STATE_HOME: '/s', XDG_CONFIG_HOME: '/cfg' });
+    expect(paths.logPath).toBe('/s/credrelay/daemon.log');
+    expect(paths.configPath).toBe('/cfg/credrelay/config.json');
+    expect(resolvePaths({ CREDRELAY_CONFIG: '/etc/c.json' }).configPath).toBe('/etc/c.json');
+  });
+});
+
+describe('inspectRuntimeDir', () => {
+  it('accepts a private directory of ours and reports a missing one', () => {
+    const dir = fresh('private');
+    expect(inspectRuntimeDir(dir)).toEqual({ state: 'missing' });
+    mkdirSync(dir, { mode: 0o700 });
+    expect(inspectRuntimeDir(dir)).toEqual({ state: 'safe' });
+  });
+  it.each([0o777, 0o770, 0o702, 0o1777])('refuses mode %o', (mode) => {
+    const dir = fresh('open');
+    mkdirSync(dir);
+    chmodSync(dir, mode);
+    expect(inspectRuntimeDir(dir)).toMatchObject({
+      state: 'unsafe',
+      reason: expect.stringMatching(/writable by others/),
+    });
+  });
+  it('refuses a symbolic link and a file', () => {
+    const target = fresh('target');
+    mkdirSync(target, { mode: 0o700 });
+    const link = fresh('link');
+    symlinkSync(target, link);
+    expect(inspectRuntimeDir(link)).toMatchObject({ state: 'unsafe', reason: expect.stringMatching(/symbolic link/) });
+    const file = fresh('file');
+    writeFileSync(file, '');
+    expect(inspectRuntimeDir(file)).toMatchObject({
+      state: 'unsafe',
+      reason: expect.stringMatching(/not a directory/),
+    });
+  });
+});
+
+describe('config', () => {
+  it('is the default without a file', () => {
+    expect(loadConfig(fresh('none.json'))).toBe(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG.daemon.idleTimeoutSeconds).toBe(1800);
+  });
+  it('reads daemon.idleTimeoutSeconds', () => {
+    expect(parseConfig({ daemon: { idleTimeoutSeconds: 5 } }).daemon.idleTimeoutSeconds).toBe(5);
+  });
+  it.each([
+    [[], /top level must be a JSON object/],
+    [{ deamon: {} }, /"deamon" is not known/],
+    [{ daemon: 5 }, /"daemon" must be an object/],
+    [{ daemon: { idle: 5 } }, /"daemon.idle" is not known/],
+    [{ daemon: { idleTimeoutSeconds: -1 } }, /must be a positive number of seconds/],
+    [{ daemon: { idleTimeoutSeconds: '30' } }, /must be a positive number of seconds/],
+  ])('rejects %j, naming the key and the fix', (document, message) => {
+    expect(() => parseConfig(document, '/c.json')).toThrowError(message);
+  });
+  it('rejects a file that is not JSON', () => {
+    const path = fresh('bad.json');
+    writeFileSync(path, '{nope');
+    expect(() => loadConfig(path)).toThrowError(/is not valid JSON/);
+  });
+});
+
+describe('acquireInstanceLock', () => {
+  it('lets one holder in, and takes over a pid file whose process is gone', () => {
+    const pidPath = fresh('daemon.pid');
+    const release = acquireInstanceLock(pidPath);
+    expect(release).toBeTypeOf('function');
+    expect(readFileSync(pidPath, 'utf8').trim()).toBe(String(process.pid));
+    expect(acquireInstanceLock(pidPath)).toBeUndefined();
+    release?.();
+    writeFileSync(pidPath, '2147483646\n'); // No such process.
+    const takeover = acquireInstanceLock(pidPath);
+    expect(takeover).toBeTypeOf('function');
+    takeover?.();
+  });
+});
+
+describe('file logger', () => {
+  it('writes JSON lines to a 0600 file, honouring the level', () => {
+    const path = join(fresh('logs'), 'daemon.log');
+    const logger = createFileLogger({ path, level: 'info' });
+    logger.debug('hidden');
+    logger.info('shown', { registry: 'r.example' });
+    const lines = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([expect.objectContaining({ level: 'info', msg: 'shown', registry: 'r.example' })]);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+  it('redacts secret-named fields, remembered secrets and token shapes at every level', () => {
+    const path = join(fresh('logs'), 'daemon.log');
+    const logger = createFileLogger({ path, level: 'debug' });
+    logger.redact('remembered-canary');
+    logger.debug('failed for remembered-canary', {
+      password: 'field-canary',
+      note: 'Bearer abcdefghijklmnop',
+      jwt: 'eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0NTY3.sig',
+    });
+    const text = readFileSync(path, 'utf8');
+    for (const canary of ['remembered-canary', 'field-canary', 'abcdefghijklmnop', 'eyJhbGciOiJIUzI1'])
+      expect(text).not.toContain(canary);
+    expect(text).toContain('[redacted]');
+  });
+  it('bounds the file: at the limit it moves to .1', () => {
+    const path = join(fresh('logs'), 'daemon.log');
+    const logger = createFileLogger({ path, level: 'info', maxBytes: 500 });
+    for (let i = 0; i < 20; i += 1) logger.info(`line ${i}`);
+    expect(statSync(path).size).toBeLessThanOrEqual(500);
+    expect(statSync(`${path}.1`).size).toBeLessThanOrEqual(500);
+    expect(readFileSync(path, 'utf8')).toContain('line 19');
+  });
+  it('drops a line it cannot write instead of throwing', () => {
+    const blocker = fresh('blocker');
+    writeFileSync(blocker, 'a file where the log directory should be');
+    const logger = createFileLogger({ path: join(blocker, 'daemon.log'), level: 'info' });
+    expect(() => logger.error('still alive')).not.toThrow();
+  });
+  it('parses levels, defaulting to info', () => {
+    expect(parseLogLevel('debug')).toBe('debug');
+    expect(parseLogLevel('loud')).toBe('info');
+    expect(parseLogLevel(undefined)).toBe('info');
+    expect(redactText('a secret b', ['secret'])).toBe('a [redacted] b');
+  });
+});

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { TokenCache, refreshPoint } from '../../src/cache/token-cache.js';
+import type { Credential } from '../../src/provider.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const key = { provider: 'test', identity: 'profile-a', registry: 'r.example' };
+
+/** A clock the test moves, and an upstream that counts its calls and can be told to fail or wait. */
+function harness() {
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  let calls = 0;
+  let failing = false;
+  let gate: Promise<void> | undefined;
+  const cache = new TokenCache({ clock: () => now });
+  const fetch = async (): Promise<Credential> => {
+    calls += 1;
+    const call = calls;
+    if (gate) await gate;
+    if (failing) throw new Error('upstream down');
+    return { username: 'AWS', secret: `token-${call}`, expiresAt: new Date(now + 12 * HOUR) };
+  };
+  return {
+    cache,
+    fetch,
+    get calls() {
+      return calls;
+    },
+    advance: (ms: number) => (now += ms),
+    fail: (value: boolean) => (failing = value),
+    hold: () => {
+      let release!: () => void;
+      gate = new Promise((resolve) => (release = resolve));
+      return () => {
+        gate = undefined;
+        release();
+      };
+    },
+  };
+}
+
+describe('refreshPoint', () => {
+  it('is half the lifetime for long tokens', () => {
+    expect(refreshPoint(0, 12 * HOUR)).toBe(6 * HOUR);
+  });
+  it('is 5 minutes before expiry when that is sooner', () => {
+    expect(refreshPoint(0, 8 * MINUTE)).toBe(3 * MINUTE);
+    expect(refreshPoint(0, 12 * MINUTE)).toBe(6 * MINUTE);
+    expect(refreshPoint(0, 10 * MINUTE + 1)).toBe(5 * MINUTE + 0.5);
+  });
+  it('is never before the fetch', () => {
+    expect(refreshPoint(1000, 1000 + 2 * MINUTE)).toBe(1000);
+  });
+});
+
+describe('TokenCache', () => {
+  it('serves a fresh token from memory without calling upstream', async () => {
+    const h = harness();
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-1');
+    h.advance(5 * HOUR);
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-1');
+    expect(h.calls).toBe(1);
+  });
+
+  it('after the refresh point, serves the cached token and refreshes once in the background', async () => {
+    const h = harness();
+    await h.cache.get(key, h.fetch);
+    h.advance(6 * HOUR + 1);
+    const release = h.hold();
+    const served = await Promise.all([h.cache.get(key, h.fetch), h.cache.get(key, h.fetch), h.cache.get(key, h.fetch)]);
+    expect(served.map((c) => c?.secret)).toEqual(['token-1', 'token-1', 'token-1']);
+    expect(h.calls).toBe(2);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-2');
+    expect(h.calls).toBe(2);
+  });
+
+  it('keeps serving a still-valid token while refreshes fail', async () => {
+    const h = harness();
+    await h.cache.get(key, h.fetch);
+    h.fail(true);
+    h.advance(7 * HOUR);
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-1');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-1');
+    expect(h.calls).toBe(3);
+  });
+
+  it('waits for upstream once the token is expired, and surfaces the failure then', async () => {
+    const h = harness();
+    await h.cache.get(key, h.fetch);
+    h.advance(12 * HOUR);
+    h.fail(true);
+    await expect(h.cache.get(key, h.fetch)).rejects.toThrow('upstream down');
+    h.fail(false);
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-3');
+  });
+
+  it('does not hand out a token within 30 s of its expiry', async () => {
+    const h = harness();
+    await h.cache.get(key, h.fetch);
+    h.advance(12 * HOUR - 29_000);
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-2');
+  });
+
+  it('shares one upstream call among 300 concurrent misses', async () => {
+    const h = harness();
+    const release = h.hold();
+    const pending = Array.from({ length: 300 }, () => h.cache.get(key, h.fetch));
+    release();
+    const results = await Promise.all(pending);
+    expect(new Set(results.map((c) => c?.secret))).toEqual(new Set(['token-1']));
+    expect(h.calls).toBe(1);
+  });
+
+  it('keys by provider, identity and registry', async () => {
+    const h = harness();
+    await h.cache.get(key, h.fetch);
+    await h.cache.get({ ...key, identity: 'profile-b' }, h.fetch);
+    await h.cache.get({ ...key, registry: 'other.example' }, h.fetch);
+    await h.cache.get({ ...key, provider: 'other' }, h.fetch);
+    expect(h.calls).toBe(4);
+    expect(h.cache.size).toBe(4);
+  });
+
+  it('never caches long-lived or already-expired credentials', async () => {
+    const h = harness();
+    let calls = 0;
+    const longLived = async (): Promise<Credential> => ({ username: 'u', secret: `s${(calls += 1)}` });
+    await h.cache.get(key, longLived);
+    await h.cache.get(key, longLived);
+    expect(calls).toBe(2);
+    const expired = async (): Promise<Credential> => ({
+      username: 'u',
+      secret: 's',
+      expiresAt: new Date('2015-01-01T00:00:00Z'),
+    });
+    await h.cache.get({ ...key, registry: 'moto.example' }, expired);
+    expect(h.cache.size).toBe(0);
+  });
+
+  it('lists entries without their secrets and clears one registry or all', async () => {
+    const h = harness();
+    await h.cache.get(key, h.fetch);
+    await h.cache.get({ ...key, registry: 'other.example' }, h.fetch);
+    const listed = h.cache.list();
+    expect(listed).toHaveLength(2);
+    expect(listed[0]).toMatchObject({
+      provider: 'test',
+      identity: 'profile-a',
+      expiresAt: expect.any(Date),
+      refreshAt: expect.any(Date),
+    });
+    expect(JSON.stringify(listed)).not.toContain('token-');
+    expect(h.cache.clear('other.example')).toBe(1);
+    expect(h.cache.list().map((entry) => entry.registry)).toEqual(['r.example']);
+    expect(h.cache.clear()).toBe(1);
+    expect(h.cache.size).toBe(0);
+    h.cache.close();
+  });
+});
