@@ -1,9 +1,10 @@
 import { createKeychainProvider } from '../plugins/keychain/index.js';
+import { builtinProviders } from './builtin-providers.js';
 import type { TokenCache } from './cache/token-cache.js';
 import type { Config } from './config.js';
 import type { Logger } from './daemon/logger.js';
-import type { CredentialBackend } from './protocol/handler.js';
-import { createRouter } from './router.js';
+import { loadProviderSet } from './provider-set.js';
+import { type Router, createRouter } from './router.js';
 
 export interface BackendOptions {
   readonly config: Config;
@@ -11,9 +12,13 @@ export interface BackendOptions {
   readonly logger?: Logger;
 }
 
-/** Builds what answers the protocol from a configuration: the same in the daemon and in a helper process. */
-export function createBackend(options: BackendOptions): CredentialBackend {
-  return createRouter(createKeychainProvider(), {
+/**
+ * Builds what answers the protocol from a configuration, the same in the daemon and in a helper process: the
+ * keychain, the built-in cloud providers, the configuration's plugins and its routes. Fails on an invalid route.
+ */
+export async function createBackend(options: BackendOptions): Promise<Router> {
+  const providers = await loadProviderSet(options.config, createKeychainProvider(), builtinProviders());
+  return createRouter(providers, {
     ...(options.cache ? { cache: options.cache } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -1,19 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { CredrelayError } from './errors.js';
+import { type RegistryPattern, parseRegistryPattern } from './routing/registry-pattern.js';
+
+/** One `registries` entry as written: which provider, with which options. */
+export interface RegistryEntry {
+  /** The key exactly as written in the file, for error messages and `credrelay route`. */
+  readonly written: string;
+  readonly pattern: RegistryPattern;
+  readonly provider: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
 
 /** credrelay's configuration, validated once at load and then frozen. */
 export interface Config {
+  /** The file it came from (or would have), to resolve plugin paths and name in errors. */
+  readonly path: string;
   readonly daemon: {
     /** The daemon exits after this long without a request. */
     readonly idleTimeoutSeconds: number;
   };
+  readonly registries: readonly RegistryEntry[];
+  /** Third-party provider modules: paths (relative to the config file) or package names. */
+  readonly plugins: readonly string[];
 }
 
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 30 * 60;
 
-export const DEFAULT_CONFIG: Config = Object.freeze({
-  daemon: Object.freeze({ idleTimeoutSeconds: DEFAULT_IDLE_TIMEOUT_SECONDS }),
-});
+const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon'];
 
 const invalid = (path: string, where: string, fix: string): CredrelayError =>
   new CredrelayError('CONFIG_INVALID', `invalid configuration in ${path}: ${where} ${fix}`);
@@ -31,7 +44,7 @@ export function loadConfig(path: string): Config {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_CONFIG;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return parseConfig({}, path);
     throw new CredrelayError(
       'CONFIG_INVALID',
       `cannot read the configuration file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
@@ -46,25 +59,92 @@ export function loadConfig(path: string): Config {
   return parseConfig(document, path);
 }
 
-/** Validates a parsed configuration document; `path` only names the source in error messages. */
+/**
+ * Validates a parsed configuration document. Provider names and their options are checked later, against the
+ * providers that exist once plugins are loaded (provider-set.ts).
+ */
 export function parseConfig(document: unknown, path = 'the configuration'): Config {
   if (!isPlainObject(document)) throw invalid(path, 'the top level', 'must be a JSON object');
   for (const key of Object.keys(document)) {
-    if (key !== 'daemon')
-      throw invalid(path, `the key ${JSON.stringify(key)}`, 'is not known; the known top-level key is "daemon"');
-  }
-  let idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT_SECONDS;
-  if (document.daemon !== undefined) {
-    if (!isPlainObject(document.daemon))
-      throw invalid(path, '"daemon"', 'must be an object such as {"idleTimeoutSeconds": 1800}');
-    for (const [key, value] of Object.entries(document.daemon)) {
-      if (key !== 'idleTimeoutSeconds')
-        throw invalid(path, `"daemon.${key}"`, 'is not known; the known key is "daemon.idleTimeoutSeconds"');
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-        throw invalid(path, '"daemon.idleTimeoutSeconds"', 'must be a positive number of seconds, for example 1800');
-      }
-      idleTimeoutSeconds = value;
+    if (!TOP_LEVEL_KEYS.includes(key)) {
+      throw invalid(
+        path,
+        `the key ${JSON.stringify(key)}`,
+        `is not known; the known top-level keys are ${TOP_LEVEL_KEYS.map((k) => `"${k}"`).join(', ')}`,
+      );
     }
   }
-  return Object.freeze({ daemon: Object.freeze({ idleTimeoutSeconds }) });
+  return Object.freeze({
+    path,
+    daemon: parseDaemon(document.daemon, path),
+    registries: Object.freeze(parseRegistries(document.registries, path)),
+    plugins: Object.freeze(parsePlugins(document.plugins, path)),
+  });
+}
+
+function parseDaemon(value: unknown, path: string): Config['daemon'] {
+  let idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT_SECONDS;
+  if (value !== undefined) {
+    if (!isPlainObject(value))
+      throw invalid(path, '"daemon"', 'must be an object such as {"idleTimeoutSeconds": 1800}');
+    for (const [key, setting] of Object.entries(value)) {
+      if (key !== 'idleTimeoutSeconds') {
+        throw invalid(path, `"daemon.${key}"`, 'is not known; the known key is "daemon.idleTimeoutSeconds"');
+      }
+      if (typeof setting !== 'number' || !Number.isFinite(setting) || setting <= 0) {
+        throw invalid(path, '"daemon.idleTimeoutSeconds"', 'must be a positive number of seconds, for example 1800');
+      }
+      idleTimeoutSeconds = setting;
+    }
+  }
+  return Object.freeze({ idleTimeoutSeconds });
+}
+
+function parseRegistries(value: unknown, path: string): RegistryEntry[] {
+  if (value === undefined) return [];
+  if (!isPlainObject(value)) {
+    throw invalid(
+      path,
+      '"registries"',
+      'must be an object from registry to entry, such as {"registry.example": {"provider": "keychain"}}',
+    );
+  }
+  const seen = new Map<string, string>();
+  return Object.entries(value).map(([written, entry]) => {
+    let pattern: RegistryPattern;
+    try {
+      pattern = parseRegistryPattern(written);
+    } catch (error) {
+      throw invalid(path, `the registries key`, (error as Error).message);
+    }
+    const duplicate = seen.get(`${pattern.kind}:${pattern.key}`);
+    if (duplicate !== undefined) {
+      throw invalid(
+        path,
+        `registries ${JSON.stringify(written)}`,
+        `names the same registry as ${JSON.stringify(duplicate)}; keep one of them`,
+      );
+    }
+    seen.set(`${pattern.kind}:${pattern.key}`, written);
+    if (!isPlainObject(entry)) {
+      throw invalid(path, `registries ${JSON.stringify(written)}`, 'must be an object such as {"provider": "ecr"}');
+    }
+    const { provider, ...options } = entry;
+    if (typeof provider !== 'string' || provider.length === 0) {
+      throw invalid(
+        path,
+        `registries ${JSON.stringify(written)}`,
+        'needs "provider": the name of the provider that serves it (see `credrelay providers`)',
+      );
+    }
+    return Object.freeze({ written, pattern, provider, options: Object.freeze(options) });
+  });
+}
+
+function parsePlugins(value: unknown, path: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((plugin) => typeof plugin !== 'string' || plugin.length === 0)) {
+    throw invalid(path, '"plugins"', 'must be a list of module paths or package names, such as ["./my-provider.js"]');
+  }
+  return [...(value as string[])];
 }

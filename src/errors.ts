@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'KEYCHAIN_TIMEOUT'
   | 'KEYCHAIN_FAILED'
   | 'CONFIG_INVALID'
+  /** A provider serves the registry but could not obtain a credential: never reported as "not found". */
+  | 'PROVIDER_FAILED'
   | 'DAEMON_UNSAFE'
   | 'INTERNAL';
 
@@ -56,6 +58,11 @@ export const isCredrelayError = (error: unknown, code?: ErrorCode): error is Cre
  */
 export function toCredrelayError(error: unknown): CredrelayError {
   if (error instanceof CredrelayError) return error;
+  // A plugin may throw the CredrelayError of its own copy of credrelay: the same shape, another class object.
+  const foreign = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+  if (foreign?.name === 'CredrelayError' && typeof foreign.code === 'string' && typeof foreign.message === 'string') {
+    return new CredrelayError(foreign.code as ErrorCode, foreign.message);
+  }
   return new CredrelayError(
     'INTERNAL',
     'credrelay failed unexpectedly; run `credrelay doctor`, and report the problem if it persists',

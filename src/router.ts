@@ -1,11 +1,22 @@
 import type { TokenCache } from './cache/token-cache.js';
 import { type Logger, silentLogger } from './daemon/logger.js';
 import { credentialsNotFound } from './errors.js';
-import type { CredentialBackend } from './protocol/handler.js';
-import type { ProviderContext, StorageProvider } from './provider.js';
-import { parseRegistry } from './registry/identity.js';
+import type { CredentialBackend, RequestContext } from './protocol/handler.js';
+import type { Provider, ProviderContext } from './provider.js';
+import type { ProviderSet } from './provider-set.js';
+import { type RegistryIdentity, parseRegistry } from './registry/identity.js';
+import { RouteTable } from './routing/route-table.js';
 
-const NO_OPTIONS: ProviderContext = Object.freeze({ options: Object.freeze({}) });
+/** Where a registry goes, and why: what `credrelay route` explains. */
+export interface RoutingDecision {
+  readonly registry: RegistryIdentity;
+  readonly provider: Provider;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly reason:
+    | { readonly kind: 'registries'; readonly key: string }
+    | { readonly kind: 'matcher' }
+    | { readonly kind: 'fallback' };
+}
 
 export interface RouterOptions {
   /** The daemon's cache. A helper serving in-process has none: its memory dies with it. */
@@ -13,37 +24,94 @@ export interface RouterOptions {
   readonly logger?: Logger;
 }
 
+export interface Router extends CredentialBackend {
+  decide(registry: RegistryIdentity): RoutingDecision;
+}
+
+/** The cache identity of a request: the provider's own notion, or its options. */
+const identityOf = (provider: Provider, options: Readonly<Record<string, unknown>>): string =>
+  provider.cacheIdentity?.(options) ?? JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)));
+
 /**
- * Answers the protocol from providers. Every server string is parsed into a registry identity first, so a
- * lookup never depends on how a client spelled the registry. Every secret that passes through is handed to the
- * logger's redaction list before anything could log it.
+ * Sends each registry to one provider, in this order: an explicit `registries` entry (exact keys, then the most
+ * specific glob), then each provider's own host matcher, then the keychain. Matching works on the parsed registry
+ * identity only, never on the raw string. A registry routed to a provider that has nothing is "not found"; a
+ * provider's failure is its own error, never turned into "not found".
  */
-export function createRouter(storage: StorageProvider, options: RouterOptions = {}): CredentialBackend {
+export function createRouter(providers: ProviderSet, options: RouterOptions = {}): Router {
   const cache = options.cache;
   const logger = options.logger ?? silentLogger;
+  const routes = new RouteTable(providers.routes);
+  const NO_OPTIONS = Object.freeze({});
+
+  const decide = (registry: RegistryIdentity): RoutingDecision => {
+    const route = routes.lookup(registry);
+    if (route !== undefined) {
+      return {
+        registry,
+        provider: providers.byName.get(route.provider)!,
+        options: route.options,
+        reason: { kind: 'registries', key: route.written },
+      };
+    }
+    const matched = providers.matchers.find((provider) => provider.matches(registry));
+    if (matched !== undefined) return { registry, provider: matched, options: NO_OPTIONS, reason: { kind: 'matcher' } };
+    return { registry, provider: providers.keychain, options: NO_OPTIONS, reason: { kind: 'fallback' } };
+  };
+
+  const contextFor = (decision: RoutingDecision, request: RequestContext): ProviderContext => ({
+    options: decision.options,
+    notice: (line) => request.notice(line),
+    logger,
+  });
+
   return {
-    async get(serverURL) {
-      const registry = parseRegistry(serverURL);
-      const fetch = () => storage.get(registry, NO_OPTIONS);
+    decide,
+    async get(serverURL, request) {
+      const decision = decide(parseRegistry(serverURL));
+      const { provider, registry } = decision;
+      const fetch = () => provider.get(registry, contextFor(decision, request));
       const credential = cache
-        ? await cache.get({ provider: storage.name, identity: '', registry: registry.key }, fetch)
+        ? await cache.get(
+            { provider: provider.name, identity: identityOf(provider, decision.options), registry: registry.key },
+            fetch,
+          )
         : await fetch();
       if (credential === undefined) throw credentialsNotFound();
       logger.redact(credential.secret);
       return { username: credential.username, secret: credential.secret };
     },
-    async store(credentials) {
+    async store(credentials, request) {
       logger.redact(credentials.Secret);
-      await storage.store(parseRegistry(credentials.ServerURL), credentials, NO_OPTIONS);
+      const decision = decide(parseRegistry(credentials.ServerURL));
+      if (decision.provider.store === undefined) {
+        // `docker login` to a registry whose tokens credrelay mints must not fail; there is just nothing to keep.
+        request.notice(
+          `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider, which mints its own credentials; nothing was stored`,
+        );
+        return;
+      }
+      await decision.provider.store(decision.registry, credentials, contextFor(decision, request));
     },
-    async erase(serverURL) {
-      const registry = parseRegistry(serverURL);
-      cache?.clear(registry.key);
-      await storage.erase(registry, NO_OPTIONS);
+    async erase(serverURL, request) {
+      const decision = decide(parseRegistry(serverURL));
+      cache?.clear(decision.registry.key);
+      if (decision.provider.erase === undefined) {
+        request.notice(
+          `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider; nothing is stored to erase (cached tokens were dropped)`,
+        );
+        return;
+      }
+      await decision.provider.erase(decision.registry, contextFor(decision, request));
     },
-    async list() {
-      const entries = await storage.list(NO_OPTIONS);
-      return new Map(entries.map((entry) => [entry.serverURL, entry.username]));
+    async list(request) {
+      const listed = new Map<string, string>();
+      for (const provider of providers.byName.values()) {
+        if (provider.list === undefined) continue;
+        const context: ProviderContext = { options: NO_OPTIONS, notice: (line) => request.notice(line), logger };
+        for (const entry of await provider.list(context)) listed.set(entry.serverURL, entry.username);
+      }
+      return listed;
     },
   };
 }

@@ -11,7 +11,7 @@ import { packageVersion } from './version.js';
 export async function serveInProcess(action: ProtocolAction, input: Uint8Array): Promise<ProtocolReply> {
   let backend;
   try {
-    backend = createBackend({ config: loadConfig(resolvePaths().configPath) });
+    backend = await createBackend({ config: loadConfig(resolvePaths().configPath) });
   } catch (error) {
     return handleAction(action, input, failingBackend(error), packageVersion());
   }

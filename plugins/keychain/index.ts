@@ -31,6 +31,8 @@ export function createKeychainProvider(options: KeychainProviderOptions = {}): S
 
   return {
     name: 'keychain',
+    description: 'Long-lived credentials (passwords, access tokens) stored by docker login in the OS keychain',
+    hostPatterns: ['every registry no other provider serves'],
     matches: () => true,
 
     async get(registry: RegistryIdentity): Promise<Credential | undefined> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/identity.js';
+import { testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../../test/contract/storage-provider.js';
 import { memorySecretStore } from '../../test/support/memory-secret-store.js';
 import { createKeychainProvider } from './index.js';
@@ -17,9 +18,9 @@ describe('keychain provider', () => {
     await provider.store(
       parseRegistry('mine.example'),
       { ServerURL: 'mine.example', Username: 'u', Secret: 's' },
-      { options: {} },
+      testContext(),
     );
-    expect(await provider.list({ options: {} })).toEqual([{ serverURL: 'mine.example', username: 'u' }]);
+    expect(await provider.list(testContext())).toEqual([{ serverURL: 'mine.example', username: 'u' }]);
     expect([...store.items.keys()]).toContain(JSON.stringify(['credrelay', 'mine.example']));
   });
 
@@ -27,7 +28,7 @@ describe('keychain provider', () => {
     const store = memorySecretStore();
     await store.setPassword('credrelay', 'broken.example', 'not json');
     const provider = createKeychainProvider({ store });
-    await expect(provider.get(parseRegistry('broken.example'), { options: {} })).rejects.toThrowError(/damaged.*erase/);
+    await expect(provider.get(parseRegistry('broken.example'), testContext())).rejects.toThrowError(/damaged.*erase/);
   });
 });
 

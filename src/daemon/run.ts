@@ -35,7 +35,7 @@ export async function runDaemon(announce: (line: string) => void = () => undefin
   );
   const running = daemon;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void running.shutdown(signal));
-  process.on('SIGHUP', () => running.reload('SIGHUP'));
+  process.on('SIGHUP', () => void running.reload('SIGHUP'));
   await running.closed;
   return 0;
 }

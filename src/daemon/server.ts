@@ -38,7 +38,7 @@ export interface RunningDaemon {
   readonly closed: Promise<void>;
   shutdown(reason: string): Promise<void>;
   /** Re-reads the configuration; a bad one is logged and the last good one kept. */
-  reload(reason: string): void;
+  reload(reason: string): Promise<void>;
   status(): DaemonStatus;
 }
 
@@ -71,7 +71,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const cache = new TokenCache({ clock, logger });
   let config: Config = loadConfig(paths.configPath);
-  let backend: CredentialBackend = createBackend({ config, cache, logger });
+  let backend: CredentialBackend = await createBackend({ config, cache, logger });
   let activeRequests = 0;
   let idleTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -96,23 +96,27 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   touch();
 
-  const reload = (reason: string): void => {
-    try {
-      config = loadConfig(paths.configPath);
-      backend = createBackend({ config, cache, logger });
-      touch();
-      logger.info('configuration reloaded', { reason, idleTimeoutSeconds: config.daemon.idleTimeoutSeconds });
-    } catch (error) {
-      logger.error('configuration rejected; keeping the last good one', {
-        reason,
-        error: toCredrelayError(error).message,
-      });
-    }
-  };
+  // Reloads run one after another, so that a slow plugin import cannot let an older file win over a newer one.
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (reason: string): Promise<void> =>
+    (reloading = reloading.then(async () => {
+      try {
+        const next = loadConfig(paths.configPath);
+        backend = await createBackend({ config: next, cache, logger });
+        config = next;
+        touch();
+        logger.info('configuration reloaded', { reason, idleTimeoutSeconds: config.daemon.idleTimeoutSeconds });
+      } catch (error) {
+        logger.error('configuration rejected; keeping the last good one', {
+          reason,
+          error: toCredrelayError(error).message,
+        });
+      }
+    }));
   // Polling the path (not watching a directory) sees a file that is created, replaced by rename, or deleted.
   watchFile(paths.configPath, { interval: CONFIG_POLL_MS, persistent: false }, (current, previous) => {
     if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino || current.size !== previous.size)
-      reload('config file changed');
+      void reload('config file changed');
   });
 
   const shutdown = (reason: string): Promise<void> => {
@@ -202,7 +206,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       case 'status':
         return status();
       case 'reload':
-        reload('asked by a client');
+        await reload('asked by a client');
         return status();
       case 'cache-list':
         return cache.list().map((entry) => ({

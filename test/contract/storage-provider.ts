@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderContext, StorageProvider } from '../../src/provider.js';
 import { parseRegistry } from '../../src/registry/identity.js';
+import { testContext } from '../../src/testing/provider-contract.js';
 
 /** What a storage provider implementation hands the contract. */
 export interface StorageProviderFixture {
@@ -8,7 +9,7 @@ export interface StorageProviderFixture {
   teardown?(): Promise<void>;
 }
 
-const context: ProviderContext = { options: {} };
+const context: ProviderContext = testContext();
 const registry = (serverURL: string) => parseRegistry(serverURL);
 const store = (provider: StorageProvider, ServerURL: string, Username: string, Secret: string) =>
   provider.store(registry(ServerURL), { ServerURL, Username, Secret }, context);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
 import { parseRegistry } from '../../src/registry/identity.js';
+import { testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../contract/storage-provider.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 
@@ -23,7 +24,7 @@ describe('keychain entries in the real keyring', () => {
     await createKeychainProvider().store(
       parseRegistry('https://Seen.Example:5000/v2/'),
       { ServerURL: 'https://Seen.Example:5000/v2/', Username: 'erin', Secret: 'seen-secret' },
-      { options: {} },
+      testContext(),
     );
     const listing = keyring.search('credrelay');
     expect(listing).toMatch(/attribute\.account = seen\.example:5000/);

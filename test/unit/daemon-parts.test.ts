@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectRuntimeDir } from '../../src/client/runtime-dir.js';
-import { DEFAULT_CONFIG, loadConfig, parseConfig } from '../../src/config.js';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, loadConfig, parseConfig } from '../../src/config.js';
 import { acquireInstanceLock } from '../../src/daemon/instance-lock.js';
 import { createFileLogger, parseLogLevel, redactText } from '../../src/daemon/logger.js';
 import { LineSplitter } from '../../src/daemon/wire.js';
@@ -77,15 +77,16 @@ describe('inspectRuntimeDir', () => {
 
 describe('config', () => {
   it('is the default without a file', () => {
-    expect(loadConfig(fresh('none.json'))).toBe(DEFAULT_CONFIG);
-    expect(DEFAULT_CONFIG.daemon.idleTimeoutSeconds).toBe(1800);
+    const path = fresh('none.json');
+    expect(loadConfig(path)).toEqual({ path, daemon: { idleTimeoutSeconds: 1800 }, registries: [], plugins: [] });
+    expect(DEFAULT_IDLE_TIMEOUT_SECONDS).toBe(1800);
   });
   it('reads daemon.idleTimeoutSeconds', () => {
     expect(parseConfig({ daemon: { idleTimeoutSeconds: 5 } }).daemon.idleTimeoutSeconds).toBe(5);
   });
   it.each([
     [[], /top level must be a JSON object/],
-    [{ deamon: {} }, /"deamon" is not known/],
+    [{ deamon: {} }, /"deamon" is not known; the known top-level keys are "registries", "plugins", "daemon"/],
     [{ daemon: 5 }, /"daemon" must be an object/],
     [{ daemon: { idle: 5 } }, /"daemon.idle" is not known/],
     [{ daemon: { idleTimeoutSeconds: -1 } }, /must be a positive number of seconds/],

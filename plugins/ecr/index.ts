@@ -1,0 +1,116 @@
+import { CredrelayError } from '../../src/errors.js';
+import type { Credential, Provider, ProviderContext } from '../../src/provider.js';
+import type { RegistryIdentity } from '../../src/registry/identity.js';
+import type { RegistryPattern } from '../../src/routing/registry-pattern.js';
+import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, parseEcrHost } from './ecr-host.js';
+import { type EcrTokenRequest, fetchEcrToken } from './token-source.js';
+
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2,}(?:-[a-z]+)+-\d{1,2}$/;
+
+export interface EcrProviderOptions {
+  /** Replaces the AWS exchange in unit tests. */
+  readonly fetchToken?: (request: EcrTokenRequest) => Promise<Credential>;
+}
+
+const text = (options: Readonly<Record<string, unknown>>, key: string): string | undefined =>
+  typeof options[key] === 'string' ? (options[key] as string) : undefined;
+
+/**
+ * Amazon ECR: short-lived tokens (12 hours) from GetAuthorizationToken, minted with the AWS default credential
+ * chain, a named profile, or an assumed role. A `registries` entry can also point a custom domain or a pull-through
+ * proxy at an ECR account with `registryId` and `region`.
+ */
+export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provider {
+  const fetchToken = dependencies.fetchToken ?? fetchEcrToken;
+
+  const requestFor = (registry: RegistryIdentity, options: Readonly<Record<string, unknown>>): EcrTokenRequest => {
+    const host = parseEcrHost(registry);
+    const registryId = text(options, 'registryId');
+    const region = text(options, 'region');
+    const common = {
+      registry: registry.key,
+      profile: text(options, 'profile'),
+      roleArn: text(options, 'roleArn'),
+      externalId: text(options, 'externalId'),
+      sessionName: text(options, 'sessionName'),
+    };
+    if (host?.kind === 'public')
+      return { ...common, kind: 'public', region: ECR_PUBLIC_REGION, fips: false, dualStack: false };
+    if (host?.kind === 'private') {
+      return {
+        ...common,
+        kind: 'private',
+        accountId: registryId ?? host.accountId,
+        region: region ?? host.region,
+        fips: host.fips,
+        dualStack: host.dualStack,
+      };
+    }
+    if (registryId === undefined || region === undefined) {
+      throw new CredrelayError(
+        'CONFIG_INVALID',
+        `${registry.key} is routed to the ecr provider but is not an ECR host: give its registries entry "registryId" (the 12-digit account) and "region"`,
+      );
+    }
+    return { ...common, kind: 'private', accountId: registryId, region, fips: false, dualStack: false };
+  };
+
+  return {
+    name: 'ecr',
+    description:
+      'Amazon ECR and ECR Public: 12-hour tokens from the AWS credential chain, a profile or an assumed role',
+    hostPatterns: [
+      '<account>.dkr.ecr[-fips].<region>.amazonaws.com (and .com.cn, .eu, isolated partitions)',
+      '<account>.dkr-ecr[-fips].<region>.on.aws (dual-stack)',
+      ECR_PUBLIC_HOST,
+    ],
+    options: {
+      profile: { type: 'string', description: 'an AWS profile name from ~/.aws/config', pattern: /^[\w.+@-]+$/ },
+      roleArn: {
+        type: 'string',
+        description: 'an IAM role ARN such as arn:aws:iam::123456789012:role/pull',
+        pattern: /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/,
+      },
+      externalId: {
+        type: 'string',
+        description: 'the external ID the role requires (2-1224 characters)',
+        pattern: /^[\w+=,.@:/-]{2,1224}$/,
+      },
+      sessionName: {
+        type: 'string',
+        description: 'a role session name (2-64 of letters, digits and +=,.@-)',
+        pattern: /^[\w+=,.@-]{2,64}$/,
+      },
+      region: { type: 'string', description: 'an AWS region such as us-east-1', pattern: REGION },
+      registryId: { type: 'string', description: 'the 12-digit AWS account whose registry this is', pattern: ACCOUNT },
+    },
+    matches: (registry) => parseEcrHost(registry) !== undefined,
+    checkEntry(pattern: RegistryPattern, options) {
+      if (options.externalId !== undefined && options.roleArn === undefined)
+        return 'option "externalId" needs "roleArn"';
+      if (options.sessionName !== undefined && options.roleArn === undefined)
+        return 'option "sessionName" needs "roleArn"';
+      const isEcrHost = pattern.kind === 'exact' && parseEcrHost(pattern.identity) !== undefined;
+      if (!isEcrHost && (options.registryId === undefined || options.region === undefined)) {
+        return 'is not an ECR host, so the ecr provider needs "registryId" (the 12-digit account) and "region" to know which registry it fronts';
+      }
+      return undefined;
+    },
+    cacheIdentity(options) {
+      // Readable in `credrelay cache list`, and distinct for every identity that could hold a different token.
+      const parts = [
+        ['profile', text(options, 'profile') ?? process.env.AWS_PROFILE],
+        ['role', text(options, 'roleArn')],
+        ['externalId', text(options, 'externalId')],
+        ['session', text(options, 'sessionName')],
+        ['account', text(options, 'registryId')],
+        ['region', text(options, 'region')],
+      ].filter(([, value]) => value !== undefined && value !== '');
+      return parts.length === 0 ? 'default credentials' : parts.map(([key, value]) => `${key}=${value}`).join(' ');
+    },
+    async get(registry: RegistryIdentity, context: ProviderContext) {
+      return fetchToken(requestFor(registry, context.options));
+    },
+  };
+}

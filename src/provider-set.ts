@@ -1,0 +1,107 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Config } from './config.js';
+import { CredrelayError } from './errors.js';
+import { PROVIDER_NAME, type Provider, type StorageProvider } from './provider.js';
+import type { Route } from './routing/route-table.js';
+
+/** The providers of one configuration: the keychain fallback, and the others in matching order. */
+export interface ProviderSet {
+  readonly keychain: StorageProvider;
+  /** Consulted in this order by their own matchers: built-in cloud providers, then plugins. */
+  readonly matchers: readonly Provider[];
+  readonly byName: ReadonlyMap<string, Provider>;
+  /** The configuration's `registries`, each checked against its provider. */
+  readonly routes: readonly Route[];
+}
+
+const configError = (config: Config, message: string) =>
+  new CredrelayError('CONFIG_INVALID', `invalid configuration in ${config.path}: ${message}`);
+
+/**
+ * Loads plugins and checks every `registries` entry against the provider it names: an unknown provider, an unknown
+ * or malformed option, or an entry the provider cannot serve is an error naming the key, never a silent re-route.
+ */
+export async function loadProviderSet(
+  config: Config,
+  keychain: StorageProvider,
+  builtins: readonly Provider[],
+): Promise<ProviderSet> {
+  const plugins: Provider[] = [];
+  for (const specifier of config.plugins) plugins.push(await loadPlugin(config, specifier));
+
+  const byName = new Map<string, Provider>();
+  for (const provider of [keychain, ...builtins, ...plugins]) {
+    if (byName.has(provider.name))
+      throw configError(config, `two providers are named "${provider.name}"; plugin names must be unique`);
+    byName.set(provider.name, provider);
+  }
+
+  const routes = config.registries.map((entry): Route => {
+    const where = `registries ${JSON.stringify(entry.written)}`;
+    const provider = byName.get(entry.provider);
+    if (provider === undefined) {
+      throw configError(
+        config,
+        `${where} names provider "${entry.provider}", which does not exist; known providers: ${[...byName.keys()].join(', ')}`,
+      );
+    }
+    const specs = provider.options ?? {};
+    for (const [option, value] of Object.entries(entry.options)) {
+      const spec = specs[option];
+      if (spec === undefined) {
+        const known = Object.keys(specs);
+        throw configError(
+          config,
+          `${where}: option "${option}" is not known to provider "${provider.name}"${known.length ? `; it accepts ${known.join(', ')}` : '; it takes no options'}`,
+        );
+      }
+      if (typeof value !== spec.type || (spec.pattern && !spec.pattern.test(value as string))) {
+        throw configError(config, `${where}: option "${option}" must be ${spec.description}`);
+      }
+    }
+    for (const [option, spec] of Object.entries(specs)) {
+      if (spec.required && entry.options[option] === undefined)
+        throw configError(
+          config,
+          `${where}: provider "${provider.name}" needs option "${option}" (${spec.description})`,
+        );
+    }
+    const problem = provider.checkEntry?.(entry.pattern, entry.options);
+    if (problem !== undefined) throw configError(config, `${where}: ${problem}`);
+    return { written: entry.written, pattern: entry.pattern, provider: provider.name, options: entry.options };
+  });
+
+  return { keychain, matchers: [...builtins, ...plugins], byName, routes };
+}
+
+/** Imports a plugin: a path (relative to the configuration file) or a package name; its default export is a provider or a function that returns one. */
+async function loadPlugin(config: Config, specifier: string): Promise<Provider> {
+  const isPath = specifier.startsWith('.') || isAbsolute(specifier);
+  const target = isPath ? pathToFileURL(resolve(dirname(config.path), specifier)).href : specifier;
+  let module: { default?: unknown };
+  try {
+    module = (await import(target)) as { default?: unknown };
+  } catch (error) {
+    throw configError(
+      config,
+      `plugin ${JSON.stringify(specifier)} could not be loaded (${(error as Error).message.split('\n')[0]}); check the path or install the package`,
+    );
+  }
+  const exported = module.default;
+  const provider = (typeof exported === 'function' ? await (exported as () => unknown)() : exported) as
+    Partial<Provider> | undefined;
+  const problem =
+    typeof provider !== 'object' || provider === null
+      ? 'its default export is not a provider (or a function returning one)'
+      : typeof provider.name !== 'string' || !PROVIDER_NAME.test(provider.name)
+        ? 'its name must be lower-case letters, digits and dashes'
+        : typeof provider.matches !== 'function' || typeof provider.get !== 'function'
+          ? 'it must have matches(registry) and get(registry, context) functions'
+          : typeof provider.description !== 'string' || !Array.isArray(provider.hostPatterns)
+            ? 'it must have a description and hostPatterns'
+            : undefined;
+  if (problem !== undefined)
+    throw configError(config, `plugin ${JSON.stringify(specifier)}: ${problem} (see docs/plugins.md)`);
+  return provider as Provider;
+}

@@ -1,0 +1,107 @@
+/**
+ * The contract every provider runs, built-in or third-party (`import { runProviderContract } from 'credrelay/testing'`
+ * in a vitest suite). It checks the shape of the provider, that its matcher accepts its real hosts and refuses spoofed
+ * ones (including spoofs derived from every real host), and that `get` answers with a well-formed credential,
+ * `undefined`, or a CredrelayError: never a bare Error whose text could say anything.
+ */
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../daemon/logger.js';
+import { CredrelayError } from '../errors.js';
+import { PROVIDER_NAME, type Provider, type ProviderContext } from '../provider.js';
+import { type RegistryIdentity, parseRegistry } from '../registry/identity.js';
+
+export interface ProviderContractOptions {
+  readonly create: () => Provider | Promise<Provider>;
+  /** Hosts the provider's own matcher must accept. Empty for a provider that serves only configured routes. */
+  readonly ownHosts: readonly string[];
+  /** Server strings that must never reach the provider: either they do not parse, or the matcher refuses them. */
+  readonly spoofedHosts: readonly string[];
+  /** Options and a host with which `get` can be called for real (against a local endpoint, a fake, a keychain). */
+  readonly sample?: { readonly host: string; readonly options?: Readonly<Record<string, unknown>> };
+}
+
+/** A ProviderContext for tests: no options, notices collected, a logger that writes nothing. */
+export function testContext(options: Readonly<Record<string, unknown>> = {}): ProviderContext & { notices: string[] } {
+  const notices: string[] = [];
+  return { options, notices, notice: (line) => notices.push(line), logger: silentLogger };
+}
+
+/** Spoofs built from a real host name: it as a subdomain, as a path, behind userinfo, glued to another domain. */
+export const derivedSpoofs = (host: string): string[] => [
+  `${host}.attacker.example`,
+  `${host}attacker.example`,
+  `attacker.example/${host}`,
+  `https://attacker.example/${host}`,
+  `https://${host}@attacker.example`,
+  `${host}@attacker.example`,
+  `${host}.`,
+  `ftp://${host}`,
+  `${host} x`,
+];
+
+const tryParse = (serverURL: string): RegistryIdentity | undefined => {
+  try {
+    return parseRegistry(serverURL);
+  } catch {
+    return undefined;
+  }
+};
+
+export function runProviderContract(name: string, contract: ProviderContractOptions): void {
+  describe(`provider contract: ${name}`, () => {
+    it('has a valid name, a description and its host patterns', async () => {
+      const provider = await contract.create();
+      expect(provider.name).toMatch(PROVIDER_NAME);
+      expect(provider.description.length).toBeGreaterThan(0);
+      expect(provider.hostPatterns.length).toBeGreaterThan(0);
+      for (const spec of Object.values(provider.options ?? {})) {
+        expect(spec.type).toBe('string');
+        expect(spec.description.length).toBeGreaterThan(0);
+      }
+    });
+
+    it.runIf(contract.ownHosts.length > 0)('matches its own hosts', async () => {
+      const provider = await contract.create();
+      for (const host of contract.ownHosts) expect(provider.matches(parseRegistry(host)), host).toBe(true);
+    });
+
+    it('never matches a spoofed host, given or derived from its own', async () => {
+      const provider = await contract.create();
+      const spoofs = [
+        ...contract.spoofedHosts,
+        ...contract.ownHosts.map((host) => parseRegistry(host).host).flatMap(derivedSpoofs),
+      ];
+      for (const spoof of spoofs) {
+        const identity = tryParse(spoof);
+        if (identity !== undefined) expect(provider.matches(identity), spoof).toBe(false);
+      }
+    });
+
+    it('matches deterministically, as a pure function of the identity', async () => {
+      const provider = await contract.create();
+      for (const host of [...contract.ownHosts, 'registry.example', 'localhost:5000', '[::1]:5000', 'docker.io']) {
+        const identity = parseRegistry(host);
+        expect(provider.matches(identity)).toBe(provider.matches(parseRegistry(host)));
+      }
+    });
+
+    it.runIf(contract.sample !== undefined)(
+      'get answers with a well-formed credential, undefined, or a CredrelayError',
+      async () => {
+        const provider = await contract.create();
+        const sample = contract.sample!;
+        try {
+          const credential = await provider.get(parseRegistry(sample.host), testContext(sample.options));
+          if (credential !== undefined) {
+            expect(typeof credential.username).toBe('string');
+            expect(credential.username.length).toBeGreaterThan(0);
+            expect(typeof credential.secret).toBe('string');
+            if (credential.expiresAt !== undefined) expect(credential.expiresAt).toBeInstanceOf(Date);
+          }
+        } catch (error) {
+          expect(error).toBeInstanceOf(CredrelayError);
+        }
+      },
+    );
+  });
+}

@@ -1,0 +1,208 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKeychainProvider } from '../../plugins/keychain/index.js';
+import { builtinProviders } from '../../src/builtin-providers.js';
+import { parseConfig } from '../../src/config.js';
+import type { Provider } from '../../src/provider.js';
+import { loadProviderSet } from '../../src/provider-set.js';
+import { parseRegistry } from '../../src/registry/identity.js';
+import { createRouter } from '../../src/router.js';
+import { compareSpecificity, globMatches, parseRegistryPattern } from '../../src/routing/registry-pattern.js';
+import { memorySecretStore } from '../support/memory-secret-store.js';
+import { makeTempDir } from '../support/temp.js';
+
+const scratch = makeTempDir('routing');
+afterAll(() => scratch.remove());
+
+describe('registry patterns', () => {
+  const glob = (key: string) => {
+    const pattern = parseRegistryPattern(key);
+    if (pattern.kind !== 'glob') throw new Error('expected a glob');
+    return pattern;
+  };
+
+  it('parses exact keys with the identity rules', () => {
+    expect(parseRegistryPattern('https://Registry.Example:443/v2/')).toMatchObject({
+      kind: 'exact',
+      key: 'registry.example',
+    });
+    expect(parseRegistryPattern('https://index.docker.io/v1/')).toMatchObject({ kind: 'exact', key: 'docker.io' });
+  });
+
+  it.each([
+    ['*.corp.example', 'a.corp.example', true],
+    ['*.corp.example', 'A.Corp.Example', true],
+    ['*.corp.example', 'corp.example', false],
+    ['*.corp.example', 'a.b.corp.example', false],
+    ['*.corp.example', 'a.corp.example.attacker.example', false],
+    ['*.corp.example', 'a.corp.example:5000', false],
+    ['*.corp.example:5000', 'a.corp.example:5000', true],
+    ['*.corp.example:5000', 'a.corp.example', false],
+    ['*.corp.example:443', 'a.corp.example', true],
+    ['a.*.example', 'a.b.example', true],
+    ['a.*.example', 'b.b.example', false],
+    ['*.*.corp.example', 'a.b.corp.example', true],
+  ])('%s on %s -> %s', (key, host, expected) => {
+    expect(globMatches(glob(key), parseRegistry(host))).toBe(expected);
+  });
+
+  it.each([
+    '*',
+    '*.*',
+    'a*.example',
+    '*a.example',
+    '*.corp.example/path',
+    'user@*.corp.example',
+    '*.corp.example:99999',
+    '*.corp..example',
+    '*.corp_x.example',
+  ])('rejects the glob %j with the fix', (key) => {
+    expect(() => parseRegistryPattern(key)).toThrowError(
+      /is not a registry glob: .*write one like "\*\.corp\.example"/,
+    );
+  });
+
+  it('orders globs from most to least specific', () => {
+    const sorted = ['*.*.example', '*.b.example', 'a.*.example', '*.a.b.example']
+      .map(glob)
+      .sort(compareSpecificity)
+      .map((p) => p.key);
+    expect(sorted).toEqual(['*.a.b.example', '*.b.example', 'a.*.example', '*.*.example']);
+  });
+});
+
+const fakeProvider = (name: string, hosts: string[] = []): Provider => ({
+  name,
+  description: `fake ${name}`,
+  hostPatterns: hosts.length ? hosts : ['configured routes only'],
+  options: { flavour: { type: 'string', description: 'a flavour' } },
+  matches: (registry) => hosts.includes(registry.key),
+  get: async (_registry, context) => ({ username: name, secret: `${name}:${JSON.stringify(context.options)}` }),
+});
+
+async function routerFor(document: unknown, providers: Provider[] = []) {
+  const config = parseConfig(document, join(scratch.path, 'config.json'));
+  const set = await loadProviderSet(config, createKeychainProvider({ store: memorySecretStore() }), providers);
+  return createRouter(set);
+}
+
+describe('routing decisions', () => {
+  it('prefers an exact entry, then the most specific glob, then matchers, then the keychain', async () => {
+    const router = await routerFor(
+      {
+        registries: {
+          'a.corp.example': { provider: 'alpha' },
+          '*.corp.example': { provider: 'beta', flavour: 'glob' },
+          '*.*.example': { provider: 'alpha', flavour: 'wide' },
+          'owned.example': { provider: 'keychain' },
+        },
+      },
+      [fakeProvider('alpha'), fakeProvider('beta', ['owned.example', 'matched.example'])],
+    );
+    const decide = (host: string) => {
+      const decision = router.decide(parseRegistry(host));
+      return [
+        decision.provider.name,
+        decision.reason.kind,
+        decision.reason.kind === 'registries' ? decision.reason.key : '',
+      ];
+    };
+    expect(decide('https://A.corp.example/')).toEqual(['alpha', 'registries', 'a.corp.example']);
+    expect(decide('b.corp.example')).toEqual(['beta', 'registries', '*.corp.example']);
+    expect(decide('b.other.example')).toEqual(['alpha', 'registries', '*.*.example']);
+    expect(decide('owned.example')).toEqual(['keychain', 'registries', 'owned.example']);
+    expect(decide('matched.example')).toEqual(['beta', 'matcher', '']);
+    expect(decide('elsewhere.example:5000')).toEqual(['keychain', 'fallback', '']);
+  });
+
+  it('hands the entry options to the provider', async () => {
+    const router = await routerFor({ registries: { '*.corp.example': { provider: 'alpha', flavour: 'x' } } }, [
+      fakeProvider('alpha'),
+    ]);
+    const context = { notice: () => undefined };
+    expect(await router.get('r.corp.example', context)).toEqual({ username: 'alpha', secret: 'alpha:{"flavour":"x"}' });
+  });
+
+  it('turns store and erase for a provider without storage into a notice, not a failure', async () => {
+    const router = await routerFor({}, [fakeProvider('beta', ['minted.example'])]);
+    const notices: string[] = [];
+    await router.store(
+      { ServerURL: 'minted.example', Username: 'u', Secret: 's' },
+      { notice: (line) => notices.push(line) },
+    );
+    await router.erase('minted.example', { notice: (line) => notices.push(line) });
+    expect(notices).toEqual([
+      expect.stringMatching(
+        /minted\.example is served by the beta provider, which mints its own credentials; nothing was stored/,
+      ),
+      expect.stringMatching(/nothing is stored to erase/),
+    ]);
+    expect(await router.list({ notice: () => undefined })).toEqual(new Map());
+  });
+});
+
+describe('configuration of routes and plugins', () => {
+  const builtins = builtinProviders();
+  const load = (document: unknown) => routerFor(document, builtins);
+
+  it.each([
+    [
+      { registries: { 'r.example': { provider: 'nope' } } },
+      /registries "r\.example" names provider "nope", which does not exist; known providers: keychain, ecr/,
+    ],
+    [{ registries: { 'r.example': {} } }, /registries "r\.example" needs "provider"/],
+    [{ registries: { 'r.example': 'ecr' } }, /registries "r\.example" must be an object/],
+    [
+      { registries: { 'ftp://r.example': { provider: 'keychain' } } },
+      /"ftp:\/\/r\.example" is not a registry: .*scheme/,
+    ],
+    [
+      { registries: { 'r.example': { provider: 'keychain' }, 'https://r.example/': { provider: 'keychain' } } },
+      /names the same registry as "r\.example"/,
+    ],
+    [
+      { registries: { 'r.example': { provider: 'keychain', profile: 'x' } } },
+      /option "profile" is not known to provider "keychain"; it takes no options/,
+    ],
+    [
+      { registries: { '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr', profil: 'x' } } },
+      /option "profil" is not known to provider "ecr"; it accepts profile, roleArn/,
+    ],
+    [
+      { registries: { '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr', region: 'mars' } } },
+      /option "region" must be an AWS region such as us-east-1/,
+    ],
+    [
+      { registries: { 'registry.corp.example': { provider: 'ecr', region: 'us-east-1' } } },
+      /is not an ECR host, so the ecr provider needs "registryId"/,
+    ],
+    [
+      { registries: { '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr', externalId: 'abc' } } },
+      /option "externalId" needs "roleArn"/,
+    ],
+    [{ plugins: ['./missing-plugin.js'] }, /plugin "\.\/missing-plugin\.js" could not be loaded .*check the path/],
+    [{ plugins: 'x' }, /"plugins" must be a list/],
+  ])('rejects %j, naming the key and the fix', async (document, message) => {
+    await expect(load(document)).rejects.toThrowError(message);
+  });
+
+  it('accepts a custom domain that fronts an ECR account', async () => {
+    const router = await load({
+      registries: { 'registry.corp.example': { provider: 'ecr', registryId: '123456789012', region: 'eu-west-1' } },
+    });
+    expect(router.decide(parseRegistry('registry.corp.example')).provider.name).toBe('ecr');
+  });
+
+  it('rejects a plugin that is not a provider, and one that reuses a name', async () => {
+    const notProvider = join(scratch.path, 'not-provider.mjs');
+    writeFileSync(notProvider, 'export default { hello: 1 };');
+    await expect(load({ plugins: [notProvider] })).rejects.toThrowError(/its name must be lower-case/);
+    const clash = join(scratch.path, 'clash.mjs');
+    writeFileSync(
+      clash,
+      "export default { name: 'ecr', description: 'x', hostPatterns: ['x'], matches: () => false, get: async () => undefined };",
+    );
+    await expect(load({ plugins: [clash] })).rejects.toThrowError(/two providers are named "ecr"/);
+  });
+});
