@@ -4,6 +4,7 @@ import type { TokenCache } from './cache/token-cache.js';
 import type { Config } from './config.js';
 import type { Logger } from './daemon/logger.js';
 import { loadProviderSet } from './provider-set.js';
+import { createSecretResolver, createSecretVault } from './secrets/secret-vault.js';
 import { type Router, createRouter } from './router.js';
 
 export interface BackendOptions {
@@ -19,6 +20,7 @@ export interface BackendOptions {
 export async function createBackend(options: BackendOptions): Promise<Router> {
   const providers = await loadProviderSet(options.config, createKeychainProvider(), builtinProviders());
   return createRouter(providers, {
+    resolveSecret: createSecretResolver(createSecretVault()),
     ...(options.cache ? { cache: options.cache } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

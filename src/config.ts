@@ -129,12 +129,14 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
     if (!isPlainObject(entry)) {
       throw invalid(path, `registries ${JSON.stringify(written)}`, 'must be an object such as {"provider": "ecr"}');
     }
-    const { provider, ...options } = entry;
+    const { provider: named, ...options } = entry;
+    // The shape build platforms use, {"username": …, "password": "$SECRET"}, needs no provider name.
+    const provider = named === undefined && ('username' in options || 'password' in options) ? 'static' : named;
     if (typeof provider !== 'string' || provider.length === 0) {
       throw invalid(
         path,
         `registries ${JSON.stringify(written)}`,
-        'needs "provider": the name of the provider that serves it (see `credrelay providers`)',
+        'needs "provider" (see `credrelay providers`), or "username" and "password" for fixed credentials',
       );
     }
     return Object.freeze({ written, pattern, provider, options: Object.freeze(options) });

@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'KEYCHAIN_TIMEOUT'
   | 'KEYCHAIN_FAILED'
   | 'CONFIG_INVALID'
+  /** A secret reference names a secret that is set nowhere. */
+  | 'SECRET_MISSING'
+  | 'SECRET_INVALID'
   /** A provider serves the registry but could not obtain a credential: never reported as "not found". */
   | 'PROVIDER_FAILED'
   | 'DAEMON_UNSAFE'

@@ -25,6 +25,11 @@ export interface ProviderContext {
   notice(line: string): void;
   /** The daemon's log (secrets passed to `redact` are masked in it). */
   readonly logger: Logger;
+  /**
+   * The value of a named secret: credrelay's secrets in the OS keychain, then the environment. Throws an error that
+   * names the secret and how to set it when it is set nowhere. The value is added to the log's redaction list.
+   */
+  resolveSecret(name: string): Promise<string>;
 }
 
 /** One option a provider accepts in a `registries` entry. */
@@ -62,6 +67,11 @@ export interface Provider {
    * so two identities never share a token. Defaults to the options themselves.
    */
   cacheIdentity?(options: Readonly<Record<string, unknown>>): string;
+  /**
+   * True when one token serves every registry of the provider for an identity (a Google OAuth token opens gcr.io
+   * and every pkg.dev host alike), so the cache keeps one per identity instead of one per registry.
+   */
+  readonly sharesTokenAcrossRegistries?: boolean;
   get(registry: RegistryIdentity, context: ProviderContext): Promise<Credential | undefined>;
   store?(registry: RegistryIdentity, credentials: Credentials, context: ProviderContext): Promise<void>;
   /** Erasing what is not stored succeeds, as with Docker's own helpers. */

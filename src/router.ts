@@ -1,6 +1,6 @@
 import type { TokenCache } from './cache/token-cache.js';
 import { type Logger, silentLogger } from './daemon/logger.js';
-import { credentialsNotFound } from './errors.js';
+import { CredrelayError, credentialsNotFound } from './errors.js';
 import type { CredentialBackend, RequestContext } from './protocol/handler.js';
 import type { Provider, ProviderContext } from './provider.js';
 import type { ProviderSet } from './provider-set.js';
@@ -22,10 +22,17 @@ export interface RouterOptions {
   /** The daemon's cache. A helper serving in-process has none: its memory dies with it. */
   readonly cache?: TokenCache;
   readonly logger?: Logger;
+  /** Resolves `$NAME` references and named secrets (keychain, then environment). */
+  readonly resolveSecret?: (name: string) => Promise<string>;
 }
+
+/** The registry part of the cache key of a provider whose one token serves all its registries. */
+export const EVERY_REGISTRY = '*';
 
 export interface Router extends CredentialBackend {
   decide(registry: RegistryIdentity): RoutingDecision;
+  /** Forgets cached tokens for one registry (including a token its provider shares across registries), or all. */
+  clearCache(registry?: RegistryIdentity): number;
 }
 
 /** The cache identity of a request: the provider's own notion, or its options. */
@@ -41,6 +48,16 @@ const identityOf = (provider: Provider, options: Readonly<Record<string, unknown
 export function createRouter(providers: ProviderSet, options: RouterOptions = {}): Router {
   const cache = options.cache;
   const logger = options.logger ?? silentLogger;
+  const resolveSecret =
+    options.resolveSecret ??
+    (async (name: string) => {
+      throw new CredrelayError('SECRET_MISSING', `secret ${name} is not set: run \`credrelay secrets set ${name}\``);
+    });
+  const resolveAndRedact = async (name: string): Promise<string> => {
+    const value = await resolveSecret(name);
+    logger.redact(value);
+    return value;
+  };
   const routes = new RouteTable(providers.routes);
   const NO_OPTIONS = Object.freeze({});
 
@@ -63,17 +80,35 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     options: decision.options,
     notice: (line) => request.notice(line),
     logger,
+    resolveSecret: resolveAndRedact,
   });
+  const cacheRegistry = (decision: RoutingDecision): string =>
+    decision.provider.sharesTokenAcrossRegistries ? EVERY_REGISTRY : decision.registry.key;
+  const clearCache = (registry?: RegistryIdentity): number => {
+    if (cache === undefined) return 0;
+    if (registry === undefined) return cache.clear();
+    const decision = decide(registry);
+    const shared = cacheRegistry(decision);
+    return cache.clear(
+      (entry) =>
+        entry.registry === registry.key || (entry.registry === shared && entry.provider === decision.provider.name),
+    );
+  };
 
   return {
     decide,
+    clearCache,
     async get(serverURL, request) {
       const decision = decide(parseRegistry(serverURL));
       const { provider, registry } = decision;
       const fetch = () => provider.get(registry, contextFor(decision, request));
       const credential = cache
         ? await cache.get(
-            { provider: provider.name, identity: identityOf(provider, decision.options), registry: registry.key },
+            {
+              provider: provider.name,
+              identity: identityOf(provider, decision.options),
+              registry: cacheRegistry(decision),
+            },
             fetch,
           )
         : await fetch();
@@ -95,7 +130,7 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     },
     async erase(serverURL, request) {
       const decision = decide(parseRegistry(serverURL));
-      cache?.clear(decision.registry.key);
+      clearCache(decision.registry);
       if (decision.provider.erase === undefined) {
         request.notice(
           `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider; nothing is stored to erase (cached tokens were dropped)`,
@@ -108,7 +143,12 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
       const listed = new Map<string, string>();
       for (const provider of providers.byName.values()) {
         if (provider.list === undefined) continue;
-        const context: ProviderContext = { options: NO_OPTIONS, notice: (line) => request.notice(line), logger };
+        const context: ProviderContext = {
+          options: NO_OPTIONS,
+          notice: (line) => request.notice(line),
+          logger,
+          resolveSecret: resolveAndRedact,
+        };
         for (const entry of await provider.list(context)) listed.set(entry.serverURL, entry.username);
       }
       return listed;

@@ -139,12 +139,12 @@ export class TokenCache {
     });
   }
 
-  /** Drops every entry, or those for one registry key; returns how many went. */
-  clear(registry?: string): number {
-    const ids = this.store
-      .keys()
-      .filter((id) => registry === undefined || this.store.get<Entry>(id)?.registry === registry);
-    return this.store.del(ids);
+  /** Drops every entry, those for one registry key, or those a predicate picks; returns how many went. */
+  clear(which?: string | ((key: CacheKey) => boolean)): number {
+    const picks = (entry: Entry | undefined): boolean =>
+      entry !== undefined &&
+      (which === undefined || (typeof which === 'string' ? entry.registry === which : which(entry)));
+    return this.store.del(this.store.keys().filter((id) => picks(this.store.get<Entry>(id))));
   }
 
   get size(): number {

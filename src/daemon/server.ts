@@ -8,7 +8,8 @@ import { type Config, loadConfig } from '../config.js';
 import { CredrelayError, toCredrelayError } from '../errors.js';
 import type { CredrelayPaths } from '../paths.js';
 import { MAX_STORE_BYTES } from '../protocol/codec.js';
-import { type CredentialBackend, handleAction, isProtocolAction } from '../protocol/handler.js';
+import { handleAction, isProtocolAction } from '../protocol/handler.js';
+import type { Router } from '../router.js';
 import { parseRegistry } from '../registry/identity.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import type { Logger } from './logger.js';
@@ -71,7 +72,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const cache = new TokenCache({ clock, logger });
   let config: Config = loadConfig(paths.configPath);
-  let backend: CredentialBackend = await createBackend({ config, cache, logger });
+  let backend: Router = await createBackend({ config, cache, logger });
   let activeRequests = 0;
   let idleTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -216,7 +217,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           expiresAt: entry.expiresAt.toISOString(),
         }));
       case 'cache-clear':
-        return { removed: cache.clear(request.host === undefined ? undefined : parseRegistry(request.host).key) };
+        return { removed: backend.clearCache(request.host === undefined ? undefined : parseRegistry(request.host)) };
     }
   }
 

@@ -17,13 +17,30 @@ export interface ProviderContractOptions {
   /** Server strings that must never reach the provider: either they do not parse, or the matcher refuses them. */
   readonly spoofedHosts: readonly string[];
   /** Options and a host with which `get` can be called for real (against a local endpoint, a fake, a keychain). */
-  readonly sample?: { readonly host: string; readonly options?: Readonly<Record<string, unknown>> };
+  readonly sample?: {
+    readonly host: string;
+    readonly options?: Readonly<Record<string, unknown>>;
+    readonly secrets?: Readonly<Record<string, string>>;
+  };
 }
 
-/** A ProviderContext for tests: no options, notices collected, a logger that writes nothing. */
-export function testContext(options: Readonly<Record<string, unknown>> = {}): ProviderContext & { notices: string[] } {
+/** A ProviderContext for tests: the given options and secrets, notices collected, a logger that writes nothing. */
+export function testContext(
+  options: Readonly<Record<string, unknown>> = {},
+  secrets: Readonly<Record<string, string>> = {},
+): ProviderContext & { notices: string[] } {
   const notices: string[] = [];
-  return { options, notices, notice: (line) => notices.push(line), logger: silentLogger };
+  return {
+    options,
+    notices,
+    notice: (line) => notices.push(line),
+    logger: silentLogger,
+    async resolveSecret(name) {
+      const value = secrets[name];
+      if (value === undefined) throw new CredrelayError('SECRET_MISSING', `secret ${name} is not set`);
+      return value;
+    },
+  };
 }
 
 /** Spoofs built from a real host name: it as a subdomain, as a path, behind userinfo, glued to another domain. */
@@ -91,7 +108,10 @@ export function runProviderContract(name: string, contract: ProviderContractOpti
         const provider = await contract.create();
         const sample = contract.sample!;
         try {
-          const credential = await provider.get(parseRegistry(sample.host), testContext(sample.options));
+          const credential = await provider.get(
+            parseRegistry(sample.host),
+            testContext(sample.options, sample.secrets),
+          );
           if (credential !== undefined) {
             expect(typeof credential.username).toBe('string');
             expect(credential.username.length).toBeGreaterThan(0);

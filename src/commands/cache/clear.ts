@@ -1,7 +1,8 @@
-import { Args, Command } from '@oclif/core';
+import { CredrelayCommand } from '../../cli/base-command.js';
+import { Args } from '@oclif/core';
 import { askDaemon } from '../../cli/daemon-connection.js';
 
-export default class CacheClearCommand extends Command {
+export default class CacheClearCommand extends CredrelayCommand {
   static override summary = 'Forget cached tokens, for every registry or for one; the next request fetches afresh.';
   static override args = {
     host: Args.string({

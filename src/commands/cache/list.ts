@@ -1,4 +1,5 @@
-import { Command } from '@oclif/core';
+import { CredrelayCommand } from '../../cli/base-command.js';
+
 import { askDaemon } from '../../cli/daemon-connection.js';
 
 interface CacheRow {
@@ -9,7 +10,7 @@ interface CacheRow {
   readonly expiresAt: string;
 }
 
-export default class CacheListCommand extends Command {
+export default class CacheListCommand extends CredrelayCommand {
   static override summary = 'List the tokens the daemon holds: registry, provider, expiry. Never a secret.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;

@@ -1,7 +1,8 @@
-import { Command } from '@oclif/core';
+import { CredrelayCommand } from '../../cli/base-command.js';
+
 import { runDaemon } from '../../daemon/run.js';
 
-export default class DaemonRunCommand extends Command {
+export default class DaemonRunCommand extends CredrelayCommand {
   static override summary = 'Run the daemon in the foreground, for systemd, launchd or debugging.';
   static override description =
     'Stops on SIGTERM or SIGINT (removing its socket), reloads its configuration on SIGHUP, and exits after the idle timeout (daemon.idleTimeoutSeconds). Logs go to the log file; CREDRELAY_LOG_LEVEL sets the level.';

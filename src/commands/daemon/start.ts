@@ -1,10 +1,11 @@
-import { Command } from '@oclif/core';
+import { CredrelayCommand } from '../../cli/base-command.js';
+
 import { launchDaemon } from '../../client/launcher.js';
 import { askDaemon } from '../../cli/daemon-connection.js';
 import type { DaemonStatus } from '../../daemon/server.js';
 import { resolvePaths } from '../../paths.js';
 
-export default class DaemonStartCommand extends Command {
+export default class DaemonStartCommand extends CredrelayCommand {
   static override summary = 'Start the daemon in the background.';
   static override description =
     'Helper calls start the daemon on demand, so this is rarely needed; it is useful to pay the start-up cost early. Use `credrelay daemon run` under systemd or launchd.';

@@ -1,9 +1,10 @@
-import { Command } from '@oclif/core';
+import { CredrelayCommand } from '../../cli/base-command.js';
+
 import { askDaemon } from '../../cli/daemon-connection.js';
 import type { DaemonStatus } from '../../daemon/server.js';
 import { resolvePaths } from '../../paths.js';
 
-export default class DaemonStatusCommand extends Command {
+export default class DaemonStatusCommand extends CredrelayCommand {
   static override summary = 'Show whether the daemon runs, and its pid, version, uptime, socket and cache size.';
   static override description = 'Exits with status 1 when no daemon is running. Asking never starts one.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];

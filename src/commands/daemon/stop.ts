@@ -1,9 +1,10 @@
-import { Command } from '@oclif/core';
+import { CredrelayCommand } from '../../cli/base-command.js';
+
 import { waitUntilGone } from '../../client/launcher.js';
 import { askDaemon } from '../../cli/daemon-connection.js';
 import { resolvePaths } from '../../paths.js';
 
-export default class DaemonStopCommand extends Command {
+export default class DaemonStopCommand extends CredrelayCommand {
   static override summary = 'Stop the daemon; cached tokens are forgotten.';
   static override examples = ['<%= config.bin %> <%= command.id %>'];
 

@@ -1,0 +1,61 @@
+import { CredrelayError } from '../../src/errors.js';
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** Where Application Default Credentials look, in order, for the "nothing found" message. */
+const ADC_SOURCES =
+  'GOOGLE_APPLICATION_CREDENTIALS, the gcloud ADC file (~/.config/gcloud/application_default_credentials.json), and the GCE/GKE metadata server';
+
+/**
+ * Explains a google-auth-library failure: what failed and what to do. Messages from Google name principals and
+ * reasons; the key and tokens are never part of them.
+ */
+export function explainGoogleError(
+  error: unknown,
+  what: { registry: string; source: string; impersonate?: string | undefined },
+): CredrelayError {
+  if (error instanceof CredrelayError) return error;
+  const details = error as {
+    message?: string;
+    code?: string | number;
+    status?: number;
+    response?: { status?: number; data?: { error?: unknown; error_description?: unknown } };
+  };
+  const message = (details.message ?? '').split('\n')[0]!.slice(0, 240);
+  const status = details.response?.status ?? details.status;
+  const oauthError = typeof details.response?.data?.error === 'string' ? details.response.data.error : undefined;
+  const fail = (text: string) =>
+    new CredrelayError('PROVIDER_FAILED', `Google credentials for ${what.registry}: ${text}`);
+
+  if (/Could not load the default credentials/i.test(message)) {
+    return fail(
+      `no Google credentials found (tried ${ADC_SOURCES}): run \`gcloud auth application-default login\`, or set GOOGLE_APPLICATION_CREDENTIALS to a key or workload identity federation file, or give the registry a "keySecret"`,
+    );
+  }
+  if (NETWORK_CODES.has(String(details.code)) || /ECONNREFUSED|ENOTFOUND|timed? ?out|socket hang up/i.test(message)) {
+    return fail(
+      `cannot reach Google's token service for ${what.source} (${details.code ?? message}): check the network and proxy settings`,
+    );
+  }
+  if (what.impersonate && (status === 403 || /PERMISSION_DENIED|iam\.serviceAccounts\.getAccessToken/i.test(message))) {
+    return fail(
+      `impersonating ${what.impersonate} was refused: the caller needs roles/iam.serviceAccountTokenCreator on it (${message})`,
+    );
+  }
+  if (oauthError === 'invalid_grant' || status === 400 || status === 401) {
+    return fail(
+      `Google refused ${what.source} (${oauthError ?? `HTTP ${status}`}): the key may be deleted or disabled, or the login expired; run \`gcloud auth application-default login\` or store a new key`,
+    );
+  }
+  return fail(
+    `the token request for ${what.source} failed (${status ? `HTTP ${status}` : (details.code ?? 'error')}): ${message || 'no message'}`,
+  );
+}

@@ -1,0 +1,120 @@
+import { CredrelayError } from '../../src/errors.js';
+import type { Credential } from '../../src/provider.js';
+import { withDeadline } from '../../src/util/deadline.js';
+import { explainGoogleError } from './google-errors.js';
+
+/** The scope registries accept: Artifact Registry and Container Registry both honour cloud-platform. */
+const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
+/** Registries take an OAuth2 access token as the password of this user. */
+export const GOOGLE_TOKEN_USER = 'oauth2accesstoken';
+export const GOOGLE_DEADLINE_MS = 20_000;
+
+/** A service-account key as Google issues it (the fields credrelay uses). */
+export interface ServiceAccountKey {
+  readonly type: 'service_account';
+  readonly client_email: string;
+  readonly private_key: string;
+  readonly [field: string]: unknown;
+}
+
+export interface GoogleTokenRequest {
+  /** Application Default Credentials, or a service-account key kept as a named secret. */
+  readonly source:
+    { readonly kind: 'adc' } | { readonly kind: 'key'; readonly secretName: string; readonly key: ServiceAccountKey };
+  /** A service account to impersonate with the source's credentials. */
+  readonly impersonate?: string | undefined;
+  /** The registry key, for messages. */
+  readonly registry: string;
+}
+
+export interface GoogleTokenOptions {
+  readonly deadlineMs?: number;
+  /** A gaxios instance for every HTTP call the library makes: tests receive the requests with it. */
+  readonly transporter?: unknown;
+}
+
+/**
+ * Parses a service-account key from a secret's value: the key's JSON, or base64 of it (the `_json_key_base64` form
+ * registries accept). Errors never quote the value.
+ */
+export function parseServiceAccountKey(value: string, secretName: string): ServiceAccountKey {
+  const trimmed = value.trim();
+  let key: unknown;
+  try {
+    key = JSON.parse(trimmed.startsWith('{') ? trimmed : Buffer.from(trimmed, 'base64').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  const candidate = key as Partial<ServiceAccountKey> | undefined;
+  if (
+    candidate?.type !== 'service_account' ||
+    typeof candidate.client_email !== 'string' ||
+    typeof candidate.private_key !== 'string'
+  ) {
+    throw new CredrelayError(
+      'SECRET_INVALID',
+      `secret ${secretName} does not hold a Google service-account key (its JSON, or base64 of it, with "type": "service_account"): store one with \`credrelay secrets set ${secretName} < key.json\``,
+    );
+  }
+  return candidate as ServiceAccountKey;
+}
+
+/**
+ * Mints a one-hour OAuth2 access token with google-auth-library, which is imported here on first use. Application
+ * Default Credentials cover GOOGLE_APPLICATION_CREDENTIALS (keys and workload identity federation), the gcloud ADC
+ * file and the metadata server (GCE_METADATA_HOST is honoured).
+ */
+export async function mintGoogleToken(
+  request: GoogleTokenRequest,
+  options: GoogleTokenOptions = {},
+): Promise<Credential> {
+  const deadlineMs = options.deadlineMs ?? GOOGLE_DEADLINE_MS;
+  const source =
+    request.source.kind === 'key'
+      ? `the service-account key in secret ${request.source.secretName}`
+      : 'Application Default Credentials';
+  const mint = async (): Promise<Credential> => {
+    const { GoogleAuth, Impersonated } = await import('google-auth-library');
+    const transport = options.transporter === undefined ? {} : { transporter: options.transporter as never };
+    const auth = new GoogleAuth({
+      scopes: [CLOUD_PLATFORM],
+      clientOptions: transport,
+      ...(request.source.kind === 'key' ? { credentials: request.source.key } : {}),
+    });
+    let client = await auth.getClient();
+    if (request.impersonate !== undefined) {
+      client = new Impersonated({
+        sourceClient: client,
+        targetPrincipal: request.impersonate,
+        targetScopes: [CLOUD_PLATFORM],
+        lifetime: 3600,
+        ...transport,
+      });
+    }
+    const { token } = await client.getAccessToken();
+    if (!token)
+      throw new CredrelayError(
+        'PROVIDER_FAILED',
+        `Google credentials for ${request.registry}: ${source} gave no access token`,
+      );
+    const expiry = client.credentials.expiry_date;
+    return {
+      username: GOOGLE_TOKEN_USER,
+      secret: token,
+      ...(typeof expiry === 'number' ? { expiresAt: new Date(expiry) } : {}),
+    };
+  };
+  try {
+    return await withDeadline(
+      mint(),
+      deadlineMs,
+      () =>
+        new CredrelayError(
+          'PROVIDER_FAILED',
+          `Google credentials for ${request.registry}: no token from ${source} within ${deadlineMs / 1000} s; check the network`,
+        ),
+    );
+  } catch (error) {
+    throw explainGoogleError(error, { registry: request.registry, source, impersonate: request.impersonate });
+  }
+}

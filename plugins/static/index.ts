@@ -1,0 +1,45 @@
+import type { Provider } from '../../src/provider.js';
+import { referencedSecret } from '../../src/secrets/secret-name.js';
+
+const REFERENCE_OR_TEXT = /^[^\s]+$/;
+
+/**
+ * Fixed credentials for a configured registry: `{"username": "myuser", "password": "$DOCKERHUB_TOKEN"}`. The
+ * password is always a secret reference, resolved at request time (keychain, then environment), so the configuration
+ * file holds names, never secrets; the username may be literal or a reference too. It serves only registries that
+ * a `registries` entry routes to it.
+ */
+export function createStaticProvider(): Provider {
+  return {
+    name: 'static',
+    description: 'A fixed username and a password from a named secret ($NAME: keychain, then environment)',
+    hostPatterns: ['configured registries only'],
+    options: {
+      username: {
+        type: 'string',
+        required: true,
+        description: 'a user name, or a secret reference such as "$REGISTRY_USER"',
+        pattern: REFERENCE_OR_TEXT,
+      },
+      password: {
+        type: 'string',
+        required: true,
+        description:
+          'a secret reference such as "$DOCKERHUB_TOKEN" (store the value with `credrelay secrets set DOCKERHUB_TOKEN`; a password is never written in the config file)',
+        pattern: /^\$[A-Za-z_][A-Za-z0-9_]*$/,
+      },
+    },
+    matches: () => false,
+    async get(_registry, context) {
+      const resolve = (value: string) => {
+        const name = referencedSecret(value);
+        return name === undefined ? Promise.resolve(value) : context.resolveSecret(name);
+      };
+      const [username, secret] = await Promise.all([
+        resolve(String(context.options.username)),
+        resolve(String(context.options.password)),
+      ]);
+      return { username, secret };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import { CredrelayCommand } from '../../cli/base-command.js';
+
+import { createSecretVault } from '../../secrets/secret-vault.js';
+
+export default class SecretsListCommand extends CredrelayCommand {
+  static override summary = 'List the names of stored secrets (never their values).';
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+  static override enableJsonFlag = true;
+
+  async run(): Promise<string[]> {
+    const names = await createSecretVault().names();
+    if (names.length === 0) this.log('no secrets are stored');
+    for (const name of names) this.log(name);
+    return names;
+  }
+}

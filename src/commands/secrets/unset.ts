@@ -1,0 +1,17 @@
+import { CredrelayCommand } from '../../cli/base-command.js';
+import { Args } from '@oclif/core';
+import { assertSecretName } from '../../secrets/secret-name.js';
+import { createSecretVault } from '../../secrets/secret-vault.js';
+
+export default class SecretsUnsetCommand extends CredrelayCommand {
+  static override summary = 'Remove a named secret from the OS keychain.';
+  static override args = { name: Args.string({ description: 'the secret name', required: true }) };
+  static override examples = ['<%= config.bin %> <%= command.id %> DOCKERHUB_TOKEN'];
+
+  async run(): Promise<void> {
+    const { args } = await this.parse(SecretsUnsetCommand);
+    const name = assertSecretName(args.name);
+    const removed = await createSecretVault().unset(name);
+    this.log(removed ? `removed secret ${name}` : `no secret named ${name} was stored`);
+  }
+}

@@ -1,0 +1,50 @@
+import { type SecretStore, createKeytarStore } from '../../plugins/keychain/secret-store.js';
+import { CredrelayError, isCredrelayError } from '../errors.js';
+import { assertSecretName } from './secret-name.js';
+
+/** The keychain service of credrelay's named secrets, apart from registry credentials. */
+export const SECRETS_SERVICE = 'credrelay-secrets';
+
+/** Named secrets (`credrelay secrets set NAME`), kept in the OS keychain only. */
+export interface SecretVault {
+  get(name: string): Promise<string | undefined>;
+  set(name: string, value: string): Promise<void>;
+  /** Whether there was something to remove. */
+  unset(name: string): Promise<boolean>;
+  /** Names only, sorted. */
+  names(): Promise<string[]>;
+}
+
+export function createSecretVault(store: SecretStore = createKeytarStore()): SecretVault {
+  return {
+    get: async (name) => (await store.getPassword(SECRETS_SERVICE, assertSecretName(name))) ?? undefined,
+    set: (name, value) => store.setPassword(SECRETS_SERVICE, assertSecretName(name), value),
+    unset: (name) => store.deletePassword(SECRETS_SERVICE, assertSecretName(name)),
+    names: async () => (await store.findCredentials(SECRETS_SERVICE)).map((item) => item.account).sort(),
+  };
+}
+
+/**
+ * Resolves a secret reference at request time: credrelay's secrets in the OS keychain first, then the environment
+ * (of the daemon, or of the helper serving in-process). A keychain that cannot be read does not hide a secret that
+ * the environment has, which is how CI jobs without a keychain work; a secret set nowhere is an error that names it.
+ */
+export function createSecretResolver(vault: SecretVault, env: NodeJS.ProcessEnv = process.env) {
+  return async (name: string): Promise<string> => {
+    let keychainProblem: CredrelayError | undefined;
+    try {
+      const value = await vault.get(name);
+      if (value !== undefined) return value;
+    } catch (error) {
+      if (!isCredrelayError(error)) throw error;
+      keychainProblem = error;
+    }
+    const fromEnvironment = env[name];
+    if (fromEnvironment !== undefined && fromEnvironment !== '') return fromEnvironment;
+    throw new CredrelayError(
+      'SECRET_MISSING',
+      `secret ${name} is not set: run \`credrelay secrets set ${name}\`, or set ${name} in the environment of the credrelay daemon` +
+        (keychainProblem ? ` (the OS keychain could not be read: ${keychainProblem.message})` : ''),
+    );
+  };
+}

@@ -1,0 +1,224 @@
+import { generateKeyPairSync, verify } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { Gaxios } from 'gaxios';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGarProvider } from '../../plugins/gar/index.js';
+import { parseRegistry } from '../../src/registry/identity.js';
+import { createSecretResolver, createSecretVault } from '../../src/secrets/secret-vault.js';
+import { testContext } from '../../src/testing/provider-contract.js';
+import {
+  type MetadataServer,
+  type StsServer,
+  startMetadataServer,
+  startStsServer,
+} from '../support/google-endpoints.js';
+import { CLI, run, runHelper } from '../support/helper.js';
+import { type Keyring, startKeyring } from '../support/keyring.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The Google provider end to end against endpoints on loopback: a metadata server (GCE_METADATA_HOST) through the
+ * daemon, workload identity federation (an external_account file whose token_url is local), and a service-account
+ * key kept in the real keychain, whose JWT is received by a transport and verified with the key's public half.
+ */
+let metadata: MetadataServer;
+let sts: StsServer;
+let session: Keyring;
+let env: Record<string, string>;
+
+/** Environment in which Application Default Credentials can only find the loopback metadata server. */
+const googleEnv = (metadataHost: string) => ({
+  GCE_METADATA_HOST: metadataHost,
+  GOOGLE_APPLICATION_CREDENTIALS: undefined,
+  CLOUDSDK_CONFIG: undefined,
+});
+
+beforeAll(async () => {
+  [metadata, sts, session] = await Promise.all([startMetadataServer(), startStsServer(), startKeyring()]);
+  env = { ...session.env, ...(googleEnv(metadata.host) as unknown as Record<string, string>) };
+  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
+  writeFileSync(
+    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
+    JSON.stringify({ registries: { 'europe-docker.pkg.dev': { provider: 'gar', keySecret: 'NOT_SET_KEY' } } }),
+  );
+});
+afterAll(async () => {
+  await session.stop();
+  await Promise.all([metadata.stop(), sts.stop()]);
+});
+
+const get = (host: string) => runHelper('get', host, env);
+const answer = (stdout: string) => JSON.parse(stdout) as { ServerURL: string; Username: string; Secret: string };
+
+describe('Application Default Credentials from the metadata server, through the daemon', () => {
+  const hosts = [
+    'us-docker.pkg.dev',
+    'gcr.io',
+    'eu.gcr.io',
+    'https://europe-west4-docker.pkg.dev/v2/',
+    'docker.us-central1.rep.pkg.dev',
+    'marketplace.gcr.io',
+  ];
+
+  it('every Google host form answers oauth2accesstoken and one token, fetched once', async () => {
+    for (const host of hosts) {
+      const result = await get(host);
+      expect(result.stderr).toBe('');
+      expect(answer(result.stdout)).toEqual({
+        ServerURL: host,
+        Username: 'oauth2accesstoken',
+        Secret: 'ya29.metadata-1',
+      });
+    }
+    expect(metadata.tokenCalls()).toBe(1);
+  });
+
+  it('many concurrent gets across hosts still share that one token', async () => {
+    const socketPath = join(session.runtimeDir, 'daemon.sock');
+    const request = (host: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = createConnection(socketPath);
+        let data = '';
+        socket.on('connect', () =>
+          socket.write(
+            `${JSON.stringify({ v: '0.1.0', op: 'protocol', action: 'get', input: Buffer.from(host).toString('base64') })}\n`,
+          ),
+        );
+        socket.on('data', (chunk) => (data += chunk));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(data.trim().split('\n').at(-1)!));
+      });
+    const replies = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => request(hosts[i % hosts.length]!.replace(/^https:\/\/|\/v2\/$/g, ''))),
+    );
+    for (const reply of replies)
+      expect(answer((JSON.parse(reply) as { result: { stdout: string } }).result.stdout).Secret).toBe(
+        'ya29.metadata-1',
+      );
+    expect(metadata.tokenCalls()).toBe(1);
+  });
+
+  it('the cache holds one entry for every Google host; clearing any Google host forgets it', async () => {
+    const listed = JSON.parse((await run(CLI, ['cache', 'list', '--json'], { env })).stdout) as Array<
+      Record<string, string>
+    >;
+    expect(listed).toEqual([
+      expect.objectContaining({ provider: 'gar', registry: '*', identity: 'application default credentials' }),
+    ]);
+    expect((await run(CLI, ['cache', 'clear', 'gcr.io'], { env })).stdout).toBe('removed 1 cached token(s)\n');
+    expect(answer((await get('us-docker.pkg.dev')).stdout).Secret).toBe('ya29.metadata-2');
+  });
+
+  it('refreshes before expiry in the background, serving the cached token meanwhile', async () => {
+    await run(CLI, ['cache', 'clear'], { env });
+    metadata.expiresIn = 40; // past its refresh point at once; usable (less the 30 s margin) for 10 s
+    try {
+      const first = answer((await get('gcr.io')).stdout).Secret;
+      const calls = metadata.tokenCalls();
+      expect(answer((await get('gcr.io')).stdout).Secret).toBe(first);
+      await waitFor('a background refresh', () => metadata.tokenCalls() === calls + 1);
+      await waitFor('the refreshed token', async () => answer((await get('gcr.io')).stdout).Secret !== first);
+    } finally {
+      metadata.expiresIn = 3600;
+    }
+  });
+
+  it('a keySecret that is not set is an error naming it, never "not found"', async () => {
+    const result = await get('europe-docker.pkg.dev');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(
+      'secret NOT_SET_KEY is not set: run `credrelay secrets set NOT_SET_KEY`, or set NOT_SET_KEY in the environment of the credrelay daemon\n',
+    );
+  });
+});
+
+describe('other credential sources', () => {
+  it('workload identity federation: an external_account file exchanges its subject token at its token_url', async () => {
+    const subjectToken = join(session.root, 'subject-token.jwt');
+    writeFileSync(subjectToken, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2IifQ.');
+    const federation = join(session.root, 'federation.json');
+    writeFileSync(
+      federation,
+      JSON.stringify({
+        type: 'external_account',
+        audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/local',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: sts.tokenUrl,
+        credential_source: { file: subjectToken },
+      }),
+    );
+    const result = await runHelper('get', 'us-docker.pkg.dev', {
+      ...env,
+      CREDRELAY_NO_DAEMON: '1',
+      GOOGLE_APPLICATION_CREDENTIALS: federation,
+    });
+    expect(answer(result.stdout)).toMatchObject({ Username: 'oauth2accesstoken', Secret: 'ya29.federated-1' });
+    expect(sts.exchanges).toHaveLength(1);
+    expect(sts.exchanges[0]!.get('grant_type')).toBe('urn:ietf:params:oauth:grant-type:token-exchange');
+    expect(sts.exchanges[0]!.get('subject_token')).toBe('eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2IifQ.');
+    expect(sts.exchanges[0]!.get('scope')).toBe('https://www.googleapis.com/auth/cloud-platform');
+  });
+
+  it('no Google credentials anywhere: the error lists the sources tried and the fix', async () => {
+    const result = await runHelper('get', 'gcr.io', {
+      ...session.env,
+      HOME: join(session.root, 'empty-home'),
+      CREDRELAY_NO_DAEMON: '1',
+      GOOGLE_APPLICATION_CREDENTIALS: undefined,
+      GCE_METADATA_HOST: undefined,
+      // Do not look for a metadata server at all: only loopback is a fair target here.
+      METADATA_SERVER_DETECTION: 'none',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /^Google credentials for gcr\.io: no Google credentials found \(tried GOOGLE_APPLICATION_CREDENTIALS, the gcloud ADC file .*metadata server\): run `gcloud auth application-default login`/,
+    );
+  });
+
+  it('keySecret: the key stays in the keychain, and a JWT signed with it is exchanged for a one-hour token', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const key = {
+      type: 'service_account',
+      project_id: 'credrelay-test',
+      private_key_id: 'k1',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      client_email: 'puller@credrelay-test.iam.gserviceaccount.com',
+    };
+    // Stored the way a user would: base64, through the CLI, read from stdin.
+    const stored = await run(CLI, ['secrets', 'set', 'GOOGLE_AR_KEY'], {
+      env,
+      input: Buffer.from(JSON.stringify(key)).toString('base64'),
+    });
+    expect(stored).toMatchObject({ code: 0, stdout: 'stored secret GOOGLE_AR_KEY in the OS keychain\n' });
+
+    const assertions: string[] = [];
+    const transporter = new Gaxios({
+      adapter: async (options) => {
+        assertions.push(new URLSearchParams(String(options.data)).get('assertion')!);
+        return {
+          data: { access_token: 'ya29.from-key', expires_in: 3599, token_type: 'Bearer' },
+          status: 200,
+          statusText: 'OK',
+          headers: new Headers(),
+          config: options,
+        } as never;
+      },
+    });
+    Object.assign(process.env, session.env); // this process reads the session's keychain
+    const provider = createGarProvider({ tokenOptions: { transporter } });
+    const context = {
+      ...testContext({ keySecret: 'GOOGLE_AR_KEY' }),
+      resolveSecret: createSecretResolver(createSecretVault()),
+    };
+    const credential = await provider.get(parseRegistry('us-docker.pkg.dev'), context);
+    expect(credential).toMatchObject({ username: 'oauth2accesstoken', secret: 'ya29.from-key' });
+    expect(credential!.expiresAt!.getTime() - Date.now()).toBeGreaterThan(3500_000);
+    const [header, payload, signature] = assertions[0]!.split('.') as [string, string, string];
+    expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).toMatchObject({ iss: key.client_email });
+    expect(
+      verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url')),
+    ).toBe(true);
+  });
+});
