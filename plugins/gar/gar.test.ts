@@ -201,6 +201,50 @@ describe('service-account keys', () => {
   });
 });
 
+describe('impersonation', () => {
+  it('exchanges the source token for the target service account through generateAccessToken', async () => {
+    const { key } = makeKey();
+    const requests: Array<{ url: string; authorization: string | null; body: string }> = [];
+    const expireTime = new Date(Date.now() + 3600_000).toISOString();
+    const transporter = new Gaxios({
+      adapter: async (options) => {
+        const headers = new Headers(options.headers as HeadersInit);
+        requests.push({
+          url: String(options.url),
+          authorization: headers.get('authorization'),
+          body:
+            typeof options.data === 'object' && !(options.data instanceof URLSearchParams)
+              ? JSON.stringify(options.data)
+              : String(options.data ?? ''),
+        });
+        const data = String(options.url).includes('generateAccessToken')
+          ? { accessToken: 'ya29.impersonated', expireTime }
+          : { access_token: 'ya29.source', expires_in: 3599, token_type: 'Bearer' };
+        return { data, status: 200, statusText: 'OK', headers: new Headers(), config: options } as never;
+      },
+    });
+    const target = 'puller@other-project.iam.gserviceaccount.com';
+    const credential = await mintGoogleToken(
+      { source: { kind: 'key', secretName: 'K', key }, impersonate: target, registry: 'gcr.io' },
+      { transporter },
+    );
+    expect(credential).toEqual({
+      username: 'oauth2accesstoken',
+      secret: 'ya29.impersonated',
+      expiresAt: new Date(expireTime),
+    });
+    const call = requests.find((request) => request.url.includes('generateAccessToken'))!;
+    expect(call.url).toBe(
+      `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${target}:generateAccessToken`,
+    );
+    expect(call.authorization).toBe('Bearer ya29.source');
+    expect(JSON.parse(call.body)).toMatchObject({
+      scope: ['https://www.googleapis.com/auth/cloud-platform'],
+      lifetime: '3600s',
+    });
+  });
+});
+
 describe('gar provider', () => {
   it('mints from a keySecret through the secret resolver, and names a missing secret', async () => {
     const requests: GoogleTokenRequest[] = [];
