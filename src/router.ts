@@ -2,7 +2,7 @@ import type { TokenCache } from './cache/token-cache.js';
 import { type Logger, silentLogger } from './daemon/logger.js';
 import { CredrelayError, credentialsNotFound } from './errors.js';
 import type { CredentialBackend, RequestContext } from './protocol/handler.js';
-import type { Provider, ProviderContext } from './provider.js';
+import type { Credential, Provider, ProviderContext } from './provider.js';
 import type { ProviderSet } from './provider-set.js';
 import { type RegistryIdentity, parseRegistry } from './registry/identity.js';
 import { RouteTable } from './routing/route-table.js';
@@ -31,6 +31,8 @@ export const EVERY_REGISTRY = '*';
 
 export interface Router extends CredentialBackend {
   decide(registry: RegistryIdentity): RoutingDecision;
+  /** The credential for a registry, with its expiry; undefined when its provider has nothing. */
+  credentialFor(registry: RegistryIdentity, request: RequestContext): Promise<Credential | undefined>;
   /** Forgets cached tokens for one registry (including a token its provider shares across registries), or all. */
   clearCache(registry?: RegistryIdentity): number;
 }
@@ -95,27 +97,37 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     );
   };
 
+  const credentialFor = async (
+    registry: RegistryIdentity,
+    request: RequestContext,
+  ): Promise<Credential | undefined> => {
+    const decision = decide(registry);
+    const { provider } = decision;
+    const fetch = () => provider.get(registry, contextFor(decision, request));
+    const credential = cache
+      ? await cache.get(
+          {
+            provider: provider.name,
+            identity: identityOf(provider, decision.options),
+            registry: cacheRegistry(decision),
+          },
+          fetch,
+        )
+      : await fetch();
+    if (credential !== undefined) logger.redact(credential.secret);
+    return credential;
+  };
+
   return {
     decide,
     clearCache,
+    credentialFor,
     async get(serverURL, request) {
-      const decision = decide(parseRegistry(serverURL));
-      const { provider, registry } = decision;
-      const fetch = () => provider.get(registry, contextFor(decision, request));
-      const credential = cache
-        ? await cache.get(
-            {
-              provider: provider.name,
-              identity: identityOf(provider, decision.options),
-              registry: cacheRegistry(decision),
-            },
-            fetch,
-          )
-        : await fetch();
+      const credential = await credentialFor(parseRegistry(serverURL), request);
       if (credential === undefined) throw credentialsNotFound();
-      logger.redact(credential.secret);
       return { username: credential.username, secret: credential.secret };
     },
+
     async store(credentials, request) {
       logger.redact(credentials.Secret);
       const decision = decide(parseRegistry(credentials.ServerURL));

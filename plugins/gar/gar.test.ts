@@ -208,7 +208,7 @@ describe('impersonation', () => {
     const expireTime = new Date(Date.now() + 3600_000).toISOString();
     const transporter = new Gaxios({
       adapter: async (options) => {
-        const headers = new Headers(options.headers as HeadersInit);
+        const headers = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
         requests.push({
           url: String(options.url),
           authorization: headers.get('authorization'),

@@ -7,6 +7,7 @@
  */
 import { readSync } from 'node:fs';
 import process from 'node:process';
+import { MAX_KUBELET_REQUEST_BYTES } from '../kubelet/limits.js';
 import { MAX_SERVER_URL_BYTES, MAX_STORE_BYTES } from '../protocol/codec.js';
 import {
   type ProtocolAction,
@@ -20,6 +21,7 @@ import { packageVersion } from '../version.js';
 /** Runs the helper; a function rather than top-level code so that the client path can be bundled as CommonJS. */
 export async function main(args: readonly string[]): Promise<void> {
   const first = args[0];
+  if (first === 'kubelet' && args.length === 1) return finish(await serveKubelet());
   if (!isProtocolAction(first)) {
     const { runCli } = await import('../cli/run.js');
     await runCli(args);
@@ -44,6 +46,18 @@ async function serve(action: ProtocolAction): Promise<ProtocolReply> {
   }
   const { serveInProcess } = await import('../serve-in-process.js');
   return serveInProcess(action, input);
+}
+
+/** Kubernetes' kubelet runs `docker-credential-credrelay kubelet` as an image credential provider plugin. */
+async function serveKubelet(): Promise<ProtocolReply> {
+  const input = readStdinSync(MAX_KUBELET_REQUEST_BYTES + 1) ?? (await readStdinStream(MAX_KUBELET_REQUEST_BYTES + 1));
+  if (process.env.CREDRELAY_NO_DAEMON !== '1') {
+    const { serveKubeletThroughDaemon } = await import('../client/daemon-client.js');
+    const reply = await serveKubeletThroughDaemon(input);
+    if (reply !== undefined) return reply;
+  }
+  const { serveKubeletInProcess } = await import('../serve-in-process.js');
+  return serveKubeletInProcess(input);
 }
 
 /**

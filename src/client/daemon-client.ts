@@ -79,6 +79,20 @@ function fallback(notice: (line: string) => void, why: string): undefined {
   return undefined;
 }
 
+/** The kubelet path: one CredentialProviderRequest through the daemon, or undefined to serve it in-process. */
+export async function serveKubeletThroughDaemon(
+  input: Uint8Array,
+  options: DaemonClientOptions = {},
+): Promise<ProtocolReply | undefined> {
+  const reply = await requestThroughDaemon(
+    (v) => ({ v, op: 'kubelet', input: Buffer.from(input).toString('base64') }),
+    options,
+  );
+  if (reply === undefined) return undefined;
+  if (!reply.ok) return fallback(options.notice ?? stderrNotice, `the daemon refused the request (${reply.message})`);
+  return reply.result as ProtocolReply;
+}
+
 /** The protocol path: one action through the daemon, or undefined to serve it in-process. */
 export async function serveThroughDaemon(
   action: ProtocolAction,

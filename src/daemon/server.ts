@@ -8,6 +8,7 @@ import { type Config, loadConfig } from '../config.js';
 import { CredrelayError, toCredrelayError } from '../errors.js';
 import type { CredrelayPaths } from '../paths.js';
 import { MAX_STORE_BYTES } from '../protocol/codec.js';
+import { handleKubeletRequest } from '../kubelet/credential-provider.js';
 import { handleAction, isProtocolAction } from '../protocol/handler.js';
 import type { Router } from '../router.js';
 import { parseRegistry } from '../registry/identity.js';
@@ -43,7 +44,7 @@ export interface RunningDaemon {
   status(): DaemonStatus;
 }
 
-const OPS = new Set(['protocol', 'status', 'shutdown', 'reload', 'cache-list', 'cache-clear']);
+const OPS = new Set(['protocol', 'kubelet', 'status', 'shutdown', 'reload', 'cache-list', 'cache-clear']);
 const CONFIG_POLL_MS = 1000;
 
 /**
@@ -204,6 +205,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         if (!isProtocolAction(request.action)) throw new WireError('BAD_REQUEST', 'unknown protocol action');
         return handleAction(request.action, Buffer.from(request.input, 'base64'), backend, version);
       }
+      case 'kubelet':
+        return handleKubeletRequest(Buffer.from(request.input, 'base64'), backend);
       case 'status':
         return status();
       case 'reload':
@@ -252,13 +255,9 @@ function parseRequest(line: string): WireRequest | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const request = value as Record<string, unknown>;
   if (typeof request.v !== 'string' || typeof request.op !== 'string' || !OPS.has(request.op)) return undefined;
-  if (request.op === 'protocol') {
-    if (
-      typeof request.action !== 'string' ||
-      typeof request.input !== 'string' ||
-      request.input.length > MAX_INPUT_BASE64
-    )
-      return undefined;
+  if (request.op === 'protocol' && typeof request.action !== 'string') return undefined;
+  if (request.op === 'protocol' || request.op === 'kubelet') {
+    if (typeof request.input !== 'string' || request.input.length > MAX_INPUT_BASE64) return undefined;
   }
   if (request.op === 'cache-clear' && request.host !== undefined && typeof request.host !== 'string') return undefined;
   return request as unknown as WireRequest;

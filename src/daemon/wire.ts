@@ -10,6 +10,7 @@ export const MAX_LINE_BYTES = 2 * 1024 * 1024;
 
 export type WireRequest =
   | { readonly v: string; readonly op: 'protocol'; readonly action: string; readonly input: string }
+  | { readonly v: string; readonly op: 'kubelet'; readonly input: string }
   | { readonly v: string; readonly op: 'status' | 'shutdown' | 'reload' | 'cache-list' }
   | { readonly v: string; readonly op: 'cache-clear'; readonly host?: string };
 

@@ -1,9 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
-import { CLI, run, runHelper } from '../support/helper.js';
+import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { writeOciImage } from '../support/oci-image.js';
@@ -357,5 +357,52 @@ describe('ECR Public', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('kubelet image credential provider', () => {
+  const fixture = (name: string) => readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'kubelet', name), 'utf8');
+  const kubelet = (input: string, extra: Record<string, string> = {}) =>
+    run(HELPER, ['kubelet'], { input, env: { ...env, ...extra } });
+
+  it('an ECR image gets the token under its registry, for half the token life', async () => {
+    const result = await kubelet(fixture('ecr-v1.json'));
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const response = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(Object.keys(response)).toEqual(['apiVersion', 'kind', 'cacheKeyType', 'cacheDuration', 'auth']);
+    expect(response).toMatchObject({
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+      kind: 'CredentialProviderResponse',
+      cacheKeyType: 'Registry',
+      auth: { [ECR_HOST]: { username: 'AWS', password: MOTO_PASSWORD(ACCOUNT) } },
+    });
+    expect(response.cacheDuration).toMatch(/^(5h\d{1,2}m\d{1,2}s|6h0m0s)$/);
+  });
+
+  it('a spoofed image registry, or one nothing serves, gets an empty auth and exit 0, with no AWS call', async () => {
+    const before = proxy.calls.length;
+    for (const name of ['spoofed-ecr.json', 'docker-hub.json']) {
+      const result = await kubelet(fixture(name));
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(JSON.parse(result.stdout)).toStrictEqual({
+        apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+        kind: 'CredentialProviderResponse',
+        cacheKeyType: 'Registry',
+        auth: {},
+      });
+    }
+    expect(proxy.calls.length).toBe(before);
+  });
+
+  it('a provider failure is an error on stderr and a non-zero exit', async () => {
+    const result = await kubelet(fixture('ecr-v1.json'), {
+      CREDRELAY_NO_DAEMON: '1',
+      AWS_ENDPOINT_URL_ECR: 'http://127.0.0.1:1',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      /^credrelay: ECR credentials for 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com: cannot reach the ECR endpoint/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Gaxios } from 'gaxios';
@@ -14,7 +14,7 @@ import {
   startMetadataServer,
   startStsServer,
 } from '../support/google-endpoints.js';
-import { CLI, run, runHelper } from '../support/helper.js';
+import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
 
@@ -221,4 +221,29 @@ describe('other credential sources', () => {
       verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url')),
     ).toBe(true);
   });
+});
+
+describe('kubelet image credential provider', () => {
+  const fixture = (name: string) => readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'kubelet', name), 'utf8');
+
+  it.each([
+    ['gar-v1-service-account.json', 'credentialprovider.kubelet.k8s.io/v1', 'us-docker.pkg.dev'],
+    ['gcr-v1beta1.json', 'credentialprovider.kubelet.k8s.io/v1beta1', 'gcr.io'],
+  ])(
+    '%s: the Google token under the image registry, the request version echoed',
+    async (name, apiVersion, registry) => {
+      const result = await run(HELPER, ['kubelet'], { input: fixture(name), env });
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      const response = JSON.parse(result.stdout) as {
+        apiVersion: string;
+        cacheDuration: string;
+        auth: Record<string, { username: string; password: string }>;
+      };
+      expect(response.apiVersion).toBe(apiVersion);
+      expect(Object.keys(response.auth)).toEqual([registry]);
+      expect(response.auth[registry]!.username).toBe('oauth2accesstoken');
+      expect(response.auth[registry]!.password).toMatch(/^ya29\.metadata-\d+$/);
+      expect(response.cacheDuration).toMatch(/^(2\dm\d{1,2}s|30m0s)$/);
+    },
+  );
 });

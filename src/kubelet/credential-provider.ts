@@ -1,0 +1,110 @@
+import { CredrelayError, toCredrelayError } from '../errors.js';
+import type { ProtocolReply, RequestContext } from '../protocol/handler.js';
+import type { Router } from '../router.js';
+import { authKeyOf, registryOfImage } from './image-registry.js';
+import { MAX_KUBELET_REQUEST_BYTES } from './limits.js';
+
+/** The API versions of kubelet's image credential provider protocol credrelay speaks; the reply echoes the request's. */
+export const KUBELET_API_VERSIONS = [
+  'credentialprovider.kubelet.k8s.io/v1',
+  'credentialprovider.kubelet.k8s.io/v1beta1',
+] as const;
+
+interface CredentialProviderRequest {
+  readonly apiVersion: (typeof KUBELET_API_VERSIONS)[number];
+  readonly image: string;
+}
+
+/**
+ * Formats a duration as Go's time.Duration.String() does for whole seconds ("12h0m0s", "5m30s", "45s", "0s"),
+ * because kubelet decodes cacheDuration with Go's duration parser.
+ */
+export function goDuration(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  if (seconds === 0) return '0s';
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/**
+ * How long kubelet may cache a credential: half of its remaining lifetime, at least one second while it is still
+ * valid, never longer than it lasts, "0s" (do not cache) once it has expired. Undefined for a credential with no
+ * known expiry, so that kubelet uses its configured defaultCacheDuration.
+ */
+export function cacheDurationFor(expiresAt: Date | undefined, now: number): string | undefined {
+  if (expiresAt === undefined) return undefined;
+  const remainingSeconds = (expiresAt.getTime() - now) / 1000;
+  if (remainingSeconds < 1) return '0s';
+  return goDuration(Math.min(Math.max(1, remainingSeconds / 2), remainingSeconds));
+}
+
+function decodeRequest(input: Uint8Array): CredentialProviderRequest {
+  if (input.byteLength > MAX_KUBELET_REQUEST_BYTES) {
+    throw new CredrelayError('INPUT_TOO_LARGE', 'the CredentialProviderRequest on stdin is larger than 1 MiB');
+  }
+  let request: unknown;
+  try {
+    request = JSON.parse(new TextDecoder().decode(input));
+  } catch {
+    throw new CredrelayError(
+      'INVALID_INPUT',
+      'stdin is not a JSON CredentialProviderRequest (kubelet sends {"apiVersion", "kind", "image"})',
+    );
+  }
+  const fields = (typeof request === 'object' && request !== null && !Array.isArray(request) ? request : {}) as Record<
+    string,
+    unknown
+  >;
+  if (!KUBELET_API_VERSIONS.includes(fields.apiVersion as never)) {
+    throw new CredrelayError(
+      'INVALID_INPUT',
+      `unsupported apiVersion ${JSON.stringify(fields.apiVersion)}; credrelay speaks ${KUBELET_API_VERSIONS.join(' and ')}`,
+    );
+  }
+  if (fields.kind !== 'CredentialProviderRequest') {
+    throw new CredrelayError(
+      'INVALID_INPUT',
+      `kind must be CredentialProviderRequest, not ${JSON.stringify(fields.kind)}`,
+    );
+  }
+  if (typeof fields.image !== 'string') throw new CredrelayError('INVALID_INPUT', 'the request has no "image"');
+  // serviceAccountToken and serviceAccountAnnotations may be present (Kubernetes 1.33+); credrelay does not use them.
+  return { apiVersion: fields.apiVersion as CredentialProviderRequest['apiVersion'], image: fields.image };
+}
+
+/**
+ * Answers one kubelet image credential provider request. The image's registry is routed exactly as for `get`. An
+ * image that no provider serves gets an empty `auth` and exit 0 (kubelet then pulls anonymously); any failure is one
+ * line on stderr and exit 1, because kubelet reads errors from stderr and only a response from stdout.
+ */
+export async function handleKubeletRequest(
+  input: Uint8Array,
+  router: Router,
+  now: () => number = Date.now,
+): Promise<ProtocolReply> {
+  const notices: string[] = [];
+  const context: RequestContext = { notice: (line) => notices.push(`${line}\n`) };
+  try {
+    const request = decodeRequest(input);
+    const registry = registryOfImage(request.image);
+    const credential = await router.credentialFor(registry, context);
+    const cacheDuration = credential === undefined ? undefined : cacheDurationFor(credential.expiresAt, now());
+    const response = {
+      apiVersion: request.apiVersion,
+      kind: 'CredentialProviderResponse',
+      cacheKeyType: 'Registry',
+      ...(cacheDuration === undefined ? {} : { cacheDuration }),
+      auth:
+        credential === undefined
+          ? {}
+          : { [authKeyOf(registry)]: { username: credential.username, password: credential.secret } },
+    };
+    return { stdout: `${JSON.stringify(response)}\n`, stderr: notices.join(''), exitCode: 0 };
+  } catch (error) {
+    return { stdout: '', stderr: `${notices.join('')}credrelay: ${toCredrelayError(error).message}\n`, exitCode: 1 };
+  }
+}

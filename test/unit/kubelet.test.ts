@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { cacheDurationFor, goDuration, handleKubeletRequest } from '../../src/kubelet/credential-provider.js';
+import { registryOfImage } from '../../src/kubelet/image-registry.js';
+import type { Router } from '../../src/router.js';
+
+describe('goDuration: Go time.Duration.String() for whole seconds', () => {
+  it.each([
+    [0, '0s'],
+    [1, '1s'],
+    [59, '59s'],
+    [60, '1m0s'],
+    [90, '1m30s'],
+    [3600, '1h0m0s'],
+    [21600, '6h0m0s'],
+    [43199, '11h59m59s'],
+    [90061, '25h1m1s'],
+    [1.9, '1s'],
+  ])('%s s -> %s', (seconds, text) => expect(goDuration(seconds)).toBe(text));
+});
+
+describe('cacheDurationFor', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  it('is half the remaining lifetime', () => {
+    expect(cacheDurationFor(new Date(now + 12 * 3600_000), now)).toBe('6h0m0s');
+    expect(cacheDurationFor(new Date(now + 3599_000), now)).toBe('29m59s');
+  });
+  it('is never zero for a token that is still valid, nor longer than it', () => {
+    expect(cacheDurationFor(new Date(now + 1500), now)).toBe('1s');
+  });
+  it('is 0s (do not cache) for an expired token, and absent without an expiry', () => {
+    expect(cacheDurationFor(new Date('2015-01-01T00:00:00Z'), now)).toBe('0s');
+    expect(cacheDurationFor(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('registryOfImage', () => {
+  it.each([
+    ['nginx', 'docker.io'],
+    ['nginx:1.27', 'docker.io'],
+    ['library/nginx', 'docker.io'],
+    ['bitnami/redis@sha256:abc', 'docker.io'],
+    ['docker.io/library/nginx', 'docker.io'],
+    ['index.docker.io/library/nginx', 'docker.io'],
+    ['localhost/app', 'localhost'],
+    ['localhost:5000/app:v1', 'localhost:5000'],
+    ['127.0.0.1:5000/app', '127.0.0.1:5000'],
+    ['[::1]:5000/app', '[::1]:5000'],
+    ['123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api:1.4.2', '123456789012.dkr.ecr.us-east-1.amazonaws.com'],
+    ['US-Docker.pkg.dev/p/r/i', 'us-docker.pkg.dev'],
+    ['gcr.io/p/i@sha256:4f53', 'gcr.io'],
+  ])('%s -> %s', (image, key) => expect(registryOfImage(image).key).toBe(key));
+  it.each(['', 'bad host.example/x', 'user@registry.example/x', 'https://r.example/x'])('refuses %j', (image) =>
+    expect(() => registryOfImage(image)).toThrow(),
+  );
+});
+
+describe('handleKubeletRequest', () => {
+  const now = () => Date.parse('2026-01-01T00:00:00Z');
+  const router = (credential: Awaited<ReturnType<Router['credentialFor']>>) =>
+    ({ credentialFor: async () => credential }) as unknown as Router;
+  const request = (fields: Record<string, unknown>) =>
+    Buffer.from(
+      JSON.stringify({
+        apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+        kind: 'CredentialProviderRequest',
+        ...fields,
+      }),
+    );
+
+  it('answers exactly the fields kubelet decodes', async () => {
+    const reply = await handleKubeletRequest(
+      request({ image: 'gcr.io/p/i' }),
+      router({ username: 'oauth2accesstoken', secret: 'ya29.x', expiresAt: new Date(now() + 3600_000) }),
+      now,
+    );
+    expect(reply.exitCode).toBe(0);
+    expect(JSON.parse(reply.stdout)).toStrictEqual({
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+      kind: 'CredentialProviderResponse',
+      cacheKeyType: 'Registry',
+      cacheDuration: '30m0s',
+      auth: { 'gcr.io': { username: 'oauth2accesstoken', password: 'ya29.x' } },
+    });
+  });
+
+  it('echoes v1beta1, and accepts service-account fields', async () => {
+    const reply = await handleKubeletRequest(
+      request({
+        apiVersion: 'credentialprovider.kubelet.k8s.io/v1beta1',
+        image: 'nginx',
+        serviceAccountToken: 't',
+        serviceAccountAnnotations: { a: 'b' },
+      }),
+      router(undefined),
+      now,
+    );
+    expect(JSON.parse(reply.stdout)).toStrictEqual({
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1beta1',
+      kind: 'CredentialProviderResponse',
+      cacheKeyType: 'Registry',
+      auth: {},
+    });
+  });
+
+  it.each([
+    [Buffer.from('not json'), /stdin is not a JSON CredentialProviderRequest/],
+    [request({ apiVersion: 'credentialprovider.kubelet.k8s.io/v1alpha1', image: 'x' }), /unsupported apiVersion/],
+    [request({ kind: 'Pod', image: 'x' }), /kind must be CredentialProviderRequest/],
+    [request({}), /no "image"/],
+  ])('refuses a bad request on stderr with exit 1', async (input, message) => {
+    const reply = await handleKubeletRequest(input, router(undefined), now);
+    expect(reply).toMatchObject({ stdout: '', exitCode: 1 });
+    expect(reply.stderr).toMatch(message);
+  });
+
+  it('reports a provider failure on stderr with exit 1, and nothing on stdout', async () => {
+    const failing = {
+      credentialFor: async () =>
+        Promise.reject(
+          Object.assign(new Error('x'), {
+            name: 'CredrelayError',
+            code: 'PROVIDER_FAILED',
+            message: 'ECR credentials for r: no AWS credentials found',
+          }),
+        ),
+    } as unknown as Router;
+    const reply = await handleKubeletRequest(request({ image: 'r.example/x' }), failing, now);
+    expect(reply).toEqual({
+      stdout: '',
+      stderr: 'credrelay: ECR credentials for r: no AWS credentials found\n',
+      exitCode: 1,
+    });
+  });
+});
