@@ -25,6 +25,9 @@ export type ErrorCode =
   /** A provider serves the registry but could not obtain a credential: never reported as "not found". */
   | 'PROVIDER_FAILED'
   | 'DAEMON_UNSAFE'
+  /** The registry refused the credential given to `credrelay login`. */
+  | 'LOGIN_REJECTED'
+  | 'LOGIN_FAILED'
   | 'INTERNAL';
 
 /** Messages that Docker's client library compares byte for byte (docker-credential-helpers `credentials/error.go`). */

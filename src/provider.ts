@@ -73,6 +73,11 @@ export interface Provider {
    */
   readonly sharesTokenAcrossRegistries?: boolean;
   get(registry: RegistryIdentity, context: ProviderContext): Promise<Credential | undefined>;
+  /**
+   * For `credrelay doctor`: proves that a credential can be obtained for this registry and options, and says as whom
+   * ("AWS identity arn:…", "Application Default Credentials"), never with a secret. Throws a CredrelayError otherwise.
+   */
+  diagnose?(registry: RegistryIdentity, context: ProviderContext): Promise<string>;
   store?(registry: RegistryIdentity, credentials: Credentials, context: ProviderContext): Promise<void>;
   /** Erasing what is not stored succeeds, as with Docker's own helpers. */
   erase?(registry: RegistryIdentity, context: ProviderContext): Promise<void>;

@@ -31,6 +31,8 @@ export const EVERY_REGISTRY = '*';
 
 export interface Router extends CredentialBackend {
   decide(registry: RegistryIdentity): RoutingDecision;
+  /** Every provider, in routing order (matchers first, the keychain last). */
+  providers(): readonly Provider[];
   /** The credential for a registry, with its expiry; undefined when its provider has nothing. */
   credentialFor(registry: RegistryIdentity, request: RequestContext): Promise<Credential | undefined>;
   /** Forgets cached tokens for one registry (including a token its provider shares across registries), or all. */
@@ -122,6 +124,7 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     decide,
     clearCache,
     credentialFor,
+    providers: () => [...providers.matchers, providers.keychain],
     async get(serverURL, request) {
       const credential = await credentialFor(parseRegistry(serverURL), request);
       if (credential === undefined) throw credentialsNotFound();

@@ -3,7 +3,7 @@ import type { Credential, Provider, ProviderContext } from '../../src/provider.j
 import type { RegistryIdentity } from '../../src/registry/identity.js';
 import type { RegistryPattern } from '../../src/routing/registry-pattern.js';
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, parseEcrHost } from './ecr-host.js';
-import { type EcrTokenRequest, fetchEcrToken } from './token-source.js';
+import { type EcrTokenRequest, awsCallerIdentity, fetchEcrToken } from './token-source.js';
 
 const ACCOUNT = /^\d{12}$/;
 const REGION = /^[a-z]{2,}(?:-[a-z]+)+-\d{1,2}$/;
@@ -111,6 +111,9 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
     },
     async get(registry: RegistryIdentity, context: ProviderContext) {
       return fetchToken(requestFor(registry, context.options));
+    },
+    async diagnose(registry, context) {
+      return awsCallerIdentity(requestFor(registry, context.options));
     },
   };
 }

@@ -45,19 +45,7 @@ export async function fetchEcrToken(
   // The SDK warns on stderr that future releases will need Node 22; a credential helper's stderr is not the place.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const exchange = async (): Promise<Credential> => {
-    const { fromNodeProviderChain, fromTemporaryCredentials } = await import('@aws-sdk/credential-providers');
-    const base = fromNodeProviderChain({ ...(request.profile ? { profile: request.profile } : {}), ignoreCache: true });
-    const credentials = request.roleArn
-      ? fromTemporaryCredentials({
-          masterCredentials: base,
-          params: {
-            RoleArn: request.roleArn,
-            RoleSessionName: request.sessionName ?? DEFAULT_SESSION_NAME,
-            ...(request.externalId ? { ExternalId: request.externalId } : {}),
-          },
-          clientConfig: { region: request.region },
-        })
-      : base;
+    const credentials = await awsCredentials(request);
     // An endpoint the user configured (a VPC endpoint, a proxy, an emulator) is used as it is; the SDK refuses to
     // combine one with the FIPS or dual-stack variants that the host name asks for.
     const endpointVariants = configuredEndpoint(request.kind)
@@ -89,6 +77,63 @@ export async function fetchEcrToken(
 }
 
 type ClientConfig = Record<string, unknown> & { region: string };
+
+/**
+ * The AWS credentials a request signs with: the SDK's default chain (or a named profile), built afresh with
+ * `ignoreCache` so that a changed ~/.aws is seen, optionally turned into an assumed role's through STS.
+ */
+export async function awsCredentials(
+  request: Pick<EcrTokenRequest, 'profile' | 'roleArn' | 'externalId' | 'sessionName' | 'region'>,
+) {
+  const { fromNodeProviderChain, fromTemporaryCredentials } = await import('@aws-sdk/credential-providers');
+  const base = fromNodeProviderChain({ ...(request.profile ? { profile: request.profile } : {}), ignoreCache: true });
+  if (!request.roleArn) return base;
+  return fromTemporaryCredentials({
+    masterCredentials: base,
+    params: {
+      RoleArn: request.roleArn,
+      RoleSessionName: request.sessionName ?? DEFAULT_SESSION_NAME,
+      ...(request.externalId ? { ExternalId: request.externalId } : {}),
+    },
+    clientConfig: { region: request.region },
+  });
+}
+
+/** Who the credentials of a request are, by STS GetCallerIdentity: the identity `credrelay doctor` reports. */
+export async function awsCallerIdentity(request: EcrTokenRequest, deadlineMs = ECR_DEADLINE_MS): Promise<string> {
+  const attempt: AwsAttempt = {
+    registry: request.registry,
+    region: request.region,
+    profile: request.profile,
+    roleArn: request.roleArn,
+  };
+  const ask = async (): Promise<string> => {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+    const client = new STSClient({
+      region: request.region,
+      credentials: await awsCredentials(request),
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: 3000, requestTimeout: 8000 },
+    });
+    try {
+      const identity = await client.send(new GetCallerIdentityCommand({}));
+      return `AWS identity ${identity.Arn ?? 'unknown'} (account ${identity.Account ?? '?'})`;
+    } finally {
+      client.destroy();
+    }
+  };
+  try {
+    return await withDeadline(
+      ask(),
+      deadlineMs,
+      () =>
+        new CredrelayError('PROVIDER_FAILED', `AWS did not say who the credentials are within ${deadlineMs / 1000} s`),
+    );
+  } catch (error) {
+    throw explainAwsError(error, attempt);
+  }
+}
 
 /** The endpoint the AWS SDK takes from the environment for this service, if any. */
 export const configuredEndpoint = (kind: 'private' | 'public'): string | undefined =>

@@ -52,6 +52,13 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
       const impersonate = text(options, 'impersonate');
       return `${keySecret ? `key in secret ${keySecret}` : 'application default credentials'}${impersonate ? ` as ${impersonate}` : ''}`;
     },
+    async diagnose(registry, context) {
+      const credential = await this.get(registry, context);
+      const keySecret = text(context.options, 'keySecret');
+      const impersonate = text(context.options, 'impersonate');
+      const source = keySecret ? `the service-account key in secret ${keySecret}` : 'Application Default Credentials';
+      return `minted a Google access token${credential?.expiresAt ? ` valid until ${credential.expiresAt.toISOString()}` : ''} from ${source}${impersonate ? ` as ${impersonate}` : ''}`;
+    },
     async get(registry, context) {
       const keySecret = text(context.options, 'keySecret');
       const source: GoogleTokenRequest['source'] = keySecret

@@ -88,6 +88,6 @@ function parseItem(raw: string, key: string): StoredItem {
   }
   throw new CredrelayError(
     'KEYCHAIN_FAILED',
-    `the keychain entry for ${key} is damaged: erase it (echo ${key} | docker-credential-credrelay erase) and log in again`,
+    `the keychain entry for ${key} is damaged: remove it with \`credrelay logout ${key}\` and log in again`,
   );
 }

@@ -28,7 +28,9 @@ describe('keychain provider', () => {
     const store = memorySecretStore();
     await store.setPassword('credrelay', 'broken.example', 'not json');
     const provider = createKeychainProvider({ store });
-    await expect(provider.get(parseRegistry('broken.example'), testContext())).rejects.toThrowError(/damaged.*erase/);
+    await expect(provider.get(parseRegistry('broken.example'), testContext())).rejects.toThrowError(
+      /damaged: remove it with `credrelay logout broken.example` and log in again/,
+    );
   });
 });
 

@@ -30,6 +30,11 @@ export function createStaticProvider(): Provider {
       },
     },
     matches: () => false,
+    async diagnose(registry, context) {
+      await this.get(registry, context);
+      const named = ['username', 'password'].flatMap((key) => referencedSecret(String(context.options[key])) ?? []);
+      return `secret${named.length > 1 ? 's' : ''} ${named.join(' and ')} ${named.length > 1 ? 'are' : 'is'} set`;
+    },
     async get(_registry, context) {
       const resolve = (value: string) => {
         const name = referencedSecret(value);

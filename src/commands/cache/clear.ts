@@ -4,6 +4,8 @@ import { askDaemon } from '../../cli/daemon-connection.js';
 
 export default class CacheClearCommand extends CredrelayCommand {
   static override summary = 'Forget cached tokens, for every registry or for one; the next request fetches afresh.';
+  static override description =
+    'Useful after changing AWS or Google credentials, to stop using a token minted with the old ones. Clearing a Google host forgets the one token every Google host shares.';
   static override args = {
     host: Args.string({
       description: 'registry whose tokens to forget, in any spelling (host[:port] or URL)',

@@ -12,6 +12,8 @@ interface CacheRow {
 
 export default class CacheListCommand extends CredrelayCommand {
   static override summary = 'List the tokens the daemon holds: registry, provider, expiry. Never a secret.';
+  static override description =
+    'Each token is shown with the identity it was minted for (an AWS profile or role, Google credentials) and when it will be refreshed: from half its lifetime, or 5 minutes before expiry, whichever is sooner. A provider whose token serves all its registries (Google) shows one entry with registry "*". Only short-lived tokens are cached; keychain credentials never are.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;
 

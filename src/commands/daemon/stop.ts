@@ -6,6 +6,8 @@ import { resolvePaths } from '../../paths.js';
 
 export default class DaemonStopCommand extends CredrelayCommand {
   static override summary = 'Stop the daemon; cached tokens are forgotten.';
+  static override description =
+    'The daemon removes its socket and pid file as it goes. The next helper call starts a new one; stopping when none runs is not an error.';
   static override examples = ['<%= config.bin %> <%= command.id %>'];
 
   async run(): Promise<void> {

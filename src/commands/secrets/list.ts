@@ -4,6 +4,8 @@ import { createSecretVault } from '../../secrets/secret-vault.js';
 
 export default class SecretsListCommand extends CredrelayCommand {
   static override summary = 'List the names of stored secrets (never their values).';
+  static override description =
+    'Only secrets stored with `credrelay secrets set` are listed; references may also be satisfied by the environment of the daemon.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;
 

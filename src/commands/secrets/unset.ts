@@ -5,6 +5,8 @@ import { createSecretVault } from '../../secrets/secret-vault.js';
 
 export default class SecretsUnsetCommand extends CredrelayCommand {
   static override summary = 'Remove a named secret from the OS keychain.';
+  static override description =
+    'A registries entry that still refers to it then answers with an error naming the secret, or with the value of the same name in the daemon environment.';
   static override args = { name: Args.string({ description: 'the secret name', required: true }) };
   static override examples = ['<%= config.bin %> <%= command.id %> DOCKERHUB_TOKEN'];
 

@@ -1,0 +1,78 @@
+import { Args, Flags } from '@oclif/core';
+import { createBackend } from '../backend.js';
+import { CredrelayCommand } from '../cli/base-command.js';
+import { readSecretFromUser } from '../cli/read-secret.js';
+import { loadConfig } from '../config.js';
+import { CredrelayError } from '../errors.js';
+import { resolvePaths } from '../paths.js';
+import { parseRegistry } from '../registry/identity.js';
+import { verifyLogin } from '../registry/login-check.js';
+
+export default class LoginCommand extends CredrelayCommand {
+  static override summary = 'Check a username and password against a registry, then store them in the OS keychain.';
+  static override description = `The credential is checked as docker login checks it (the registry's /v2/ endpoint and its Basic or Bearer challenge), and stored only if the registry accepts it. On a terminal, the username and the hidden password are prompted for; otherwise use --username and --password-stdin. Plain HTTP is used only for loopback registries and those marked --insecure.
+
+Registries whose tokens credrelay mints (ECR, Google, configured static entries) need no login: the command says so and stores nothing.`;
+  static override args = {
+    host: Args.string({ description: 'the registry, in any spelling (host[:port] or URL)', required: true }),
+  };
+  static override flags = {
+    username: Flags.string({ char: 'u', description: 'the user name' }),
+    'password-stdin': Flags.boolean({ description: 'read the password from stdin' }),
+    insecure: Flags.boolean({ description: 'allow plain HTTP and any TLS certificate for this registry' }),
+    verify: Flags.boolean({
+      description: 'check the credential against the registry before storing it',
+      default: true,
+      allowNo: true,
+    }),
+  };
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> registry.example:5000',
+    'printf %s "$TOKEN" | <%= config.bin %> <%= command.id %> ghcr.io -u octocat --password-stdin',
+    '<%= config.bin %> <%= command.id %> registry.lab.example --insecure',
+  ];
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(LoginCommand);
+    const registry = parseRegistry(args.host);
+    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    const decision = router.decide(registry);
+    if (decision.provider.store === undefined) {
+      this.log(
+        `${registry.key} is served by the ${decision.provider.name} provider, which obtains its own credentials: no login is needed, nothing was stored`,
+      );
+      return;
+    }
+    const interactive = process.stdin.isTTY === true;
+    const username = flags.username ?? (interactive ? await this.prompt('Username: ') : undefined);
+    if (!username) throw new CredrelayError('INVALID_INPUT', 'no username: pass --username (or -u)');
+    if (!flags['password-stdin'] && !interactive) {
+      throw new CredrelayError(
+        'INVALID_INPUT',
+        'cannot prompt for a password without a terminal: pipe it in with --password-stdin',
+      );
+    }
+    const password = await readSecretFromUser('Password: ');
+    if (password === '') throw new CredrelayError('INVALID_INPUT', 'no password given; nothing was stored');
+
+    if (flags.verify) await verifyLogin(registry, username, password, flags.insecure);
+    await router.store(
+      { ServerURL: args.host, Username: username, Secret: password },
+      { notice: (line) => this.logToStderr(line) },
+    );
+    this.log(
+      `Login Succeeded: the credentials for ${registry.key} are in the OS keychain${flags.verify ? '' : ' (not checked: --no-verify)'}`,
+    );
+  }
+
+  /** A visible prompt on the terminal, for the username. */
+  private async prompt(question: string): Promise<string> {
+    const { createInterface } = await import('node:readline/promises');
+    const readline = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return (await readline.question(question)).trim();
+    } finally {
+      readline.close();
+    }
+  }
+}

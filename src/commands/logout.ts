@@ -1,0 +1,22 @@
+import { Args } from '@oclif/core';
+import { createBackend } from '../backend.js';
+import { CredrelayCommand } from '../cli/base-command.js';
+import { loadConfig } from '../config.js';
+import { resolvePaths } from '../paths.js';
+import { parseRegistry } from '../registry/identity.js';
+
+export default class LogoutCommand extends CredrelayCommand {
+  static override summary = 'Remove the stored credentials of a registry from the OS keychain.';
+  static override description =
+    'The registry may be given in any spelling: the entry stored under any of them is removed. Cached tokens for it are dropped too. For a registry whose tokens credrelay mints, nothing is stored, and the command says so.';
+  static override args = { host: Args.string({ description: 'the registry, in any spelling', required: true }) };
+  static override examples = ['<%= config.bin %> <%= command.id %> registry.example:5000'];
+
+  async run(): Promise<void> {
+    const { args } = await this.parse(LogoutCommand);
+    const registry = parseRegistry(args.host);
+    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    await router.erase(args.host, { notice: (line) => this.logToStderr(line) });
+    this.log(`Removed the credentials for ${registry.key}`);
+  }
+}

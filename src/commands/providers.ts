@@ -1,0 +1,29 @@
+import { createBackend } from '../backend.js';
+import { CredrelayCommand } from '../cli/base-command.js';
+import { loadConfig } from '../config.js';
+import { resolvePaths } from '../paths.js';
+
+export default class ProvidersCommand extends CredrelayCommand {
+  static override summary = 'List the providers (built-in and from plugins), their host patterns and options.';
+  static override description =
+    'Providers are listed in routing order: a provider whose host patterns match a registry answers for it unless a registries entry says otherwise; the keychain answers for everything else. Plugins come from "plugins" in the configuration file (docs/plugins.md).';
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+  static override enableJsonFlag = true;
+
+  async run(): Promise<unknown[]> {
+    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    const providers = router.providers();
+    for (const provider of providers) {
+      this.log(`${provider.name}: ${provider.description}`);
+      this.log(`  hosts    ${provider.hostPatterns.join('; ')}`);
+      const options = Object.keys(provider.options ?? {});
+      if (options.length > 0) this.log(`  options  ${options.join(', ')}`);
+    }
+    return providers.map((provider) => ({
+      name: provider.name,
+      description: provider.description,
+      hostPatterns: provider.hostPatterns,
+      options: Object.fromEntries(Object.entries(provider.options ?? {}).map(([key, spec]) => [key, spec.description])),
+    }));
+  }
+}

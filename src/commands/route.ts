@@ -1,0 +1,72 @@
+import { Args } from '@oclif/core';
+import { createBackend } from '../backend.js';
+import { askDaemon } from '../cli/daemon-connection.js';
+import { CredrelayCommand } from '../cli/base-command.js';
+import { loadConfig } from '../config.js';
+import { resolvePaths } from '../paths.js';
+import { parseRegistry } from '../registry/identity.js';
+import { EVERY_REGISTRY } from '../router.js';
+import { referencedSecret } from '../secrets/secret-name.js';
+
+interface CacheRow {
+  readonly registry: string;
+  readonly provider: string;
+  readonly identity: string;
+  readonly refreshAt: string;
+  readonly expiresAt: string;
+}
+
+export default class RouteCommand extends CredrelayCommand {
+  static override summary = 'Explain which provider answers for a registry, and why.';
+  static override description =
+    'Shows the parsed registry identity, the registries entry or provider matcher that claims it (or the keychain fallback), the provider and the options it will use (secret references are named, never resolved), and whether the daemon holds a token for it.';
+  static override args = { host: Args.string({ description: 'the registry, in any spelling', required: true }) };
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> 123456789012.dkr.ecr.us-east-1.amazonaws.com',
+    '<%= config.bin %> <%= command.id %> https://index.docker.io/v1/ --json',
+  ];
+  static override enableJsonFlag = true;
+
+  async run(): Promise<Record<string, unknown>> {
+    const { args } = await this.parse(RouteCommand);
+    const registry = parseRegistry(args.host);
+    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    const decision = router.decide(registry);
+    const reason =
+      decision.reason.kind === 'registries'
+        ? `the registries entry ${JSON.stringify(decision.reason.key)}`
+        : decision.reason.kind === 'matcher'
+          ? `the ${decision.provider.name} provider's host matcher (${decision.provider.hostPatterns.join(', ')})`
+          : 'no registries entry or provider claims it, so the keychain answers';
+    const options = Object.entries(decision.options).map(([key, value]) => {
+      const secret = typeof value === 'string' ? referencedSecret(value) : undefined;
+      return secret === undefined ? `${key}=${String(value)}` : `${key}=$${secret} (secret ${secret}, not shown)`;
+    });
+    const rows = await askDaemon<CacheRow[]>((v) => ({ v, op: 'cache-list' })).catch(() => undefined);
+    const cached = rows?.find(
+      (row) =>
+        row.provider === decision.provider.name && (row.registry === registry.key || row.registry === EVERY_REGISTRY),
+    );
+    const cache =
+      rows === undefined
+        ? 'no daemon is running, so nothing is cached'
+        : cached
+          ? `cached until ${cached.expiresAt} (refresh from ${cached.refreshAt})`
+          : 'not cached';
+
+    this.log(
+      `registry   ${registry.key} (host ${registry.host}${registry.port === undefined ? '' : `, port ${registry.port}`}${registry.isDockerHub ? ', Docker Hub' : ''})`,
+    );
+    this.log(`routed by  ${reason}`);
+    this.log(`provider   ${decision.provider.name}: ${decision.provider.description}`);
+    this.log(`options    ${options.length === 0 ? 'none' : options.join(', ')}`);
+    this.log(`cache      ${cache}`);
+    return {
+      registry: registry.key,
+      reason: decision.reason,
+      provider: decision.provider.name,
+      options: decision.options,
+      cache: cached ?? null,
+    };
+  }
+}

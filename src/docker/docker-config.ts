@@ -1,0 +1,155 @@
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CredrelayError } from '../errors.js';
+import { parseRegistry } from '../registry/identity.js';
+
+export const HELPER_NAME = 'credrelay';
+
+/** `$DOCKER_CONFIG/config.json`, default `~/.docker/config.json`: where Docker and skopeo look for helpers. */
+export const dockerConfigPath = (env: NodeJS.ProcessEnv = process.env): string =>
+  join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
+
+export interface DockerConfigPlan {
+  readonly next: Record<string, unknown>;
+  /** What changes, for people: `set credsStore to "credrelay" (was "desktop")`. Empty when nothing does. */
+  readonly changes: readonly string[];
+  /** What the user should know: a helper being replaced, whose stored credentials stay behind. */
+  readonly warnings: readonly string[];
+}
+
+/** The credHelpers keys for a registry: its host[:port]; Docker Hub under the names both docker and skopeo use. */
+export function credHelperKeys(registry: string): string[] {
+  const identity = parseRegistry(registry);
+  return identity.isDockerHub ? ['https://index.docker.io/v1/', 'docker.io'] : [identity.key];
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Plans the change to Docker's config: `"credsStore": "credrelay"`, or with registries `credHelpers` entries for
+ * them. Every other key and value is kept as it is, in its order. Planning twice gives no changes the second time.
+ */
+export function planDockerConfig(current: Record<string, unknown>, registries?: readonly string[]): DockerConfigPlan {
+  const next: Record<string, unknown> = { ...current };
+  const changes: string[] = [];
+  const warnings: string[] = [];
+  if (registries === undefined || registries.length === 0) {
+    const previous = current.credsStore;
+    if (previous !== HELPER_NAME) {
+      next.credsStore = HELPER_NAME;
+      changes.push(
+        `set credsStore to "${HELPER_NAME}"${previous === undefined ? '' : ` (was ${JSON.stringify(previous)})`}`,
+      );
+      if (typeof previous === 'string' && previous !== '') {
+        warnings.push(
+          `replacing credsStore "${previous}": credentials stored by docker-credential-${previous} stay there, unused; log in again to keep them in credrelay`,
+        );
+      }
+    }
+  } else {
+    if (current.credHelpers !== undefined && !isObject(current.credHelpers)) {
+      throw new CredrelayError(
+        'INVALID_INPUT',
+        'credHelpers in the Docker config is not an object; fix it by hand first',
+      );
+    }
+    const helpers: Record<string, unknown> = {
+      ...((current.credHelpers as Record<string, unknown> | undefined) ?? {}),
+    };
+    for (const key of registries.flatMap(credHelperKeys)) {
+      const previous = helpers[key];
+      if (previous === HELPER_NAME) continue;
+      helpers[key] = HELPER_NAME;
+      changes.push(
+        `set credHelpers["${key}"] to "${HELPER_NAME}"${previous === undefined ? '' : ` (was ${JSON.stringify(previous)})`}`,
+      );
+      if (typeof previous === 'string') warnings.push(`replacing the credential helper "${previous}" for ${key}`);
+    }
+    if (changes.length > 0) next.credHelpers = helpers;
+  }
+  return { next, changes, warnings };
+}
+
+/** Reads Docker's config; a missing file is an empty config, and invalid JSON an error (never overwritten). */
+export function readDockerConfig(path: string): { config: Record<string, unknown>; text: string | undefined } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { config: {}, text: undefined };
+    throw new CredrelayError(
+      'INVALID_INPUT',
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  let config: unknown;
+  try {
+    config = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new CredrelayError(
+      'INVALID_INPUT',
+      `${path} is not valid JSON; fix it first (credrelay does not overwrite a file it cannot read)`,
+    );
+  }
+  if (!isObject(config)) throw new CredrelayError('INVALID_INPUT', `${path} does not hold a JSON object; fix it first`);
+  return { config, text };
+}
+
+/**
+ * Writes Docker's config atomically: a temporary file in the same directory, flushed, then renamed over the old
+ * one, with the old file's permissions (0600 for a new one, as Docker creates it). The previous content is kept
+ * next to it as `config.json.bak`. Docker writes this file tab-indented, and so does credrelay.
+ */
+export function writeDockerConfig(
+  path: string,
+  config: Record<string, unknown>,
+  hadFile: boolean,
+): { backup: string | undefined } {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const mode = hadFile ? statSync(path).mode & 0o777 : 0o600;
+  let backup: string | undefined;
+  if (hadFile) {
+    backup = `${path}.bak`;
+    copyFileSync(path, backup);
+    chmodSync(backup, mode);
+  }
+  const temporary = `${path}.tmp-${process.pid}`;
+  const fd = openSync(temporary, 'w', mode);
+  try {
+    writeSync(fd, `${JSON.stringify(config, null, '\t')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(temporary, mode);
+  renameSync(temporary, path);
+  return { backup };
+}
+
+/** The first `docker-credential-credrelay` on PATH: the one Docker will run. */
+export function helperOnPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(process.platform === 'win32' ? ';' : ':')) {
+    if (dir === '') continue;
+    const candidate = join(dir, `docker-credential-${HELPER_NAME}`);
+    try {
+      const stats = statSync(candidate);
+      if (stats.isFile() && (stats.mode & 0o111) !== 0) return candidate;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,183 @@
+import { realpathSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { REGISTRY_SERVICE } from '../../plugins/keychain/index.js';
+import { createKeytarStore } from '../../plugins/keychain/secret-store.js';
+import { createBackend } from '../backend.js';
+import { askDaemon } from '../cli/daemon-connection.js';
+import { inspectRuntimeDir } from '../client/runtime-dir.js';
+import { loadConfig } from '../config.js';
+import type { DaemonStatus } from '../daemon/server.js';
+import { silentLogger } from '../daemon/logger.js';
+import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
+import { toCredrelayError } from '../errors.js';
+import { resolvePaths } from '../paths.js';
+import type { ProviderContext } from '../provider.js';
+import { createSecretResolver, createSecretVault } from '../secrets/secret-vault.js';
+import { withDeadline } from '../util/deadline.js';
+import { packageVersion } from '../version.js';
+
+/** One line of `credrelay doctor`. */
+export interface CheckResult {
+  readonly check: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly detail: string;
+  /** What to do, for a warning or a failure. */
+  readonly fix?: string;
+}
+
+const ok = (check: string, detail: string): CheckResult => ({ check, status: 'ok', detail });
+const fail = (check: string, detail: string, fix?: string): CheckResult => ({
+  check,
+  status: 'fail',
+  detail,
+  ...(fix ? { fix } : {}),
+});
+const warn = (check: string, detail: string, fix?: string): CheckResult => ({
+  check,
+  status: 'warn',
+  detail,
+  ...(fix ? { fix } : {}),
+});
+
+const PROVIDER_CHECK_DEADLINE_MS = 20_000;
+
+/** Runs every check, in the order a broken set-up is best diagnosed. None of them prints a secret. */
+export async function runChecks(): Promise<CheckResult[]> {
+  const results = [checkHelperOnPath(), checkDockerConfig(), await checkKeychain(), await checkDaemon()];
+  results.push(...(await checkConfigAndProviders()));
+  return results;
+}
+
+function checkHelperOnPath(): CheckResult {
+  const found = helperOnPath();
+  if (found === undefined) {
+    return fail(
+      'helper on PATH',
+      'docker-credential-credrelay is not on PATH, so Docker cannot run it',
+      'run `npm link` in the credrelay checkout, or `npm install -g credrelay`',
+    );
+  }
+  const ours = fileURLToPath(new URL('../../../bin/docker-credential-credrelay', import.meta.url));
+  let same = false;
+  try {
+    same = realpathSync(found) === realpathSync(ours);
+  } catch {
+    same = false;
+  }
+  return same
+    ? ok('helper on PATH', `${found} (Docker runs this one, credrelay ${packageVersion()})`)
+    : warn(
+        'helper on PATH',
+        `Docker runs ${found}, which is not this installation (${ours})`,
+        'put this installation first on PATH, or remove the other one',
+      );
+}
+
+function checkDockerConfig(): CheckResult {
+  const path = dockerConfigPath();
+  try {
+    const { config, text } = readDockerConfig(path);
+    if (text === undefined) return fail('docker config', `${path} does not exist`, 'run `credrelay configure-docker`');
+    if (config.credsStore === HELPER_NAME)
+      return ok('docker config', `${path}: "credsStore": "credrelay" (every registry)`);
+    const helpers = Object.entries((config.credHelpers ?? {}) as Record<string, unknown>).filter(
+      ([, helper]) => helper === HELPER_NAME,
+    );
+    if (helpers.length > 0) {
+      return ok('docker config', `${path}: credHelpers send ${helpers.map(([host]) => host).join(', ')} to credrelay`);
+    }
+    const other = typeof config.credsStore === 'string' ? ` (credsStore is "${config.credsStore}")` : '';
+    return fail('docker config', `${path} does not use credrelay${other}`, 'run `credrelay configure-docker`');
+  } catch (error) {
+    return fail('docker config', toCredrelayError(error).message);
+  }
+}
+
+async function checkKeychain(): Promise<CheckResult> {
+  try {
+    const items = await createKeytarStore().findCredentials(REGISTRY_SERVICE);
+    return ok('keychain', `reachable; ${items.length} registry credential(s) stored by credrelay`);
+  } catch (error) {
+    return fail('keychain', toCredrelayError(error).message);
+  }
+}
+
+async function checkDaemon(): Promise<CheckResult> {
+  const paths = resolvePaths();
+  const verdict = inspectRuntimeDir(paths.runtimeDir);
+  if (verdict.state === 'unsafe')
+    return fail(
+      'daemon',
+      `${verdict.reason}; helpers will not use a socket there`,
+      `remove it, or set CREDRELAY_RUNTIME_DIR to a directory only you can write`,
+    );
+  let status: DaemonStatus | undefined;
+  try {
+    status = await askDaemon<DaemonStatus>((v) => ({ v, op: 'status' }));
+  } catch (error) {
+    return warn(
+      'daemon',
+      toCredrelayError(error).message,
+      'run `credrelay daemon stop`; the next helper call starts a fresh one',
+    );
+  }
+  if (status === undefined) return ok('daemon', `not running; the next helper call starts it on ${paths.socketPath}`);
+  const mode = statSync(paths.socketPath).mode & 0o777;
+  if (mode !== 0o600)
+    return fail(
+      'daemon',
+      `the socket ${paths.socketPath} has mode ${mode.toString(8)}, not 600`,
+      'run `credrelay daemon stop` and let it be recreated',
+    );
+  return ok(
+    'daemon',
+    `running (pid ${status.pid}, version ${status.version}) on ${paths.socketPath}, private (0700 directory, 0600 socket)`,
+  );
+}
+
+async function checkConfigAndProviders(): Promise<CheckResult[]> {
+  const path = resolvePaths().configPath;
+  let router;
+  try {
+    router = await createBackend({ config: loadConfig(path) });
+  } catch (error) {
+    return [fail('config', toCredrelayError(error).message, `fix ${path}`)];
+  }
+  const config = loadConfig(path);
+  const results = [
+    ok(
+      'config',
+      `${path}: ${config.registries.length} registries entr${config.registries.length === 1 ? 'y' : 'ies'}, ${config.plugins.length} plugin(s)`,
+    ),
+  ];
+  const resolveSecret = createSecretResolver(createSecretVault());
+  for (const entry of config.registries) {
+    const check = `${entry.provider} for ${entry.written}`;
+    if (entry.pattern.kind !== 'exact') {
+      results.push(ok(check, 'a glob; its credentials are checked on first use'));
+      continue;
+    }
+    const decision = router.decide(entry.pattern.identity);
+    if (decision.provider.diagnose === undefined) {
+      results.push(ok(check, `served by ${decision.provider.name}`));
+      continue;
+    }
+    const context: ProviderContext = {
+      options: decision.options,
+      notice: () => undefined,
+      logger: silentLogger,
+      resolveSecret,
+    };
+    try {
+      const detail = await withDeadline(
+        decision.provider.diagnose(entry.pattern.identity, context),
+        PROVIDER_CHECK_DEADLINE_MS,
+        () => new Error(`no answer within ${PROVIDER_CHECK_DEADLINE_MS / 1000} s`),
+      );
+      results.push(ok(check, detail));
+    } catch (error) {
+      results.push(fail(check, toCredrelayError(error).message));
+    }
+  }
+  return results;
+}

@@ -1,0 +1,144 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+import { CredrelayError } from '../errors.js';
+import type { RegistryIdentity } from './identity.js';
+
+/** Every request of a login check has this long. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** Plain HTTP is allowed where Docker allows it by default: loopback addresses and localhost. */
+export const isLoopback = (registry: RegistryIdentity): boolean => {
+  const host = registry.host.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+};
+
+/** The host Docker talks to for a registry: Docker Hub's API lives at registry-1.docker.io. */
+const apiHost = (registry: RegistryIdentity): string =>
+  registry.isDockerHub
+    ? 'registry-1.docker.io'
+    : registry.port === undefined
+      ? registry.host
+      : `${registry.host}:${registry.port}`;
+
+async function request(url: URL, headers: Record<string, string>, insecure: boolean): Promise<Answer> {
+  const client = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      url,
+      {
+        method: 'GET',
+        headers,
+        timeout: REQUEST_TIMEOUT_MS,
+        ...(url.protocol === 'https:' && insecure ? { rejectUnauthorized: false } : {}),
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          if (body.length < 64 * 1024) body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Parses `Bearer realm="…",service="…",scope="…"` into its scheme and parameters. */
+export function parseChallenge(
+  header: string | undefined,
+): { scheme: string; params: Record<string, string> } | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*(\w+)\s*(.*)$/.exec(header);
+  if (match === null) return undefined;
+  const params: Record<string, string> = {};
+  for (const [, key, quoted, bare] of match[2]!.matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g))
+    params[key!.toLowerCase()] = quoted ?? bare ?? '';
+  return { scheme: match[1]!.toLowerCase(), params };
+}
+
+/**
+ * Checks a username and password against a registry as `docker login` does: GET /v2/; on a Basic challenge, again
+ * with Basic authentication; on a Bearer challenge, the token endpoint it names, with Basic authentication. HTTPS
+ * first; plain HTTP only for loopback registries and those the user marks insecure (which also accept any
+ * certificate). Throws LOGIN_REJECTED when the registry refuses the credential, LOGIN_FAILED when it cannot be asked.
+ */
+export async function verifyLogin(
+  registry: RegistryIdentity,
+  username: string,
+  password: string,
+  insecure: boolean,
+): Promise<void> {
+  const plainAllowed = insecure || isLoopback(registry);
+  const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  let base: URL | undefined;
+  let first: Answer | undefined;
+  let lastError: unknown;
+  for (const scheme of plainAllowed ? ['https:', 'http:'] : ['https:']) {
+    const url = new URL(`${scheme}//${apiHost(registry)}/v2/`);
+    try {
+      first = await request(url, {}, insecure);
+      base = url;
+      break;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  if (first === undefined || base === undefined) {
+    const code = (lastError as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+    throw new CredrelayError(
+      'LOGIN_FAILED',
+      `cannot reach ${registry.key} to check the credential (${code})${plainAllowed ? '' : '; for a registry without TLS, pass --insecure'}; pass --no-verify to store it unchecked`,
+    );
+  }
+  if (first.status === 200) return; // A registry that asks for nothing accepts anyone.
+  const challenge = parseChallenge(first.headers['www-authenticate'] as string | undefined);
+  if (first.status !== 401 || challenge === undefined) {
+    throw new CredrelayError(
+      'LOGIN_FAILED',
+      `${registry.key} answered /v2/ with HTTP ${first.status} and no authentication challenge; is it a registry?`,
+    );
+  }
+  let verdict: Answer;
+  if (challenge.scheme === 'basic') {
+    verdict = await request(base, { authorization: basic }, insecure);
+  } else if (challenge.scheme === 'bearer' && challenge.params.realm) {
+    const realm = new URL(challenge.params.realm);
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && plainAllowed)) {
+      throw new CredrelayError(
+        'LOGIN_FAILED',
+        `${registry.key} sends logins to a token service without TLS (${realm.origin}); pass --insecure if you trust it`,
+      );
+    }
+    if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
+    realm.searchParams.set('account', username);
+    verdict = await request(realm, { authorization: basic }, insecure);
+  } else {
+    throw new CredrelayError(
+      'LOGIN_FAILED',
+      `${registry.key} asks for "${challenge.scheme}" authentication, which credrelay cannot check; pass --no-verify to store it unchecked`,
+    );
+  }
+  if (verdict.status === 401 || verdict.status === 403) {
+    throw new CredrelayError(
+      'LOGIN_REJECTED',
+      `${registry.key} rejected the credentials of ${username} (HTTP ${verdict.status}); nothing was stored`,
+    );
+  }
+  if (verdict.status < 200 || verdict.status >= 300) {
+    throw new CredrelayError(
+      'LOGIN_FAILED',
+      `${registry.key} answered the login check with HTTP ${verdict.status}; nothing was stored`,
+    );
+  }
+}
