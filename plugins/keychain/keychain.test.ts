@@ -4,7 +4,7 @@ import { testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../../test/contract/storage-provider.js';
 import { memorySecretStore } from '../../test/support/memory-secret-store.js';
 import { createKeychainProvider } from './index.js';
-import { createKeytarStore, explainKeychainError } from './secret-store.js';
+import { createKeytarStore, explainKeychainError, onKeychainLost } from './secret-store.js';
 
 runStorageProviderContract('keychain over an in-memory keytar', async () => ({
   provider: createKeychainProvider({ store: memorySecretStore() }),
@@ -130,5 +130,48 @@ describe('keytar store', () => {
     await expect(store.getPassword('credrelay', 'r')).rejects.toThrowError(/install libsecret-1-0/);
     await expect(store.getPassword('credrelay', 'r')).rejects.toThrowError(/install libsecret-1-0/);
     expect(attempts).toBe(2);
+  });
+});
+
+describe('onKeychainLost', () => {
+  const failing = (message: string) => async () => {
+    throw new Error(message);
+  };
+  it('fires once when a keychain that worked becomes unreachable, and never for one that never worked', async () => {
+    let lost = 0;
+    const stop = onKeychainLost(() => (lost += 1));
+    try {
+      const memory = memorySecretStore();
+      let broken = false;
+      const flaky = createKeytarStore(
+        1000,
+        async () => ({
+          ...memory,
+          getPassword: (service, account) =>
+            broken ? failing('Could not connect: No such file or directory')() : memory.getPassword(service, account),
+        }),
+        async () => false,
+      );
+      await flaky.getPassword('credrelay', 'r');
+      broken = true;
+      await expect(flaky.getPassword('credrelay', 'r')).rejects.toThrowError(
+        expect.objectContaining({ code: 'KEYCHAIN_UNAVAILABLE' }),
+      );
+      await expect(flaky.getPassword('credrelay', 'r')).rejects.toThrowError(
+        expect.objectContaining({ code: 'KEYCHAIN_UNAVAILABLE' }),
+      );
+      expect(lost).toBe(1);
+
+      const never = createKeytarStore(1000, async () => ({
+        ...memorySecretStore(),
+        getPassword: failing('The given address is empty'),
+      }));
+      await expect(never.getPassword('credrelay', 'r')).rejects.toThrowError(
+        expect.objectContaining({ code: 'KEYCHAIN_UNAVAILABLE' }),
+      );
+      expect(lost).toBe(1);
+    } finally {
+      stop();
+    }
   });
 });

@@ -59,6 +59,18 @@ export function explainKeychainError(error: unknown): CredrelayError {
 
 type Keytar = SecretStore;
 
+const lostListeners = new Set<() => void>();
+
+/**
+ * Hears when a keychain that worked in this process becomes unreachable. libsecret keeps its connection to the
+ * Secret Service for the life of the process and keytar cannot drop it, so a long-lived process (the daemon) that
+ * loses its keyring must be replaced to reach it again.
+ */
+export function onKeychainLost(listener: () => void): () => void {
+  lostListeners.add(listener);
+  return () => lostListeners.delete(listener);
+}
+
 const importKeytar = async (): Promise<Keytar> => {
   const module = await import('keytar');
   return (module.default ?? module) as Keytar;
@@ -84,6 +96,7 @@ export function createKeytarStore(
       );
     }));
 
+  let worked = false;
   const call = <T>(what: string, run: (keytar: Keytar) => Promise<T>): Promise<T> =>
     withDeadline(
       load().then(run),
@@ -93,9 +106,20 @@ export function createKeytarStore(
           'KEYCHAIN_TIMEOUT',
           `the OS keychain did not answer within ${timeoutMs / 1000} s (${what}): it may be locked and waiting for an unlock prompt; unlock it ${DOCTOR}`,
         ),
-    ).catch((error: unknown) => {
-      throw error instanceof CredrelayError ? error : explainKeychainError(error);
-    });
+    ).then(
+      (result) => {
+        worked = true;
+        return result;
+      },
+      (error: unknown) => {
+        const explained = error instanceof CredrelayError ? error : explainKeychainError(error);
+        if (worked && explained.code === 'KEYCHAIN_UNAVAILABLE') {
+          worked = false;
+          for (const listener of lostListeners) listener();
+        }
+        throw explained;
+      },
+    );
 
   /** An empty answer from a locked keychain is not an answer: see lock-state.ts. */
   const unlessLocked = async <T>(answer: T, empty: boolean): Promise<T> => {

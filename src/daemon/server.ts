@@ -12,6 +12,7 @@ import { handleKubeletRequest } from '../kubelet/credential-provider.js';
 import { handleAction, isProtocolAction } from '../protocol/handler.js';
 import type { Router } from '../router.js';
 import { parseRegistry } from '../registry/identity.js';
+import { onKeychainLost } from '../../plugins/keychain/secret-store.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import type { Logger } from './logger.js';
 import { LineSplitter, type WireReply, type WireRequest, encodeLine } from './wire.js';
@@ -80,6 +81,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
+  // A lost keyring cannot be reached again from this process (see onKeychainLost): answer, then make way for a
+  // fresh daemon, which the next request starts.
+  const stopListening = onKeychainLost(() => {
+    logger.warn(
+      'the OS keychain connection was lost; exiting so that the next request starts a daemon that connects afresh',
+    );
+    setImmediate(() => void shutdown('keychain connection lost'));
+  });
+
   const server: Server = createServer((socket) => serveConnection(socket));
   await listenPrivately(server, paths.socketPath);
   logger.info('daemon started', {
@@ -126,6 +136,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       logger.info('daemon stopping', { reason });
       clearTimeout(idleTimer);
       unwatchFile(paths.configPath);
+      stopListening();
       cache.close();
       server.close(() => resolve());
       rmSync(paths.socketPath, { force: true });

@@ -21,6 +21,10 @@ export interface AwsProxyBehaviour {
   failEcrWith?: { status: number; code: string } | undefined;
   /** Wait this long before forwarding each ECR call. */
   delayMs?: number;
+  /** Never answer ECR calls (the connection stays open until the client gives up). */
+  hangEcr?: boolean;
+  /** Close the connection of every ECR call without answering. */
+  dropEcr?: boolean;
 }
 
 export interface AwsProxy {
@@ -61,6 +65,11 @@ export async function startAwsProxy(upstream: string): Promise<AwsProxy> {
 
     const isToken = action === 'ecr:GetAuthorizationToken';
     if (service === 'ecr' && behaviour.delayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
+    if (service === 'ecr' && behaviour.hangEcr) return;
+    if (service === 'ecr' && behaviour.dropEcr) {
+      request.socket.destroy();
+      return;
+    }
     if (service === 'ecr' && behaviour.failEcrWith) {
       response.writeHead(behaviour.failEcrWith.status, { 'content-type': 'application/x-amz-json-1.1' });
       response.end(
@@ -108,6 +117,10 @@ export async function startAwsProxy(upstream: string): Promise<AwsProxy> {
         (call) =>
           call.action === 'ecr:GetAuthorizationToken' && (accountId === undefined || call.body.includes(accountId)),
       ),
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

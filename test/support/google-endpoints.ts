@@ -19,12 +19,17 @@ export interface MetadataServer {
   tokenCalls(): number;
   /** Lifetime of the tokens it hands out from now on, in seconds. */
   expiresIn: number;
+  /** Answer token requests with this HTTP status instead of a token. */
+  failTokensWith: number | undefined;
   stop(): Promise<void>;
 }
 
 export async function startMetadataServer(): Promise<MetadataServer> {
   let tokens = 0;
-  const state = { expiresIn: 3600 };
+  const state: { expiresIn: number; failTokensWith: number | undefined } = {
+    expiresIn: 3600,
+    failTokensWith: undefined,
+  };
   const server = createServer((request, response) => {
     // The real server refuses requests without this header, and the library checks the answer carries it.
     if (request.headers['metadata-flavor'] !== 'Google') {
@@ -35,6 +40,10 @@ export async function startMetadataServer(): Promise<MetadataServer> {
     const path = (request.url ?? '').split('?')[0];
     if (path === '/computeMetadata/v1/instance/service-accounts/default/token') {
       tokens += 1;
+      if (state.failTokensWith !== undefined) {
+        response.writeHead(state.failTokensWith, headers).end('injected failure');
+        return;
+      }
       response.writeHead(200, { ...headers, 'content-type': 'application/json' });
       response.end(
         JSON.stringify({ access_token: `ya29.metadata-${tokens}`, expires_in: state.expiresIn, token_type: 'Bearer' }),
@@ -58,6 +67,12 @@ export async function startMetadataServer(): Promise<MetadataServer> {
     },
     set expiresIn(value: number) {
       state.expiresIn = value;
+    },
+    get failTokensWith() {
+      return state.failTokensWith;
+    },
+    set failTokensWith(value: number | undefined) {
+      state.failTokensWith = value;
     },
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };

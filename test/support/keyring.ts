@@ -18,6 +18,10 @@ export interface Keyring {
   readonly root: string;
   /** Lists what the keyring holds for `service` (secrets and attributes), through libsecret's own tool. */
   search(service: string): string;
+  /** Stops gnome-keyring (the bus stays): the Secret Service goes away under whoever uses it. */
+  stopSecretService(): Promise<void>;
+  /** Starts gnome-keyring again, unlocked, with the same keyrings. */
+  startSecretService(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -110,6 +114,13 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
         encoding: 'utf8',
       });
       return `${result.stdout}${result.stderr}`;
+    },
+    async stopSecretService() {
+      if (keyring) await stopDaemon(keyring);
+      keyring = undefined;
+    },
+    async startSecretService() {
+      keyring ??= await startDaemon(true);
     },
     async stop() {
       await stopCredrelayDaemon(runtimeDir);

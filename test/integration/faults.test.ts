@@ -1,0 +1,186 @@
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import { daemonPid, isAlive } from '../support/daemon.js';
+import { type MetadataServer, startMetadataServer } from '../support/google-endpoints.js';
+import { HELPER, run, runHelper } from '../support/helper.js';
+import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Moto, startMoto } from '../support/moto.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * Faults from every side: upstream services that fail, throttle, hang or drop the connection; a keychain that goes
+ * away and comes back; a log on a full disk. credrelay retries what is worth retrying, within a deadline, keeps
+ * serving a still-valid token while refreshes fail, then reports a clear error; it never hangs and never says
+ * "not found" for a failure.
+ */
+const ECR_HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+let moto: Moto;
+let proxy: AwsProxy;
+let metadata: MetadataServer;
+let session: Keyring;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  [moto, session, metadata] = await Promise.all([startMoto(), startKeyring(), startMetadataServer()]);
+  proxy = await startAwsProxy(moto.endpoint);
+  env = {
+    ...session.env,
+    AWS_ACCESS_KEY_ID: 'AKIDFAULTS0000000001',
+    AWS_SECRET_ACCESS_KEY: 'x',
+    AWS_ENDPOINT_URL_ECR: proxy.endpoint,
+    GCE_METADATA_HOST: metadata.host,
+  };
+});
+afterAll(async () => {
+  await session.stop();
+  await Promise.all([proxy.stop(), moto.stop(), metadata.stop()]);
+});
+beforeEach(() => {
+  Object.assign(proxy.behaviour, {
+    failEcrWith: undefined,
+    hangEcr: false,
+    dropEcr: false,
+    expiresInSeconds: 12 * 3600,
+    uniqueTokens: false,
+  });
+  metadata.failTokensWith = undefined;
+});
+
+/** One in-process get, timed, with the ECR calls it caused. */
+async function timedGet(host: string, extra: Record<string, string> = {}) {
+  const before = proxy.tokenCalls().length;
+  const started = Date.now();
+  const result = await run(HELPER, ['get'], {
+    input: host,
+    env: { ...env, CREDRELAY_NO_DAEMON: '1', ...extra },
+    timeoutMs: 40_000,
+  });
+  return { result, ms: Date.now() - started, calls: proxy.tokenCalls().slice(before) };
+}
+
+describe('ECR upstream faults: bounded retries with backoff, then a clear error', () => {
+  it.each([
+    [
+      'HTTP 500',
+      { status: 500, code: 'InternalServerError' },
+      /the AWS request failed \(InternalServerError, HTTP 500\)/,
+    ],
+    [
+      'throttling (429)',
+      { status: 429, code: 'ThrottlingException' },
+      /AWS is throttling token requests \(ThrottlingException\)/,
+    ],
+    [
+      'throttling (400 ThrottlingException)',
+      { status: 400, code: 'ThrottlingException' },
+      /AWS is throttling token requests/,
+    ],
+  ])('%s: three attempts, spaced out, then the error', async (_name, failure, message) => {
+    proxy.behaviour.failEcrWith = failure;
+    const { result, ms, calls } = await timedGet(ECR_HOST);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(message);
+    expect(result.stdout).not.toMatch(/not found/);
+    expect(calls).toHaveLength(3);
+    expect(calls[2]!.at).toBeGreaterThan(calls[0]!.at); // backoff between attempts
+    expect(ms).toBeLessThan(20_000);
+  });
+
+  it('a dropped connection: retried, then "cannot reach"', async () => {
+    proxy.behaviour.dropEcr = true;
+    const { result, calls } = await timedGet(ECR_HOST);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/cannot reach the ECR endpoint for us-east-1/);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a hanging endpoint: the 20 s deadline ends it, never a hang', async () => {
+    proxy.behaviour.hangEcr = true;
+    const { result, ms } = await timedGet(ECR_HOST);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/no answer from AWS within 20 s|cannot reach the ECR endpoint/);
+    expect(ms).toBeGreaterThan(7_000);
+    expect(ms).toBeLessThan(26_000);
+  }, 40_000);
+
+  it('through the daemon: a still-valid cached token is served while refreshes fail; once it expires, the error', async () => {
+    const host = '210987654321.dkr.ecr.us-west-2.amazonaws.com';
+    proxy.behaviour.expiresInSeconds = 40; // refresh due at once; usable (less the 30 s margin) for 10 s
+    proxy.behaviour.uniqueTokens = true;
+    const first = JSON.parse((await runHelper('get', host, env)).stdout).Secret as string;
+    const fetchedAt = Date.now();
+    proxy.behaviour.failEcrWith = { status: 500, code: 'InternalServerError' };
+    expect(JSON.parse((await runHelper('get', host, env)).stdout).Secret).toBe(first);
+    const log = join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log');
+    await waitFor(
+      'the failed refresh to be logged',
+      () => readFileSync(log, 'utf8').includes('background refresh failed'),
+      15_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, fetchedAt + 10_500 - Date.now())));
+    const expired = await runHelper('get', host, env);
+    expect(expired.code).toBe(1);
+    expect(expired.stdout).toMatch(/the AWS request failed \(InternalServerError, HTTP 500\)/);
+  }, 40_000);
+});
+
+describe('Google upstream faults', () => {
+  it('a metadata server that fails: a clear error, not "not found"', async () => {
+    metadata.failTokensWith = 503;
+    const started = Date.now();
+    const result = await runHelper('get', 'gcr.io', { ...env, CREDRELAY_NO_DAEMON: '1' });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^Google credentials for gcr\.io: /);
+    expect(result.stdout).not.toMatch(/not found/);
+    expect(Date.now() - started).toBeLessThan(25_000);
+  }, 40_000);
+});
+
+describe('keychain faults', () => {
+  it('the Secret Service going away mid-run is a clear error, and credrelay recovers when it comes back', async () => {
+    const stored = JSON.stringify({ ServerURL: 'kept.example', Username: 'u', Secret: 'kept-secret' });
+    expect((await runHelper('store', stored, env)).code).toBe(0);
+    const pid = daemonPid(session.runtimeDir)!;
+    await session.stopSecretService();
+    const started = Date.now();
+    const gone = await runHelper('get', 'kept.example', env);
+    expect(gone.code).toBe(1);
+    expect(gone.stdout).toMatch(/^no Secret Service on D-Bus: start gnome-keyring/);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    await session.startSecretService();
+    const back = await runHelper('get', 'kept.example', env);
+    expect(JSON.parse(back.stdout)).toMatchObject({ Secret: 'kept-secret' });
+    // libsecret cannot reconnect within a process, so the daemon that lost its keyring made way for a fresh one.
+    await waitFor('the old daemon to exit', () => !isAlive(pid));
+    expect(daemonPid(session.runtimeDir)).not.toBe(pid);
+    const log = readFileSync(join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log'), 'utf8');
+    expect(log).toMatch(
+      /the OS keychain connection was lost; exiting so that the next request starts a daemon that connects afresh/,
+    );
+  });
+});
+
+describe('daemon faults', () => {
+  it('a log on a full disk loses lines, not the daemon', async () => {
+    const full = await startKeyring();
+    try {
+      const stateDir = join(full.env.XDG_STATE_HOME!, 'credrelay');
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      symlinkSync('/dev/full', join(stateDir, 'daemon.log')); // every write fails with ENOSPC
+      const fullEnv = { ...full.env, CREDRELAY_LOG_LEVEL: 'debug' };
+      expect(
+        (await runHelper('store', JSON.stringify({ ServerURL: 'disk.example', Username: 'u', Secret: 's' }), fullEnv))
+          .code,
+      ).toBe(0);
+      for (let i = 0; i < 5; i += 1)
+        expect(JSON.parse((await runHelper('get', 'disk.example', fullEnv)).stdout).Secret).toBe('s');
+      const pid = daemonPid(full.runtimeDir)!;
+      expect(isAlive(pid)).toBe(true);
+      expect((await runHelper('get', 'disk.example', fullEnv)).stderr).toBe(''); // served by that daemon, no fallback
+    } finally {
+      await full.stop();
+    }
+  });
+});
