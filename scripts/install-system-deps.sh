@@ -3,7 +3,7 @@
 #   build:   libsecret-1-dev (keytar is compiled against it; pkg-config, g++, make and python3 come with Node's toolchain)
 #   run:     dbus, gnome-keyring (a Secret Service for machines without a desktop keyring)
 #   test:    libsecret-tools, docker-registry, apache2-utils, skopeo, the Go helpers and Docker's Go client library
-#   bench:   hyperfine
+#   bench:   hyperfine, amazon-ecr-credential-helper (the Go ECR helper the benchmark report compares with)
 set -euo pipefail
 
 packages=(
@@ -11,7 +11,7 @@ packages=(
   dbus dbus-bin gnome-keyring
   libsecret-tools docker-registry apache2-utils skopeo
   golang-go golang-docker-credential-helpers golang-github-docker-docker-credential-helpers-dev golang-golang-x-sys-dev
-  hyperfine
+  hyperfine amazon-ecr-credential-helper
 )
 command -v docker >/dev/null 2>&1 || packages+=(docker.io) # only its client is used; no engine is started
 

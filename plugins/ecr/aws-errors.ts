@@ -1,4 +1,5 @@
 import { CredrelayError } from '../../src/errors.js';
+import { NETWORK_ERROR_CODES } from '../../src/util/network-errors.js';
 
 /** What was being attempted, for the message. */
 export interface AwsAttempt {
@@ -7,17 +8,6 @@ export interface AwsAttempt {
   readonly profile?: string | undefined;
   readonly roleArn?: string | undefined;
 }
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-]);
 
 /**
  * Turns an AWS SDK failure into a message that says what failed and what to do. This is the point of the ECR
@@ -71,7 +61,7 @@ export function explainAwsError(error: unknown, attempt: AwsAttempt): CredrelayE
   if (/Throttl|TooManyRequests|RequestLimitExceeded/i.test(code) || details.$metadata?.httpStatusCode === 429) {
     return fail(`AWS is throttling token requests (${code}) and retries did not get through: try again in a moment`);
   }
-  if (NETWORK_CODES.has(code) || name === 'TimeoutError' || /socket hang up|timed? ?out/i.test(message)) {
+  if (NETWORK_ERROR_CODES.has(code) || name === 'TimeoutError' || /socket hang up|timed? ?out/i.test(message)) {
     return fail(
       `cannot reach the ECR endpoint for ${attempt.region} (${code === name ? message || name : code}): check the network and proxy settings, or AWS_ENDPOINT_URL_ECR`,
     );

@@ -1,14 +1,5 @@
 import { CredrelayError } from '../../src/errors.js';
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
+import { NETWORK_ERROR_CODES } from '../../src/util/network-errors.js';
 
 /** Where Application Default Credentials look, in order, for the "nothing found" message. */
 const ADC_SOURCES =
@@ -40,7 +31,10 @@ export function explainGoogleError(
       `no Google credentials found (tried ${ADC_SOURCES}): run \`gcloud auth application-default login\`, or set GOOGLE_APPLICATION_CREDENTIALS to a key or workload identity federation file, or give the registry a "keySecret"`,
     );
   }
-  if (NETWORK_CODES.has(String(details.code)) || /ECONNREFUSED|ENOTFOUND|timed? ?out|socket hang up/i.test(message)) {
+  if (
+    NETWORK_ERROR_CODES.has(String(details.code)) ||
+    /ECONNREFUSED|ENOTFOUND|timed? ?out|socket hang up/i.test(message)
+  ) {
     return fail(
       `cannot reach Google's token service for ${what.source} (${details.code ?? message}): check the network and proxy settings`,
     );

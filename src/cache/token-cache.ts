@@ -11,6 +11,13 @@ export interface CacheKey {
   readonly registry: string;
 }
 
+/** A cache entry as the daemon sends it over the wire: dates as ISO strings. */
+export interface CacheRow extends CacheKey {
+  readonly fetchedAt: string;
+  readonly refreshAt: string;
+  readonly expiresAt: string;
+}
+
 /** A cache entry as `credrelay cache list` shows it: never the secret. */
 export interface CacheEntryInfo extends CacheKey {
   readonly fetchedAt: Date;

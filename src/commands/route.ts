@@ -1,20 +1,13 @@
 import { Args } from '@oclif/core';
 import { createBackend } from '../backend.js';
 import { askDaemon } from '../cli/daemon-connection.js';
+import type { CacheRow } from '../cache/token-cache.js';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { loadConfig } from '../config.js';
 import { resolvePaths } from '../paths.js';
 import { parseRegistry } from '../registry/identity.js';
 import { EVERY_REGISTRY } from '../router.js';
 import { referencedSecret } from '../secrets/secret-name.js';
-
-interface CacheRow {
-  readonly registry: string;
-  readonly provider: string;
-  readonly identity: string;
-  readonly refreshAt: string;
-  readonly expiresAt: string;
-}
 
 export default class RouteCommand extends CredrelayCommand {
   static override summary = 'Explain which provider answers for a registry, and why.';

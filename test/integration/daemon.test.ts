@@ -403,8 +403,9 @@ describe('configuration: idle exit and reloading', () => {
   });
 
   it('exits after the idle timeout, removing its socket', async () => {
-    writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 1 } }));
+    // The pid first: with a 1-second timeout the daemon may be gone before a slower question could reach it.
     const { pid } = await status();
+    writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 1 } }));
     process.kill(pid, 'SIGHUP');
     await waitForExit(pid);
     expect(existsSync(join(configured.runtimeDir, 'daemon.sock'))).toBe(false);

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import { socketGet } from '../support/daemon-load.js';
 import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
@@ -153,24 +153,8 @@ describe('the daemon caches ECR tokens', () => {
     proxy.behaviour.delayMs = 300; // a realistic token exchange, so the requests really overlap
     try {
       const socketPath = join(session.runtimeDir, 'daemon.sock');
-      const input = Buffer.from(host).toString('base64');
-      const request = () =>
-        new Promise<string>((resolve, reject) => {
-          const socket = createConnection(socketPath);
-          let data = '';
-          socket.on('connect', () =>
-            socket.write(`${JSON.stringify({ v: '0.1.0', op: 'protocol', action: 'get', input })}\n`),
-          );
-          socket.on('data', (chunk) => (data += chunk));
-          socket.on('error', reject);
-          socket.on('close', () => resolve(data.trim().split('\n').at(-1)!));
-        });
-      const replies = await Promise.all(Array.from({ length: 300 }, request));
-      for (const reply of replies) {
-        const parsed = JSON.parse(reply) as { ok: boolean; result: { exitCode: number; stdout: string } };
-        expect(parsed).toMatchObject({ ok: true, result: { exitCode: 0 } });
-        expect(secretOf(parsed.result.stdout)).toBe(MOTO_PASSWORD('888888888888'));
-      }
+      const secrets = await Promise.all(Array.from({ length: 300 }, () => socketGet(socketPath, host)));
+      for (const secret of secrets) expect(secret).toBe(MOTO_PASSWORD('888888888888'));
       expect(proxy.tokenCalls('888888888888')).toHaveLength(1);
     } finally {
       proxy.behaviour.delayMs = 0;

@@ -1,6 +1,5 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Gaxios } from 'gaxios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import {
   startMetadataServer,
   startStsServer,
 } from '../support/google-endpoints.js';
+import { socketGet } from '../support/daemon-load.js';
 import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
@@ -77,26 +77,12 @@ describe('Application Default Credentials from the metadata server, through the 
 
   it('many concurrent gets across hosts still share that one token', async () => {
     const socketPath = join(session.runtimeDir, 'daemon.sock');
-    const request = (host: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = createConnection(socketPath);
-        let data = '';
-        socket.on('connect', () =>
-          socket.write(
-            `${JSON.stringify({ v: '0.1.0', op: 'protocol', action: 'get', input: Buffer.from(host).toString('base64') })}\n`,
-          ),
-        );
-        socket.on('data', (chunk) => (data += chunk));
-        socket.on('error', reject);
-        socket.on('close', () => resolve(data.trim().split('\n').at(-1)!));
-      });
-    const replies = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => request(hosts[i % hosts.length]!.replace(/^https:\/\/|\/v2\/$/g, ''))),
+    const secrets = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        socketGet(socketPath, hosts[i % hosts.length]!.replace(/^https:\/\/|\/v2\/$/g, '')),
+      ),
     );
-    for (const reply of replies)
-      expect(answer((JSON.parse(reply) as { result: { stdout: string } }).result.stdout).Secret).toBe(
-        'ya29.metadata-1',
-      );
+    for (const secret of secrets) expect(secret).toBe('ya29.metadata-1');
     expect(metadata.tokenCalls()).toBe(1);
   });
 

@@ -1,14 +1,7 @@
+import type { CacheRow } from '../../cache/token-cache.js';
 import { CredrelayCommand } from '../../cli/base-command.js';
 
 import { askDaemon } from '../../cli/daemon-connection.js';
-
-interface CacheRow {
-  readonly registry: string;
-  readonly provider: string;
-  readonly identity: string;
-  readonly refreshAt: string;
-  readonly expiresAt: string;
-}
 
 export default class CacheListCommand extends CredrelayCommand {
   static override summary = 'List the tokens the daemon holds: registry, provider, expiry. Never a secret.';
