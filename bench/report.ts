@@ -221,6 +221,7 @@ try {
   const headline = [
     `warm get (keychain) / bare node = ${ratio(warmKeychain, nodeFloor)} (target <= 1.10)`,
     `warm get (ECR token) / bare node = ${ratio(warmEcr, nodeFloor)}`,
+    `get in-process / get through the warm daemon (keychain) = ${ratio(inProcessKeychain, warmKeychain)}`,
     `warm get (keychain) / docker-credential-secretservice = ${ratio(warmKeychain, secretservice)}`,
     `warm get (ECR token) / docker-credential-ecr-login on a warm cache = ${ratio(warmEcr, ecrLogin)}`,
     `first get for a new registry: in-process / warm daemon = ${ratio(firstInProcess, firstDaemon)}`,

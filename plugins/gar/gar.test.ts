@@ -1,7 +1,7 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { Gaxios } from 'gaxios';
 import { describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/identity.js';
+import { capturingTransport } from '../../test/support/google-transport.js';
 import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
 import { isGoogleRegistry } from './gar-host.js';
 import { explainGoogleError } from './google-errors.js';
@@ -159,19 +159,11 @@ describe('service-account keys', () => {
 
   it('mint a token by signing a JWT with the key; the request verifies with the public half', async () => {
     const { key: signingKey, publicKey } = makeKey();
-    const requests: Array<{ url: string; body: URLSearchParams }> = [];
-    const transporter = new Gaxios({
-      adapter: async (options) => {
-        requests.push({ url: String(options.url), body: new URLSearchParams(String(options.data)) });
-        return {
-          data: { access_token: 'ya29.minted', expires_in: 3599, token_type: 'Bearer' },
-          status: 200,
-          statusText: 'OK',
-          headers: new Headers(),
-          config: options,
-        } as never;
-      },
-    });
+    const { transporter, requests } = capturingTransport(() => ({
+      access_token: 'ya29.minted',
+      expires_in: 3599,
+      token_type: 'Bearer',
+    }));
     const started = Date.now();
     const credential = await mintGoogleToken(
       { source: { kind: 'key', secretName: 'K', key: signingKey }, registry: 'us-docker.pkg.dev' },
@@ -183,8 +175,14 @@ describe('service-account keys', () => {
 
     expect(requests).toHaveLength(1);
     expect(requests[0]!.url).toBe('https://oauth2.googleapis.com/token');
-    expect(requests[0]!.body.get('grant_type')).toBe('urn:ietf:params:oauth:grant-type:jwt-bearer');
-    const [header, payload, signature] = requests[0]!.body.get('assertion')!.split('.') as [string, string, string];
+    expect(new URLSearchParams(requests[0]!.body).get('grant_type')).toBe(
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    );
+    const [header, payload, signature] = new URLSearchParams(requests[0]!.body).get('assertion')!.split('.') as [
+      string,
+      string,
+      string,
+    ];
     expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({ alg: 'RS256' });
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
     expect(claims).toMatchObject({
@@ -204,25 +202,12 @@ describe('service-account keys', () => {
 describe('impersonation', () => {
   it('exchanges the source token for the target service account through generateAccessToken', async () => {
     const { key } = makeKey();
-    const requests: Array<{ url: string; authorization: string | null; body: string }> = [];
     const expireTime = new Date(Date.now() + 3600_000).toISOString();
-    const transporter = new Gaxios({
-      adapter: async (options) => {
-        const headers = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
-        requests.push({
-          url: String(options.url),
-          authorization: headers.get('authorization'),
-          body:
-            typeof options.data === 'object' && !(options.data instanceof URLSearchParams)
-              ? JSON.stringify(options.data)
-              : String(options.data ?? ''),
-        });
-        const data = String(options.url).includes('generateAccessToken')
-          ? { accessToken: 'ya29.impersonated', expireTime }
-          : { access_token: 'ya29.source', expires_in: 3599, token_type: 'Bearer' };
-        return { data, status: 200, statusText: 'OK', headers: new Headers(), config: options } as never;
-      },
-    });
+    const { transporter, requests } = capturingTransport((url) =>
+      url.includes('generateAccessToken')
+        ? { accessToken: 'ya29.impersonated', expireTime }
+        : { access_token: 'ya29.source', expires_in: 3599, token_type: 'Bearer' },
+    );
     const target = 'puller@other-project.iam.gserviceaccount.com';
     const credential = await mintGoogleToken(
       { source: { kind: 'key', secretName: 'K', key }, impersonate: target, registry: 'gcr.io' },

@@ -5,8 +5,8 @@ import { type ClientHome, makeClientHome } from '../support/client-home.js';
 import { run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
-import { writeOciImage } from '../support/oci-image.js';
 import { type Registry, startRegistry } from '../support/registry.js';
+import { pushAndInspect } from '../support/skopeo.js';
 
 /** The docker CLI (client only: no engine runs here) against a real htpasswd registry, with credrelay as its store. */
 let keyring: Keyring;
@@ -58,13 +58,7 @@ describe('docker CLI with "credsStore": "credrelay"', () => {
 
   it('docker manifest inspect reads an image with the stored credential', async () => {
     // Put an image there first, through skopeo and credrelay, since no engine can push here.
-    const authfile = client.writeAuthFile('push-auth.json', { credHelpers: { [registry.host]: 'credrelay' } });
-    const image = writeOciImage(join(client.home, 'image'));
-    const pushed = await run(
-      'skopeo',
-      ['copy', '--dest-tls-verify=false', '--authfile', authfile, image, `docker://${registry.host}/demo:v1`],
-      { env },
-    );
+    const { pushed } = await pushAndInspect(registry.host, client.home, env);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
 

@@ -6,8 +6,8 @@ import { socketGet } from '../support/daemon-load.js';
 import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
-import { writeOciImage } from '../support/oci-image.js';
 import { type Registry, startRegistry } from '../support/registry.js';
+import { pushAndInspect } from '../support/skopeo.js';
 import { waitFor } from '../support/wait.js';
 
 /** ECR through credrelay's daemon, against moto behind a recording proxy: every call and its signature is seen. */
@@ -200,21 +200,9 @@ describe('routes with options', () => {
   });
 
   it('a custom domain fronting an ECR account works for real: skopeo pushes and inspects with the ECR token', async () => {
-    const authfile = join(session.home, 'auth.json');
-    writeFileSync(authfile, JSON.stringify({ credHelpers: { [registry.host]: 'credrelay' } }));
-    const image = writeOciImage(join(session.home, 'ecr-image'));
-    const pushed = await run(
-      'skopeo',
-      ['copy', '--dest-tls-verify=false', '--authfile', authfile, image, `docker://${registry.host}/app:v1`],
-      { env },
-    );
+    const { pushed, inspected } = await pushAndInspect(registry.host, session.home, env, 'app:v1');
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
-    const inspected = await run(
-      'skopeo',
-      ['inspect', '--tls-verify=false', '--authfile', authfile, `docker://${registry.host}/app:v1`],
-      { env },
-    );
     expect(inspected.code).toBe(0);
     expect(proxy.tokenCalls(ACCOUNT).length).toBeGreaterThan(0);
   });

@@ -1,7 +1,6 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Gaxios } from 'gaxios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGarProvider } from '../../plugins/gar/index.js';
 import { parseRegistry } from '../../src/registry/identity.js';
@@ -14,6 +13,7 @@ import {
   startStsServer,
 } from '../support/google-endpoints.js';
 import { socketGet } from '../support/daemon-load.js';
+import { capturingTransport } from '../support/google-transport.js';
 import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
@@ -179,19 +179,11 @@ describe('other credential sources', () => {
     });
     expect(stored).toMatchObject({ code: 0, stdout: 'stored secret GOOGLE_AR_KEY in the OS keychain\n' });
 
-    const assertions: string[] = [];
-    const transporter = new Gaxios({
-      adapter: async (options) => {
-        assertions.push(new URLSearchParams(String(options.data)).get('assertion')!);
-        return {
-          data: { access_token: 'ya29.from-key', expires_in: 3599, token_type: 'Bearer' },
-          status: 200,
-          statusText: 'OK',
-          headers: new Headers(),
-          config: options,
-        } as never;
-      },
-    });
+    const { transporter, requests } = capturingTransport(() => ({
+      access_token: 'ya29.from-key',
+      expires_in: 3599,
+      token_type: 'Bearer',
+    }));
     Object.assign(process.env, session.env); // this process reads the session's keychain
     const provider = createGarProvider({ tokenOptions: { transporter } });
     const context = {
@@ -201,7 +193,11 @@ describe('other credential sources', () => {
     const credential = await provider.get(parseRegistry('us-docker.pkg.dev'), context);
     expect(credential).toMatchObject({ username: 'oauth2accesstoken', secret: 'ya29.from-key' });
     expect(credential!.expiresAt!.getTime() - Date.now()).toBeGreaterThan(3500_000);
-    const [header, payload, signature] = assertions[0]!.split('.') as [string, string, string];
+    const [header, payload, signature] = new URLSearchParams(requests[0]!.body).get('assertion')!.split('.') as [
+      string,
+      string,
+      string,
+    ];
     expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).toMatchObject({ iss: key.client_email });
     expect(
       verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url')),

@@ -6,8 +6,8 @@ import { CLI, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
 import { type Moto, startMoto } from '../support/moto.js';
-import { writeOciImage } from '../support/oci-image.js';
 import { type Registry, startRegistry } from '../support/registry.js';
+import { pushAndInspect } from '../support/skopeo.js';
 
 /**
  * `credrelay secrets` and secret references, with the registries configuration a typical build platform uses:
@@ -127,21 +127,9 @@ describe('the example configuration answers for every registry', () => {
   });
 
   it('a registry on this machine: skopeo pushes and inspects with the referenced secret', async () => {
-    const authfile = join(session.home, 'auth.json');
-    writeFileSync(authfile, JSON.stringify({ credHelpers: { [registry.host]: 'credrelay' } }));
-    const image = writeOciImage(join(session.home, 'image'));
-    const pushed = await run(
-      'skopeo',
-      ['copy', '--dest-tls-verify=false', '--authfile', authfile, image, `docker://${registry.host}/demo:v1`],
-      { env },
-    );
+    const { pushed, inspected } = await pushAndInspect(registry.host, session.home, env);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
-    const inspected = await run(
-      'skopeo',
-      ['inspect', '--tls-verify=false', '--authfile', authfile, `docker://${registry.host}/demo:v1`],
-      { env },
-    );
     expect(inspected.code).toBe(0);
   });
 
