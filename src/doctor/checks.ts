@@ -98,7 +98,8 @@ async function checkKeychain(): Promise<CheckResult> {
     const items = await createKeytarStore().findCredentials(REGISTRY_SERVICE);
     return ok('keychain', `reachable; ${items.length} registry credential(s) stored by credrelay`);
   } catch (error) {
-    return fail('keychain', toCredrelayError(error).message);
+    // The keychain's messages end by pointing at this very command; here, say the rest.
+    return fail('keychain', toCredrelayError(error).message.replace(/,? or run `credrelay doctor`/, ''));
   }
 }
 
