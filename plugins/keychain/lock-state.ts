@@ -8,12 +8,16 @@
  *
  * Returns undefined when it cannot tell (no collection yet, not Linux, dbus-send missing): the empty answer stands.
  */
+/** Where dbus-send lives; the standard places first, because a helper may run with a minimal PATH. */
+const DBUS_SEND_CANDIDATES = ['/usr/bin/dbus-send', '/bin/dbus-send'];
+
 export async function isDefaultCollectionLocked(timeoutMs: number): Promise<boolean | undefined> {
   if (process.platform !== 'linux') return undefined;
-  const { execFile } = await import('node:child_process');
+  const [{ execFile }, { existsSync }] = await Promise.all([import('node:child_process'), import('node:fs')]);
+  const dbusSend = DBUS_SEND_CANDIDATES.find((path) => existsSync(path)) ?? 'dbus-send';
   return new Promise((resolve) => {
     execFile(
-      'dbus-send',
+      dbusSend,
       [
         '--session',
         '--print-reply',

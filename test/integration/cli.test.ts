@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
-import { CLI, REPO_ROOT, run, runHelper } from '../support/helper.js';
+import { CLI, REPO_ROOT, pathWithOnlyNode, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
 import { type Moto, startMoto } from '../support/moto.js';
@@ -127,7 +127,7 @@ describe('credrelay configure-docker', () => {
 
   it('warns when docker-credential-credrelay is not on PATH', async () => {
     const result = await cli(['configure-docker', '--dry-run'], {
-      env: { PATH: '/usr/bin:/bin', DOCKER_CONFIG: join(session.root, 'nowhere') },
+      env: { PATH: pathWithOnlyNode(join(session.root, 'node-only')), DOCKER_CONFIG: join(session.root, 'nowhere') },
     });
     expect(unwrap(result.stderr)).toMatch(/docker-credential-credrelay is not on PATH, so Docker would fail to run it/);
   });
@@ -297,7 +297,11 @@ describe('credrelay doctor', () => {
         JSON.stringify({ registries: { 'r.example': { provider: 'nope' } } }),
       );
       const result = await run(CLI, ['doctor'], {
-        env: { ...broken.env, DOCKER_CONFIG: join(broken.root, 'no-docker'), PATH: `/usr/bin:/bin` },
+        env: {
+          ...broken.env,
+          DOCKER_CONFIG: join(broken.root, 'no-docker'),
+          PATH: pathWithOnlyNode(join(broken.root, 'node-only')),
+        },
       });
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -10,6 +11,17 @@ export interface RunResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly code: number | null;
+}
+
+/**
+ * A PATH with nothing on it but `node`: for "the helper is not on PATH" cases, which must hold even on a machine
+ * where credrelay is installed globally (system directories may hold it).
+ */
+export function pathWithOnlyNode(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const link = join(dir, 'node');
+  if (!existsSync(link)) symlinkSync(process.execPath, link);
+  return dir;
 }
 
 /** PATH with credrelay's bin/ first, so Docker, skopeo and Go's client find `docker-credential-credrelay`. */
