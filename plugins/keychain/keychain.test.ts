@@ -55,6 +55,7 @@ describe('explainKeychainError', () => {
       /no Secret Service/,
     ],
     ['Cannot create an item in a locked collection', 'KEYCHAIN_LOCKED', /locked: unlock it/],
+    ['The connection is closed', 'KEYCHAIN_UNAVAILABLE', /the connection to the D-Bus session bus was lost/],
     ['Something new', 'KEYCHAIN_FAILED', /the OS keychain failed.*Something new/],
   ])('%s', (native, code, message) => {
     const error = explainKeychainError(new Error(native));

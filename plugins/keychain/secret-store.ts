@@ -33,6 +33,12 @@ export function explainKeychainError(error: unknown): CredrelayError {
       `no D-Bus session bus for the OS keychain: set DBUS_SESSION_BUS_ADDRESS or start one with dbus-run-session, ${DOCTOR}${detail}`,
     );
   }
+  if (/connection is closed|Underlying GIOStream returned 0 bytes/i.test(native)) {
+    return new CredrelayError(
+      'KEYCHAIN_UNAVAILABLE',
+      `the connection to the D-Bus session bus was lost (the bus restarted or the session ended): retry; if it persists, check DBUS_SESSION_BUS_ADDRESS ${DOCTOR}${detail}`,
+    );
+  }
   if (/Object does not exist at path .*collection/i.test(native)) {
     return new CredrelayError(
       'KEYCHAIN_UNAVAILABLE',

@@ -162,6 +162,33 @@ describe('keychain faults', () => {
   });
 });
 
+describe('the session bus itself dying', () => {
+  it('is a clear error while it is gone, and credrelay recovers when a new bus comes up at the same address', async () => {
+    const bus = await startKeyring();
+    try {
+      const stored = JSON.stringify({ ServerURL: 'bus.example', Username: 'u', Secret: 'bus-secret' });
+      expect((await runHelper('store', stored, bus.env)).code).toBe(0);
+      const pid = daemonPid(bus.runtimeDir)!;
+      const restarting = bus.restartBus();
+      const during = await runHelper('get', 'bus.example', bus.env);
+      await restarting;
+      // While the bus is down or just back: either a clear keychain error, or already the answer; never "not found".
+      expect(during.stdout).not.toBe('credentials not found in native keychain\n');
+      await waitFor(
+        'a daemon that reaches the new bus',
+        async () => {
+          const result = await runHelper('get', 'bus.example', bus.env);
+          return result.code === 0 && JSON.parse(result.stdout).Secret === 'bus-secret';
+        },
+        20_000,
+      );
+      expect(daemonPid(bus.runtimeDir)).not.toBe(pid);
+    } finally {
+      await bus.stop();
+    }
+  }, 60_000);
+});
+
 describe('daemon faults', () => {
   it('a log on a full disk loses lines, not the daemon', async () => {
     const full = await startKeyring();

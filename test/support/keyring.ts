@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from './temp.js';
 import { waitFor } from './wait.js';
@@ -22,6 +22,8 @@ export interface Keyring {
   stopSecretService(): Promise<void>;
   /** Starts gnome-keyring again, unlocked, with the same keyrings. */
   startSecretService(): Promise<void>;
+  /** Kills the session bus itself (gnome-keyring goes with it), then starts both again at the same address. */
+  restartBus(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,11 +61,13 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
   const address = `unix:path=${join(dir.path, 'bus.sock')}`;
   const config = join(dir.path, 'bus.conf');
   writeFileSync(config, busConfig(address));
-  const dbusPid = Number(
-    execFileSync('dbus-daemon', [`--config-file=${config}`, '--fork', '--nopidfile', '--print-pid=1'], {
-      encoding: 'utf8',
-    }).trim(),
-  );
+  const startBus = (): number =>
+    Number(
+      execFileSync('dbus-daemon', [`--config-file=${config}`, '--fork', '--nopidfile', '--print-pid=1'], {
+        encoding: 'utf8',
+      }).trim(),
+    );
+  let dbusPid = startBus();
   const xdgRuntime = join(dir.path, 'run');
   mkdirSync(xdgRuntime, { mode: 0o700 });
   const env = {
@@ -121,6 +125,15 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
     },
     async startSecretService() {
       keyring ??= await startDaemon(true);
+    },
+    async restartBus() {
+      const exited = keyring ? new Promise((resolve) => keyring!.once('exit', resolve)) : Promise.resolve();
+      process.kill(dbusPid, 'SIGKILL');
+      await exited; // gnome-keyring leaves when its bus does
+      keyring = undefined;
+      rmSync(join(dir.path, 'bus.sock'), { force: true });
+      dbusPid = startBus();
+      keyring = await startDaemon(true);
     },
     async stop() {
       await stopCredrelayDaemon(runtimeDir);
