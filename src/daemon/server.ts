@@ -47,6 +47,8 @@ export interface RunningDaemon {
 
 const OPS = new Set(['protocol', 'kubelet', 'status', 'shutdown', 'reload', 'cache-list', 'cache-clear']);
 const CONFIG_POLL_MS = 1000;
+/** How long a refused connection's remaining input is drained before the connection is cut. */
+const REFUSED_DRAIN_MS = 2000;
 
 /**
  * Starts the daemon on its socket. Resolves with undefined when another daemon already serves this runtime
@@ -90,6 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     setImmediate(() => void shutdown('keychain connection lost'));
   });
 
+  const refused = new WeakSet<Socket>();
   const server: Server = createServer((socket) => serveConnection(socket));
   await listenPrivately(server, paths.socketPath);
   logger.info('daemon started', {
@@ -160,6 +163,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const splitter = new LineSplitter();
     socket.on('error', () => undefined); // A client that went away mid-answer is not our problem.
     socket.on('data', (chunk: Buffer) => {
+      if (refused.has(socket)) return; // what follows a refused request is read and dropped
       let lines: string[];
       try {
         lines = splitter.push(chunk);
@@ -235,9 +239,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   }
 
+  /**
+   * Refuses a request: the error reply, then our side of the connection closes. Whatever the client is still sending
+   * is read and dropped rather than met with a reset, which could destroy the reply before the client reads it;
+   * a client that keeps sending is cut off after REFUSED_DRAIN_MS.
+   */
   function reject(socket: Socket, code: string, message: string): void {
-    if (!socket.destroyed) socket.end(encodeLine({ ok: false, code, message }));
-    socket.destroySoon();
+    if (socket.destroyed || refused.has(socket)) return;
+    refused.add(socket);
+    socket.end(encodeLine({ ok: false, code, message }));
+    socket.setTimeout(REFUSED_DRAIN_MS, () => socket.destroy());
   }
 
   return { closed, shutdown, reload, status };
