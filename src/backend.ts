@@ -1,8 +1,9 @@
 import { createKeychainProvider } from '../plugins/keychain/index.js';
 import { builtinProviders } from './builtin-providers.js';
 import type { TokenCache } from './cache/token-cache.js';
-import type { Config } from './config.js';
+import { type Config, loadConfig } from './config.js';
 import type { Logger } from './daemon/logger.js';
+import { resolvePaths } from './paths.js';
 import { loadProviderSet } from './provider-set.js';
 import { createSecretResolver, createSecretVault } from './secrets/secret-vault.js';
 import { type Router, createRouter } from './router.js';
@@ -25,3 +26,7 @@ export async function createBackend(options: BackendOptions): Promise<Router> {
     ...(options.logger ? { logger: options.logger } : {}),
   });
 }
+
+/** The router of the user's configuration file (`$CREDRELAY_CONFIG`, or the XDG default), for one process. */
+export const createConfiguredBackend = (): Promise<Router> =>
+  createBackend({ config: loadConfig(resolvePaths().configPath) });

@@ -89,3 +89,7 @@ export interface Provider {
 export type StorageProvider = Provider & Required<Pick<Provider, 'store' | 'erase' | 'list'>>;
 
 export const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** A string option of a `registries` entry, or undefined (options are validated at load, so this is only typing). */
+export const stringOption = (options: Readonly<Record<string, unknown>>, key: string): string | undefined =>
+  typeof options[key] === 'string' ? (options[key] as string) : undefined;

@@ -1,8 +1,6 @@
-import { createBackend } from './backend.js';
-import { loadConfig } from './config.js';
+import { createConfiguredBackend } from './backend.js';
 import { toCredrelayError } from './errors.js';
 import { handleKubeletRequest } from './kubelet/credential-provider.js';
-import { resolvePaths } from './paths.js';
 import { type ProtocolAction, type ProtocolReply, handleAction } from './protocol/handler.js';
 import type { Router } from './router.js';
 import { packageVersion } from './version.js';
@@ -10,7 +8,7 @@ import { packageVersion } from './version.js';
 /** The router for one in-process request, or the configuration error every answer must carry. */
 async function loadRouter(): Promise<Router | CredrelayFailure> {
   try {
-    return await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    return await createConfiguredBackend();
   } catch (error) {
     return { failure: error };
   }

@@ -1,5 +1,5 @@
 import { CredrelayError } from '../../src/errors.js';
-import type { Credential, Provider, ProviderContext } from '../../src/provider.js';
+import { type Credential, type Provider, type ProviderContext, stringOption } from '../../src/provider.js';
 import type { RegistryIdentity } from '../../src/registry/identity.js';
 import type { RegistryPattern } from '../../src/routing/registry-pattern.js';
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, parseEcrHost } from './ecr-host.js';
@@ -13,9 +13,6 @@ export interface EcrProviderOptions {
   readonly fetchToken?: (request: EcrTokenRequest) => Promise<Credential>;
 }
 
-const text = (options: Readonly<Record<string, unknown>>, key: string): string | undefined =>
-  typeof options[key] === 'string' ? (options[key] as string) : undefined;
-
 /**
  * Amazon ECR: short-lived tokens (12 hours) from GetAuthorizationToken, minted with the AWS default credential
  * chain, a named profile, or an assumed role. A `registries` entry can also point a custom domain or a pull-through
@@ -26,14 +23,14 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
 
   const requestFor = (registry: RegistryIdentity, options: Readonly<Record<string, unknown>>): EcrTokenRequest => {
     const host = parseEcrHost(registry);
-    const registryId = text(options, 'registryId');
-    const region = text(options, 'region');
+    const registryId = stringOption(options, 'registryId');
+    const region = stringOption(options, 'region');
     const common = {
       registry: registry.key,
-      profile: text(options, 'profile'),
-      roleArn: text(options, 'roleArn'),
-      externalId: text(options, 'externalId'),
-      sessionName: text(options, 'sessionName'),
+      profile: stringOption(options, 'profile'),
+      roleArn: stringOption(options, 'roleArn'),
+      externalId: stringOption(options, 'externalId'),
+      sessionName: stringOption(options, 'sessionName'),
     };
     if (host?.kind === 'public')
       return { ...common, kind: 'public', region: ECR_PUBLIC_REGION, fips: false, dualStack: false };
@@ -100,12 +97,12 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
     cacheIdentity(options) {
       // Readable in `credrelay cache list`, and distinct for every identity that could hold a different token.
       const parts = [
-        ['profile', text(options, 'profile') ?? process.env.AWS_PROFILE],
-        ['role', text(options, 'roleArn')],
-        ['externalId', text(options, 'externalId')],
-        ['session', text(options, 'sessionName')],
-        ['account', text(options, 'registryId')],
-        ['region', text(options, 'region')],
+        ['profile', stringOption(options, 'profile') ?? process.env.AWS_PROFILE],
+        ['role', stringOption(options, 'roleArn')],
+        ['externalId', stringOption(options, 'externalId')],
+        ['session', stringOption(options, 'sessionName')],
+        ['account', stringOption(options, 'registryId')],
+        ['region', stringOption(options, 'region')],
       ].filter(([, value]) => value !== undefined && value !== '');
       return parts.length === 0 ? 'default credentials' : parts.map(([key, value]) => `${key}=${value}`).join(' ');
     },

@@ -1,4 +1,4 @@
-import type { Credential, Provider } from '../../src/provider.js';
+import { type Credential, type Provider, stringOption } from '../../src/provider.js';
 import { SECRET_NAME } from '../../src/secrets/secret-name.js';
 import { isGoogleRegistry } from './gar-host.js';
 import {
@@ -14,9 +14,6 @@ export interface GarProviderOptions {
   /** Passed to google-auth-library (tests give it a transport that receives the requests). */
   readonly tokenOptions?: GoogleTokenOptions;
 }
-
-const text = (options: Readonly<Record<string, unknown>>, key: string): string | undefined =>
-  typeof options[key] === 'string' ? (options[key] as string) : undefined;
 
 /**
  * Google Artifact Registry and Container Registry: `oauth2accesstoken` and a one-hour OAuth2 access token from
@@ -48,19 +45,19 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
     sharesTokenAcrossRegistries: true,
     matches: isGoogleRegistry,
     cacheIdentity(options) {
-      const keySecret = text(options, 'keySecret');
-      const impersonate = text(options, 'impersonate');
+      const keySecret = stringOption(options, 'keySecret');
+      const impersonate = stringOption(options, 'impersonate');
       return `${keySecret ? `key in secret ${keySecret}` : 'application default credentials'}${impersonate ? ` as ${impersonate}` : ''}`;
     },
     async diagnose(registry, context) {
       const credential = await this.get(registry, context);
-      const keySecret = text(context.options, 'keySecret');
-      const impersonate = text(context.options, 'impersonate');
+      const keySecret = stringOption(context.options, 'keySecret');
+      const impersonate = stringOption(context.options, 'impersonate');
       const source = keySecret ? `the service-account key in secret ${keySecret}` : 'Application Default Credentials';
       return `minted a Google access token${credential?.expiresAt ? ` valid until ${credential.expiresAt.toISOString()}` : ''} from ${source}${impersonate ? ` as ${impersonate}` : ''}`;
     },
     async get(registry, context) {
-      const keySecret = text(context.options, 'keySecret');
+      const keySecret = stringOption(context.options, 'keySecret');
       const source: GoogleTokenRequest['source'] = keySecret
         ? {
             kind: 'key',
@@ -70,7 +67,7 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
         : { kind: 'adc' };
       const credential = await mintToken({
         source,
-        impersonate: text(context.options, 'impersonate'),
+        impersonate: stringOption(context.options, 'impersonate'),
         registry: registry.key,
       });
       context.logger.redact(credential.secret);

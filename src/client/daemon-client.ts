@@ -79,31 +79,21 @@ function fallback(notice: (line: string) => void, why: string): undefined {
   return undefined;
 }
 
-/** The kubelet path: one CredentialProviderRequest through the daemon, or undefined to serve it in-process. */
-export async function serveKubeletThroughDaemon(
-  input: Uint8Array,
-  options: DaemonClientOptions = {},
+/** One request whose answer is a ProtocolReply, through the daemon; undefined to serve it in-process. */
+async function replyThroughDaemon(
+  build: (version: string) => WireRequest,
+  options: DaemonClientOptions,
 ): Promise<ProtocolReply | undefined> {
-  const reply = await requestThroughDaemon(
-    (v) => ({ v, op: 'kubelet', input: Buffer.from(input).toString('base64') }),
-    options,
-  );
+  const reply = await requestThroughDaemon(build, options);
   if (reply === undefined) return undefined;
   if (!reply.ok) return fallback(options.notice ?? stderrNotice, `the daemon refused the request (${reply.message})`);
   return reply.result as ProtocolReply;
 }
 
+/** The kubelet path: one CredentialProviderRequest through the daemon, or undefined to serve it in-process. */
+export const serveKubeletThroughDaemon = (input: Uint8Array, options: DaemonClientOptions = {}) =>
+  replyThroughDaemon((v) => ({ v, op: 'kubelet', input: Buffer.from(input).toString('base64') }), options);
+
 /** The protocol path: one action through the daemon, or undefined to serve it in-process. */
-export async function serveThroughDaemon(
-  action: ProtocolAction,
-  input: Uint8Array,
-  options: DaemonClientOptions = {},
-): Promise<ProtocolReply | undefined> {
-  const reply = await requestThroughDaemon(
-    (v) => ({ v, op: 'protocol', action, input: Buffer.from(input).toString('base64') }),
-    options,
-  );
-  if (reply === undefined) return undefined;
-  if (!reply.ok) return fallback(options.notice ?? stderrNotice, `the daemon refused the request (${reply.message})`);
-  return reply.result as ProtocolReply;
-}
+export const serveThroughDaemon = (action: ProtocolAction, input: Uint8Array, options: DaemonClientOptions = {}) =>
+  replyThroughDaemon((v) => ({ v, op: 'protocol', action, input: Buffer.from(input).toString('base64') }), options);

@@ -51,20 +51,15 @@ function takeLaunchLock(lockPath: string): boolean {
   return false;
 }
 
-export async function waitUntilListening(socketPath: string, waitMs: number): Promise<boolean> {
+/** Waits until something listens on the socket (`listening` true) or nothing does (false); whether it happened in time. */
+async function waitForSocket(socketPath: string, listening: boolean, waitMs: number): Promise<boolean> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    if (await isListening(socketPath)) return true;
+    if ((await isListening(socketPath)) === listening) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-export async function waitUntilGone(socketPath: string, waitMs: number): Promise<boolean> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    if (!(await isListening(socketPath))) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export const waitUntilListening = (socketPath: string, waitMs: number) => waitForSocket(socketPath, true, waitMs);
+export const waitUntilGone = (socketPath: string, waitMs: number) => waitForSocket(socketPath, false, waitMs);

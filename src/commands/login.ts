@@ -1,10 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { createBackend } from '../backend.js';
+import { createConfiguredBackend } from '../backend.js';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { readSecretFromUser } from '../cli/read-secret.js';
-import { loadConfig } from '../config.js';
 import { CredrelayError } from '../errors.js';
-import { resolvePaths } from '../paths.js';
 import { parseRegistry } from '../registry/identity.js';
 import { verifyLogin } from '../registry/login-check.js';
 
@@ -35,7 +33,7 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
   async run(): Promise<void> {
     const { args, flags } = await this.parse(LoginCommand);
     const registry = parseRegistry(args.host);
-    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    const router = await createConfiguredBackend();
     const decision = router.decide(registry);
     if (decision.provider.store === undefined) {
       this.log(

@@ -1,8 +1,6 @@
 import { Args } from '@oclif/core';
-import { createBackend } from '../backend.js';
+import { createConfiguredBackend } from '../backend.js';
 import { CredrelayCommand } from '../cli/base-command.js';
-import { loadConfig } from '../config.js';
-import { resolvePaths } from '../paths.js';
 import { parseRegistry } from '../registry/identity.js';
 
 export default class LogoutCommand extends CredrelayCommand {
@@ -15,7 +13,7 @@ export default class LogoutCommand extends CredrelayCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(LogoutCommand);
     const registry = parseRegistry(args.host);
-    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    const router = await createConfiguredBackend();
     await router.erase(args.host, { notice: (line) => this.logToStderr(line) });
     this.log(`Removed the credentials for ${registry.key}`);
   }

@@ -1,7 +1,5 @@
-import { createBackend } from '../backend.js';
+import { createConfiguredBackend } from '../backend.js';
 import { CredrelayCommand } from '../cli/base-command.js';
-import { loadConfig } from '../config.js';
-import { resolvePaths } from '../paths.js';
 
 export default class ProvidersCommand extends CredrelayCommand {
   static override summary = 'List the providers (built-in and from plugins), their host patterns and options.';
@@ -11,7 +9,7 @@ export default class ProvidersCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<unknown[]> {
-    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    const router = await createConfiguredBackend();
     const providers = router.providers();
     for (const provider of providers) {
       this.log(`${provider.name}: ${provider.description}`);

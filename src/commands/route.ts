@@ -1,10 +1,8 @@
 import { Args } from '@oclif/core';
-import { createBackend } from '../backend.js';
+import { createConfiguredBackend } from '../backend.js';
 import { askDaemon } from '../cli/daemon-connection.js';
 import type { CacheRow } from '../cache/token-cache.js';
 import { CredrelayCommand } from '../cli/base-command.js';
-import { loadConfig } from '../config.js';
-import { resolvePaths } from '../paths.js';
 import { parseRegistry } from '../registry/identity.js';
 import { EVERY_REGISTRY } from '../router.js';
 import { referencedSecret } from '../secrets/secret-name.js';
@@ -23,7 +21,7 @@ export default class RouteCommand extends CredrelayCommand {
   async run(): Promise<Record<string, unknown>> {
     const { args } = await this.parse(RouteCommand);
     const registry = parseRegistry(args.host);
-    const router = await createBackend({ config: loadConfig(resolvePaths().configPath) });
+    const router = await createConfiguredBackend();
     const decision = router.decide(registry);
     const reason =
       decision.reason.kind === 'registries'

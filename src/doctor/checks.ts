@@ -139,12 +139,13 @@ async function checkDaemon(): Promise<CheckResult> {
 async function checkConfigAndProviders(): Promise<CheckResult[]> {
   const path = resolvePaths().configPath;
   let router;
+  let config;
   try {
-    router = await createBackend({ config: loadConfig(path) });
+    config = loadConfig(path);
+    router = await createBackend({ config });
   } catch (error) {
     return [fail('config', toCredrelayError(error).message, `fix ${path}`)];
   }
-  const config = loadConfig(path);
   const results = [
     ok(
       'config',
