@@ -3,6 +3,8 @@ import { builtinProviders } from './builtin-providers.js';
 import type { TokenCache } from './cache/token-cache.js';
 import { type Config, loadConfig } from './config.js';
 import type { Logger } from './daemon/logger.js';
+import { openCredentialStore } from './keychain/credential-store.js';
+import type { SecretStore } from './keychain/secret-store.js';
 import { resolvePaths } from './paths.js';
 import { loadProviderSet } from './provider-set.js';
 import { createSecretResolver, createSecretVault } from './secrets/secret-vault.js';
@@ -10,6 +12,8 @@ import { type Router, createRouter } from './router.js';
 
 export interface BackendOptions {
   readonly config: Config;
+  /** Where long-lived secrets live; defaults to the store the configuration names. */
+  readonly store?: SecretStore;
   readonly cache?: TokenCache;
   readonly logger?: Logger;
 }
@@ -19,13 +23,18 @@ export interface BackendOptions {
  * keychain, the built-in cloud providers, the configuration's plugins and its routes. Fails on an invalid route.
  */
 export async function createBackend(options: BackendOptions): Promise<Router> {
-  const providers = await loadProviderSet(options.config, createKeychainProvider(), builtinProviders());
+  const store = options.store ?? configuredStore(options.config);
+  const providers = await loadProviderSet(options.config, createKeychainProvider({ store }), builtinProviders());
   return createRouter(providers, {
-    resolveSecret: createSecretResolver(createSecretVault()),
+    resolveSecret: createSecretResolver(createSecretVault(store)),
     ...(options.cache ? { cache: options.cache } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
 }
+
+/** The secret store a configuration names (`"store"`), at the user's paths. */
+export const configuredStore = (config: Config, storePath = resolvePaths().storePath): SecretStore =>
+  openCredentialStore({ setting: config.store, filePath: storePath });
 
 /** The router of the user's configuration file (`$CREDRELAY_CONFIG`, or the XDG default), for one process. */
 export const createConfiguredBackend = (): Promise<Router> =>

@@ -2,6 +2,15 @@ import { readFileSync } from 'node:fs';
 import { CredrelayError } from './errors.js';
 import { type RegistryPattern, parseRegistryPattern } from './routing/registry-pattern.js';
 
+/**
+ * Where long-lived secrets live. `auto` (the default) and `os` use the OS keychain; `file` uses the encrypted file
+ * store. There is never a silent fallback from one to the other: with `auto`, an unreachable keychain is an error
+ * that also says how to turn the file store on.
+ */
+export type StoreSetting = 'auto' | 'os' | 'file';
+
+export const STORE_SETTINGS: readonly StoreSetting[] = ['auto', 'os', 'file'];
+
 /** One `registries` entry as written: which provider, with which options. */
 export interface RegistryEntry {
   /** The key exactly as written in the file, for error messages and `credrelay route`. */
@@ -22,11 +31,13 @@ export interface Config {
   readonly registries: readonly RegistryEntry[];
   /** Third-party provider modules: paths (relative to the config file) or package names. */
   readonly plugins: readonly string[];
+  /** Where long-lived secrets live: the OS keychain (`auto`, `os`) or the encrypted file store (`file`). */
+  readonly store: StoreSetting;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 30 * 60;
 
-const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon'];
+const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon', 'store'];
 
 const invalid = (path: string, where: string, fix: string): CredrelayError =>
   new CredrelayError('CONFIG_INVALID', `invalid configuration in ${path}: ${where} ${fix}`);
@@ -79,7 +90,20 @@ export function parseConfig(document: unknown, path = 'the configuration'): Conf
     daemon: parseDaemon(document.daemon, path),
     registries: Object.freeze(parseRegistries(document.registries, path)),
     plugins: Object.freeze(parsePlugins(document.plugins, path)),
+    store: parseStore(document.store, path),
   });
+}
+
+function parseStore(value: unknown, path: string): StoreSetting {
+  if (value === undefined) return 'auto';
+  if (typeof value !== 'string' || !(STORE_SETTINGS as readonly string[]).includes(value)) {
+    throw invalid(
+      path,
+      '"store"',
+      'must be "auto" (the OS keychain, the default), "os" (the same, without the file-store hint) or "file" (the encrypted file store)',
+    );
+  }
+  return value as StoreSetting;
 }
 
 function parseDaemon(value: unknown, path: string): Config['daemon'] {

@@ -18,6 +18,11 @@ export type ErrorCode =
   | 'KEYCHAIN_LOCKED'
   | 'KEYCHAIN_TIMEOUT'
   | 'KEYCHAIN_FAILED'
+  /** The encrypted file store has no key at hand: `credrelay unlock`, or CREDRELAY_STORE_KEY_FILE. */
+  | 'STORE_LOCKED'
+  /** The passphrase does not open the encrypted file store. */
+  | 'STORE_WRONG_KEY'
+  | 'STORE_FAILED'
   | 'CONFIG_INVALID'
   /** A secret reference names a secret that is set nowhere. */
   | 'SECRET_MISSING'

@@ -12,6 +12,8 @@ export interface CredrelayPaths {
   /** The daemon's log, readable by the user only. */
   readonly logPath: string;
   readonly configPath: string;
+  /** The encrypted file store (`"store": "file"`); every record in it is sealed. */
+  readonly storePath: string;
 }
 
 /**
@@ -19,7 +21,8 @@ export interface CredrelayPaths {
  * - runtime: `$CREDRELAY_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/credrelay`, else `$XDG_CACHE_HOME/credrelay/run`
  *   (`~/.cache/credrelay/run`; `~/Library/Caches/credrelay/run` on macOS);
  * - log: `$XDG_STATE_HOME/credrelay/daemon.log` (`~/.local/state/credrelay/daemon.log`);
- * - config: `$CREDRELAY_CONFIG`, else `$XDG_CONFIG_HOME/credrelay/config.json` (`~/.config/credrelay/config.json`).
+ * - config: `$CREDRELAY_CONFIG`, else `$XDG_CONFIG_HOME/credrelay/config.json` (`~/.config/credrelay/config.json`);
+ * - file store: `$XDG_DATA_HOME/credrelay/store.json` (`~/.local/share/credrelay/store.json`).
  */
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPaths {
   const home = homedir();
@@ -37,6 +40,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
     (xdg('XDG_RUNTIME_DIR', '') ? join(xdg('XDG_RUNTIME_DIR', ''), 'credrelay') : join(cacheHome, 'credrelay', 'run'));
   const stateHome = xdg('XDG_STATE_HOME', join(home, '.local', 'state'));
   const configHome = xdg('XDG_CONFIG_HOME', join(home, '.config'));
+  const dataHome = xdg('XDG_DATA_HOME', join(home, '.local', 'share'));
   return {
     runtimeDir,
     socketPath:
@@ -45,5 +49,6 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
     launchLockPath: join(runtimeDir, 'launch.lock'),
     logPath: join(stateHome, 'credrelay', 'daemon.log'),
     configPath: env.CREDRELAY_CONFIG || join(configHome, 'credrelay', 'config.json'),
+    storePath: join(dataHome, 'credrelay', 'store.json'),
   };
 }

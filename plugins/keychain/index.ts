@@ -2,7 +2,7 @@ import { CredrelayError } from '../../src/errors.js';
 import type { Credentials } from '../../src/protocol/codec.js';
 import type { Credential, StorageProvider, StoredEntry } from '../../src/provider.js';
 import type { RegistryIdentity } from '../../src/registry/identity.js';
-import { createKeytarStore, type SecretStore } from './secret-store.js';
+import type { SecretStore } from '../../src/keychain/secret-store.js';
 
 /** The keychain service under which credrelay keeps registry credentials, apart from everything else there. */
 export const REGISTRY_SERVICE = 'credrelay';
@@ -15,18 +15,19 @@ interface StoredItem {
 }
 
 export interface KeychainProviderOptions {
-  /** Defaults to the OS keychain through keytar. */
-  readonly store?: SecretStore;
+  /** The OS keychain or the encrypted file store, as the configuration's `store` says. */
+  readonly store: SecretStore;
   readonly service?: string;
 }
 
 /**
- * Long-lived credentials (passwords, personal access tokens, identity tokens) in the OS keychain, keyed by
+ * Long-lived credentials (passwords, personal access tokens, identity tokens) in the OS keychain (or the encrypted
+ * file store, where the configuration turns it on), keyed by
  * registry identity so that every spelling of a registry finds the same entry. It is the fallback for every
  * host no other provider serves, so its matcher takes everything.
  */
-export function createKeychainProvider(options: KeychainProviderOptions = {}): StorageProvider {
-  const store = options.store ?? createKeytarStore();
+export function createKeychainProvider(options: KeychainProviderOptions): StorageProvider {
+  const store = options.store;
   const service = options.service ?? REGISTRY_SERVICE;
 
   return {

@@ -1,13 +1,14 @@
 import { Args, Flags } from '@oclif/core';
-import { createConfiguredBackend } from '../backend.js';
 import { CredrelayCommand } from '../cli/base-command.js';
+import { createCommandBackend, storeName } from '../cli/secret-store.js';
 import { readSecretFromUser } from '../cli/read-secret.js';
 import { CredrelayError } from '../errors.js';
 import { parseRegistry } from '../registry/identity.js';
 import { verifyLogin } from '../registry/login-check.js';
 
 export default class LoginCommand extends CredrelayCommand {
-  static override summary = 'Check a username and password against a registry, then store them in the OS keychain.';
+  static override summary =
+    'Check a username and password against a registry, then store them in the OS keychain (or the encrypted file store).';
   static override description = `The credential is checked as docker login checks it (the registry's /v2/ endpoint and its Basic or Bearer challenge), and stored only if the registry accepts it. On a terminal, the username and the hidden password are prompted for; otherwise use --username and --password-stdin. Plain HTTP is used only for loopback registries and those marked --insecure.
 
 Registries whose tokens credrelay mints (ECR, Google, configured static entries) need no login: the command says so and stores nothing.`;
@@ -33,7 +34,7 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
   async run(): Promise<void> {
     const { args, flags } = await this.parse(LoginCommand);
     const registry = parseRegistry(args.host);
-    const router = await createConfiguredBackend();
+    const { config, router } = await createCommandBackend();
     const decision = router.decide(registry);
     if (decision.provider.store === undefined) {
       this.log(
@@ -59,7 +60,7 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
       { notice: (line) => this.logToStderr(line) },
     );
     this.log(
-      `Login Succeeded: the credentials for ${registry.key} are in the OS keychain${flags.verify ? '' : ' (not checked: --no-verify)'}`,
+      `Login Succeeded: the credentials for ${registry.key} are in ${storeName(config)}${flags.verify ? '' : ' (not checked: --no-verify)'}`,
     );
   }
 

@@ -1,10 +1,11 @@
 import { Args } from '@oclif/core';
-import { createConfiguredBackend } from '../backend.js';
 import { CredrelayCommand } from '../cli/base-command.js';
+import { createCommandBackend } from '../cli/secret-store.js';
 import { parseRegistry } from '../registry/identity.js';
 
 export default class LogoutCommand extends CredrelayCommand {
-  static override summary = 'Remove the stored credentials of a registry from the OS keychain.';
+  static override summary =
+    'Remove the stored credentials of a registry from the OS keychain (or the encrypted file store).';
   static override description =
     'The registry may be given in any spelling: the entry stored under any of them is removed. Cached tokens for it are dropped too. For a registry whose tokens credrelay mints, nothing is stored, and the command says so.';
   static override args = { host: Args.string({ description: 'the registry, in any spelling', required: true }) };
@@ -13,7 +14,7 @@ export default class LogoutCommand extends CredrelayCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(LogoutCommand);
     const registry = parseRegistry(args.host);
-    const router = await createConfiguredBackend();
+    const { router } = await createCommandBackend();
     await router.erase(args.host, { notice: (line) => this.logToStderr(line) });
     this.log(`Removed the credentials for ${registry.key}`);
   }

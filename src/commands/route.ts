@@ -1,8 +1,8 @@
 import { Args } from '@oclif/core';
-import { createConfiguredBackend } from '../backend.js';
 import { askDaemon } from '../cli/daemon-connection.js';
 import type { CacheRow } from '../cache/token-cache.js';
 import { CredrelayCommand } from '../cli/base-command.js';
+import { createCommandBackend, describeStore } from '../cli/secret-store.js';
 import { parseRegistry } from '../registry/identity.js';
 import { EVERY_REGISTRY } from '../router.js';
 import { referencedSecret } from '../secrets/secret-name.js';
@@ -10,7 +10,7 @@ import { referencedSecret } from '../secrets/secret-name.js';
 export default class RouteCommand extends CredrelayCommand {
   static override summary = 'Explain which provider answers for a registry, and why.';
   static override description =
-    'Shows the parsed registry identity, the registries entry or provider matcher that claims it (or the keychain fallback), the provider and the options it will use (secret references are named, never resolved), and whether the daemon holds a token for it.';
+    'Shows the parsed registry identity, the registries entry or provider matcher that claims it (or the keychain fallback), the provider and the options it will use (secret references are named, never resolved), whether the daemon holds a token for it, and which store keeps long-lived secrets.';
   static override args = { host: Args.string({ description: 'the registry, in any spelling', required: true }) };
   static override examples = [
     '<%= config.bin %> <%= command.id %> 123456789012.dkr.ecr.us-east-1.amazonaws.com',
@@ -21,7 +21,7 @@ export default class RouteCommand extends CredrelayCommand {
   async run(): Promise<Record<string, unknown>> {
     const { args } = await this.parse(RouteCommand);
     const registry = parseRegistry(args.host);
-    const router = await createConfiguredBackend();
+    const { config, router, store } = await createCommandBackend();
     const decision = router.decide(registry);
     const reason =
       decision.reason.kind === 'registries'
@@ -52,12 +52,15 @@ export default class RouteCommand extends CredrelayCommand {
     this.log(`provider   ${decision.provider.name}: ${decision.provider.description}`);
     this.log(`options    ${options.length === 0 ? 'none' : options.join(', ')}`);
     this.log(`cache      ${cache}`);
+    const storeLine = await describeStore(config, store);
+    this.log(`store      ${storeLine}`);
     return {
       registry: registry.key,
       reason: decision.reason,
       provider: decision.provider.name,
       options: decision.options,
       cache: cached ?? null,
+      store: config.store,
     };
   }
 }

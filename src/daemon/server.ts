@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, unwatchFile, watchFile } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
-import { createBackend } from '../backend.js';
+import { configuredStore, createBackend } from '../backend.js';
 import { TokenCache } from '../cache/token-cache.js';
 import { inspectRuntimeDir } from '../client/runtime-dir.js';
 import { isListening } from '../client/socket-client.js';
@@ -12,10 +12,12 @@ import { handleKubeletRequest } from '../kubelet/credential-provider.js';
 import { handleAction, isProtocolAction } from '../protocol/handler.js';
 import type { Router } from '../router.js';
 import { parseRegistry } from '../registry/identity.js';
-import { onKeychainLost } from '../../plugins/keychain/secret-store.js';
+import { unlockFileStore } from '../keychain/file-store.js';
+import type { SecretStore } from '../keychain/secret-store.js';
+import { forgetUnlockedKeys, holdsUnlockedKeys } from '../keychain/store-key.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import type { Logger } from './logger.js';
-import { LineSplitter, type WireReply, type WireRequest, encodeLine } from './wire.js';
+import { LineSplitter, type StoreCall, type WireReply, type WireRequest, encodeLine } from './wire.js';
 
 export interface DaemonOptions {
   readonly paths: CredrelayPaths;
@@ -34,6 +36,9 @@ export interface DaemonStatus {
   readonly logPath: string;
   readonly cacheEntries: number;
   readonly idleTimeoutSeconds: number;
+  /** The configuration's `store`, and whether this daemon holds the file store's key (`credrelay unlock`). */
+  readonly store: string;
+  readonly storeUnlocked: boolean;
 }
 
 export interface RunningDaemon {
@@ -45,8 +50,19 @@ export interface RunningDaemon {
   status(): DaemonStatus;
 }
 
-const OPS = new Set(['protocol', 'kubelet', 'status', 'shutdown', 'reload', 'cache-list', 'cache-clear']);
-const CONFIG_POLL_MS = 1000;
+const OPS = new Set([
+  'protocol',
+  'kubelet',
+  'status',
+  'shutdown',
+  'reload',
+  'cache-list',
+  'cache-clear',
+  'unlock',
+  'lock',
+  'store-call',
+]);
+const STORE_METHODS = new Set(['getPassword', 'setPassword', 'deletePassword', 'findCredentials']);
 /** How long a refused connection's remaining input is drained before the connection is cut. */
 const REFUSED_DRAIN_MS = 2000;
 
@@ -76,21 +92,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const cache = new TokenCache({ clock, logger });
   let config: Config = loadConfig(paths.configPath);
-  let backend: Router = await createBackend({ config, cache, logger });
+  let store: SecretStore = configuredStore(config, paths.storePath);
+  let backend: Router = await createBackend({ config, store, cache, logger });
   let activeRequests = 0;
   let idleTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-
-  // A lost keyring cannot be reached again from this process (see onKeychainLost): answer, then make way for a
-  // fresh daemon, which the next request starts.
-  const stopListening = onKeychainLost(() => {
-    logger.warn(
-      'the OS keychain connection was lost; exiting so that the next request starts a daemon that connects afresh',
-    );
-    setImmediate(() => void shutdown('keychain connection lost'));
-  });
 
   const refused = new WeakSet<Socket>();
   const server: Server = createServer((socket) => serveConnection(socket));
@@ -105,7 +113,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const touch = (): void => {
     clearTimeout(idleTimer);
     idleTimer = setTimeout(() => {
-      if (activeRequests > 0) return touch();
+      // The file store's key lives only here: exiting on idle would lock the store behind the user's back.
+      if (activeRequests > 0 || holdsUnlockedKeys()) return touch();
       void shutdown('idle');
     }, config.daemon.idleTimeoutSeconds * 1000);
   };
@@ -117,8 +126,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     (reloading = reloading.then(async () => {
       try {
         const next = loadConfig(paths.configPath);
-        backend = await createBackend({ config: next, cache, logger });
+        const nextStore = configuredStore(next, paths.storePath);
+        backend = await createBackend({ config: next, store: nextStore, cache, logger });
         config = next;
+        store = nextStore;
         touch();
         logger.info('configuration reloaded', { reason, idleTimeoutSeconds: config.daemon.idleTimeoutSeconds });
       } catch (error) {
@@ -128,18 +139,22 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         });
       }
     }));
-  // Polling the path (not watching a directory) sees a file that is created, replaced by rename, or deleted.
-  watchFile(paths.configPath, { interval: CONFIG_POLL_MS, persistent: false }, (current, previous) => {
-    if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino || current.size !== previous.size)
-      void reload('config file changed');
-  });
+  // The configuration as saved, for every request: its file's identity is checked before each one, so a request
+  // that starts after the file was written, created, replaced by rename or deleted sees the new file. A stat
+  // costs microseconds; polling would leave a window in which a request is routed by the old file.
+  let loadedIdentity = configIdentity(paths.configPath);
+  const ensureCurrentConfig = async (): Promise<void> => {
+    const identity = configIdentity(paths.configPath);
+    if (identity === loadedIdentity) return;
+    loadedIdentity = identity;
+    await reload('config file changed');
+  };
 
   const shutdown = (reason: string): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       logger.info('daemon stopping', { reason });
       clearTimeout(idleTimer);
-      unwatchFile(paths.configPath);
-      stopListening();
+      forgetUnlockedKeys();
       cache.close();
       server.close(() => resolve());
       rmSync(paths.socketPath, { force: true });
@@ -157,6 +172,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     logPath: paths.logPath,
     cacheEntries: cache.size,
     idleTimeoutSeconds: config.daemon.idleTimeoutSeconds,
+    store: config.store,
+    storeUnlocked: holdsUnlockedKeys(),
   });
 
   function serveConnection(socket: Socket): void {
@@ -186,6 +203,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const started = clock();
     let reply: WireReply;
     try {
+      if (request.op !== 'shutdown') await ensureCurrentConfig();
       reply = { ok: true, result: await dispatch(request) };
     } catch (error) {
       const { code, message } = error instanceof WireError ? error : toCredrelayError(error);
@@ -236,6 +254,21 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         }));
       case 'cache-clear':
         return { removed: backend.clearCache(request.host === undefined ? undefined : parseRegistry(request.host)) };
+      case 'unlock': {
+        if (config.store !== 'file') {
+          throw new CredrelayError(
+            'STORE_FAILED',
+            `the configuration (${paths.configPath}) keeps secrets in the OS keychain, which credrelay does not lock; set "store": "file" to use the encrypted file store`,
+          );
+        }
+        const outcome = await unlockFileStore(paths.storePath, request.passphrase);
+        logger.info('file store unlocked', { outcome });
+        return { outcome, storePath: paths.storePath };
+      }
+      case 'lock':
+        return { wasUnlocked: forgetUnlockedKeys() };
+      case 'store-call':
+        return callStore(store, request.call);
     }
   }
 
@@ -252,6 +285,30 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   return { closed, shutdown, reload, status };
+}
+
+/** What tells one saved configuration file from another: inode, size and modification time (or its absence). */
+function configIdentity(path: string): string {
+  try {
+    const stats = statSync(path, { bigint: true });
+    return `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+  } catch (error) {
+    return `absent:${(error as NodeJS.ErrnoException).code ?? ''}`;
+  }
+}
+
+/** A CLI command's call on the daemon's secret store; its answer is the store's own. */
+function callStore(store: SecretStore, call: StoreCall): Promise<unknown> {
+  switch (call.method) {
+    case 'getPassword':
+      return store.getPassword(call.service, call.account);
+    case 'setPassword':
+      return store.setPassword(call.service, call.account, call.password).then(() => null);
+    case 'deletePassword':
+      return store.deletePassword(call.service, call.account);
+    case 'findCredentials':
+      return store.findCredentials(call.service);
+  }
 }
 
 /** An error answered to the client as it is (codes of the wire, not of the protocol). */
@@ -282,7 +339,19 @@ function parseRequest(line: string): WireRequest | undefined {
     if (typeof request.input !== 'string' || request.input.length > MAX_INPUT_BASE64) return undefined;
   }
   if (request.op === 'cache-clear' && request.host !== undefined && typeof request.host !== 'string') return undefined;
+  if (request.op === 'unlock' && (typeof request.passphrase !== 'string' || request.passphrase.length === 0))
+    return undefined;
+  if (request.op === 'store-call' && !isStoreCall(request.call)) return undefined;
   return request as unknown as WireRequest;
+}
+
+function isStoreCall(value: unknown): value is StoreCall {
+  if (typeof value !== 'object' || value === null) return false;
+  const call = value as Record<string, unknown>;
+  if (typeof call.method !== 'string' || !STORE_METHODS.has(call.method) || typeof call.service !== 'string')
+    return false;
+  if (call.method !== 'findCredentials' && typeof call.account !== 'string') return false;
+  return call.method !== 'setPassword' || typeof call.password === 'string';
 }
 
 /**

@@ -12,7 +12,18 @@ export type WireRequest =
   | { readonly v: string; readonly op: 'protocol'; readonly action: string; readonly input: string }
   | { readonly v: string; readonly op: 'kubelet'; readonly input: string }
   | { readonly v: string; readonly op: 'status' | 'shutdown' | 'reload' | 'cache-list' }
-  | { readonly v: string; readonly op: 'cache-clear'; readonly host?: string };
+  | { readonly v: string; readonly op: 'cache-clear'; readonly host?: string }
+  /** `credrelay unlock`: the passphrase of the encrypted file store, kept by the daemon as derived keys only. */
+  | { readonly v: string; readonly op: 'unlock'; readonly passphrase: string }
+  | { readonly v: string; readonly op: 'lock' }
+  /** A CLI command's call on the daemon's secret store (the file store unlocked there). */
+  | { readonly v: string; readonly op: 'store-call'; readonly call: StoreCall };
+
+/** One call on a secret store, as a CLI command makes it through the daemon. */
+export type StoreCall =
+  | { readonly method: 'getPassword' | 'deletePassword'; readonly service: string; readonly account: string }
+  | { readonly method: 'setPassword'; readonly service: string; readonly account: string; readonly password: string }
+  | { readonly method: 'findCredentials'; readonly service: string };
 
 export type WireOp = WireRequest['op'];
 

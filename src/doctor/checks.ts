@@ -1,11 +1,11 @@
 import { realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY_SERVICE } from '../../plugins/keychain/index.js';
-import { createKeytarStore } from '../../plugins/keychain/secret-store.js';
 import { createBackend } from '../backend.js';
+import { commandSecretStore } from '../cli/secret-store.js';
 import { askDaemon } from '../cli/daemon-connection.js';
 import { inspectRuntimeDir } from '../client/runtime-dir.js';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig, parseConfig } from '../config.js';
 import type { DaemonStatus } from '../daemon/server.js';
 import { silentLogger } from '../daemon/logger.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
@@ -43,7 +43,7 @@ const PROVIDER_CHECK_DEADLINE_MS = 20_000;
 
 /** Runs every check, in the order a broken set-up is best diagnosed. None of them prints a secret. */
 export async function runChecks(): Promise<CheckResult[]> {
-  const results = [checkHelperOnPath(), checkDockerConfig(), await checkKeychain(), await checkDaemon()];
+  const results = [checkHelperOnPath(), checkDockerConfig(), await checkSecretStore(), await checkDaemon()];
   results.push(...(await checkConfigAndProviders()));
   return results;
 }
@@ -93,13 +93,31 @@ function checkDockerConfig(): CheckResult {
   }
 }
 
-async function checkKeychain(): Promise<CheckResult> {
+/** The store the configuration names (the OS keychain when the configuration cannot be read: see its own check). */
+async function checkSecretStore(): Promise<CheckResult> {
+  let config: Config;
   try {
-    const items = await createKeytarStore().findCredentials(REGISTRY_SERVICE);
-    return ok('keychain', `reachable; ${items.length} registry credential(s) stored by credrelay`);
+    config = loadConfig(resolvePaths().configPath);
+  } catch {
+    config = parseConfig({});
+  }
+  const check = config.store === 'file' ? 'file store' : 'keychain';
+  const store = commandSecretStore(config);
+  try {
+    const description = await store.describe?.();
+    if (description !== undefined && !description.usable) throw new Error(description.detail);
+    const items = await store.findCredentials(REGISTRY_SERVICE);
+    const where = description ? `${description.backend}` : 'reachable';
+    const detail = description?.detail ? `; ${description.detail}` : '';
+    return ok(
+      check,
+      `reachable: ${where} ("store": "${config.store}")${detail}; ${items.length} registry credential(s) stored by credrelay`,
+    );
   } catch (error) {
-    // The keychain's messages end by pointing at this very command; here, say the rest.
-    return fail('keychain', toCredrelayError(error).message.replace(/,? or run `credrelay doctor`/, ''));
+    // The store's messages end by pointing at this very command; here, say the rest.
+    // Only credrelay's own texts reach here: the store's description, or a store error.
+    const message = error instanceof Error ? error.message : toCredrelayError(error).message;
+    return fail(check, message.replace(/,? or run `credrelay doctor`/, ''));
   }
 }
 
@@ -152,7 +170,7 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
       `${path}: ${config.registries.length} registries entr${config.registries.length === 1 ? 'y' : 'ies'}, ${config.plugins.length} plugin(s)`,
     ),
   ];
-  const resolveSecret = createSecretResolver(createSecretVault());
+  const resolveSecret = createSecretResolver(createSecretVault(commandSecretStore(config)));
   for (const entry of config.registries) {
     const check = `${entry.provider} for ${entry.written}`;
     if (entry.pattern.kind !== 'exact') {

@@ -1,11 +1,11 @@
-import { type SecretStore, createKeytarStore } from '../../plugins/keychain/secret-store.js';
 import { CredrelayError, isCredrelayError } from '../errors.js';
+import type { SecretStore } from '../keychain/secret-store.js';
 import { assertSecretName } from './secret-name.js';
 
 /** The keychain service of credrelay's named secrets, apart from registry credentials. */
 export const SECRETS_SERVICE = 'credrelay-secrets';
 
-/** Named secrets (`credrelay secrets set NAME`), kept in the OS keychain only. */
+/** Named secrets (`credrelay secrets set NAME`), kept in the OS keychain or the encrypted file store only. */
 export interface SecretVault {
   get(name: string): Promise<string | undefined>;
   set(name: string, value: string): Promise<void>;
@@ -15,7 +15,7 @@ export interface SecretVault {
   names(): Promise<string[]>;
 }
 
-export function createSecretVault(store: SecretStore = createKeytarStore()): SecretVault {
+export function createSecretVault(store: SecretStore): SecretVault {
   return {
     get: async (name) => (await store.getPassword(SECRETS_SERVICE, assertSecretName(name))) ?? undefined,
     set: (name, value) => store.setPassword(SECRETS_SERVICE, assertSecretName(name), value),

@@ -53,7 +53,7 @@ describe('docker CLI with "credsStore": "credrelay"', () => {
       unknown
     >;
     expect(config).toEqual({ auths: { [registry.host]: {} }, credsStore: 'credrelay' });
-    expect(keyring.search('credrelay')).toContain(`attribute.account = ${registry.host}`);
+    expect(keyring.search('credrelay')).toContain(`attribute.username = ${registry.host}`);
   });
 
   it('docker manifest inspect reads an image with the stored credential', async () => {

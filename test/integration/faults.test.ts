@@ -152,13 +152,9 @@ describe('keychain faults', () => {
     await session.startSecretService();
     const back = await runHelper('get', 'kept.example', env);
     expect(JSON.parse(back.stdout)).toMatchObject({ Secret: 'kept-secret' });
-    // libsecret cannot reconnect within a process, so the daemon that lost its keyring made way for a fresh one.
-    await waitFor('the old daemon to exit', () => !isAlive(pid));
-    expect(daemonPid(session.runtimeDir)).not.toBe(pid);
-    const log = readFileSync(join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log'), 'utf8');
-    expect(log).toMatch(
-      /the OS keychain connection was lost; exiting so that the next request starts a daemon that connects afresh/,
-    );
+    // Each keychain call connects afresh, so the same daemon reaches the keyring again: no restart, no lost cache.
+    expect(daemonPid(session.runtimeDir)).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
   });
 });
 
@@ -182,7 +178,7 @@ describe('the session bus itself dying', () => {
         },
         20_000,
       );
-      expect(daemonPid(bus.runtimeDir)).not.toBe(pid);
+      expect(daemonPid(bus.runtimeDir)).toBe(pid); // the same daemon, reconnected
     } finally {
       await bus.stop();
     }

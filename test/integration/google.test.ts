@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGarProvider } from '../../plugins/gar/index.js';
 import { parseRegistry } from '../../src/registry/identity.js';
 import { createSecretResolver, createSecretVault } from '../../src/secrets/secret-vault.js';
+import { createOsKeychain } from '../../src/keychain/os-keychain.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 import {
   type MetadataServer,
@@ -188,7 +189,7 @@ describe('other credential sources', () => {
     const provider = createGarProvider({ tokenOptions: { transporter } });
     const context = {
       ...testContext({ keySecret: 'GOOGLE_AR_KEY' }),
-      resolveSecret: createSecretResolver(createSecretVault()),
+      resolveSecret: createSecretResolver(createSecretVault(createOsKeychain())),
     };
     const credential = await provider.get(parseRegistry('us-docker.pkg.dev'), context);
     expect(credential).toMatchObject({ username: 'oauth2accesstoken', secret: 'ya29.from-key' });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
+import { createOsKeychain } from '../../src/keychain/os-keychain.js';
 import { parseRegistry } from '../../src/registry/identity.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../contract/storage-provider.js';
@@ -8,26 +9,29 @@ import { type Keyring, startKeyring } from '../support/keyring.js';
 let keyring: Keyring;
 beforeAll(async () => {
   keyring = await startKeyring();
-  // keytar (libsecret) reads the bus address when it first connects, in this test process.
+  // The keychain thread reads the bus address when it connects, from this test process's environment.
   Object.assign(process.env, keyring.env);
 });
 afterAll(async () => {
   await keyring.stop();
 });
 
-runStorageProviderContract('keychain over gnome-keyring (real keytar, real D-Bus)', async () => ({
-  provider: createKeychainProvider(),
-}));
+runStorageProviderContract(
+  'keychain over gnome-keyring (real @napi-rs/keyring on its thread, real D-Bus)',
+  async () => ({
+    provider: createKeychainProvider({ store: createOsKeychain() }),
+  }),
+);
 
 describe('keychain entries in the real keyring', () => {
   it('are kept under the credrelay service, keyed by registry identity', async () => {
-    await createKeychainProvider().store(
+    await createKeychainProvider({ store: createOsKeychain() }).store(
       parseRegistry('https://Seen.Example:5000/v2/'),
       { ServerURL: 'https://Seen.Example:5000/v2/', Username: 'erin', Secret: 'seen-secret' },
       testContext(),
     );
     const listing = keyring.search('credrelay');
-    expect(listing).toMatch(/attribute\.account = seen\.example:5000/);
+    expect(listing).toMatch(/attribute\.username = seen\.example:5000/);
     expect(listing).toMatch(/attribute\.service = credrelay/);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Keyring, type KeyringState, startKeyring } from '../support/keyring.js';
+import { type Keyring, type KeyringState, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { type RunResult, run, runHelper } from '../support/helper.js';
 
 /** Debian's build of Docker's own Secret Service helper: the reference we compare bytes with. */
@@ -163,7 +163,6 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
           erase: /^no Secret Service/,
         },
       ],
-      ['locked', { get: /^the OS keychain is locked.*unlock it/, list: /locked/, store: /locked/, erase: /locked/ }],
       // Nothing was ever stored, so "not found" is the truth; storing says how to create the keyring.
       [
         'no-login-collection',
@@ -175,6 +174,32 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
         },
       ],
     ];
+    it('a locked keyring: its items are a clear error, never "not found"; a registry never stored is not found', async () => {
+      const keyring = await startKeyring('unlocked');
+      try {
+        const stored = '{"ServerURL":"r.example","Username":"u","Secret":"s"}';
+        expect((await runHelper('store', stored, { ...keyring.env, ...modeEnv })).code).toBe(0);
+        await stopCredrelayDaemon(keyring.runtimeDir); // a fresh daemon meets the keyring locked
+        keyring.lock();
+        const expected = {
+          get: /^the OS keychain is locked.*unlock it/,
+          list: /locked/,
+          store: /locked/,
+          erase: /locked/,
+        };
+        for (const [action, answer] of Object.entries(expected)) {
+          const input = action === 'store' ? stored : 'r.example';
+          const result = await runHelper(action, input, { ...keyring.env, ...modeEnv });
+          expect(result.code, action).toBe(1);
+          expect(result.stdout, action).toMatch(answer);
+        }
+        const never = await runHelper('get', 'never.example', { ...keyring.env, ...modeEnv });
+        expect(never.stdout).toBe('credentials not found in native keychain\n');
+      } finally {
+        await keyring.stop();
+      }
+    });
+
     it.each(states)('a keyring that is %s', async (state, expected) => {
       const keyring = await startKeyring(state);
       try {

@@ -68,7 +68,7 @@ describe('credrelay secrets', () => {
       stderr: '',
     });
     const keychain = session.search('credrelay-secrets');
-    expect(keychain).toContain('attribute.account = DOCKERHUB_TOKEN');
+    expect(keychain).toContain('attribute.username = DOCKERHUB_TOKEN');
     expect(keychain).toContain(`secret = ${HUB_PAT}\n`); // one trailing newline dropped
     expect(session.search('credrelay')).not.toContain('DOCKERHUB_TOKEN');
   });

@@ -9,7 +9,7 @@ import { waitFor } from './wait.js';
  * and private XDG directories, so that a credrelay daemon started in it serves this session only.
  */
 export interface Keyring {
-  /** Environment that points keytar, secret-tool, the Go helpers and credrelay's daemon at this session. */
+  /** Environment that points the keychain module, secret-tool, the Go helpers and credrelay's daemon at this session. */
   readonly env: Record<string, string>;
   readonly home: string;
   /** credrelay's runtime directory in this session (where the daemon's socket appears). */
@@ -18,6 +18,8 @@ export interface Keyring {
   readonly root: string;
   /** Lists what the keyring holds for `service` (secrets and attributes), through libsecret's own tool. */
   search(service: string): string;
+  /** Locks the login collection, as a screen lock or a timeout does; its items stay, unreadable. */
+  lock(): void;
   /** Stops gnome-keyring (the bus stays): the Secret Service goes away under whoever uses it. */
   stopSecretService(): Promise<void>;
   /** Starts gnome-keyring again, unlocked, with the same keyrings. */
@@ -118,6 +120,16 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
         encoding: 'utf8',
       });
       return `${result.stdout}${result.stderr}`;
+    },
+    lock() {
+      execFileSync('dbus-send', [
+        `--bus=${address}`,
+        '--print-reply',
+        '--dest=org.freedesktop.secrets',
+        '/org/freedesktop/secrets',
+        'org.freedesktop.Secret.Service.Lock',
+        'array:objpath:/org/freedesktop/secrets/collection/login',
+      ]);
     },
     async stopSecretService() {
       if (keyring) await stopDaemon(keyring);

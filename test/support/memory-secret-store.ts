@@ -1,6 +1,6 @@
-import type { SecretStore } from '../../plugins/keychain/secret-store.js';
+import type { SecretStore } from '../../src/keychain/secret-store.js';
 
-/** keytar's behaviour over a Map: the stand-in for the OS keychain in unit tests. */
+/** A secret store over a Map: the stand-in for the OS keychain in unit tests. */
 export function memorySecretStore(): SecretStore & { items: Map<string, string> } {
   const items = new Map<string, string>();
   const id = (service: string, account: string) => JSON.stringify([service, account]);

@@ -3,12 +3,14 @@ import { Args } from '@oclif/core';
 import { readSecretFromUser } from '../../cli/read-secret.js';
 import { assertSecretName } from '../../secrets/secret-name.js';
 import { createSecretVault } from '../../secrets/secret-vault.js';
+import { createCommandBackend, storeName } from '../../cli/secret-store.js';
 
 export default class SecretsSetCommand extends CredrelayCommand {
-  static override summary = 'Store a named secret in the OS keychain, for "$NAME" references in the config.';
+  static override summary =
+    'Store a named secret in the OS keychain (or the encrypted file store), for "$NAME" references in the config.';
   static override description = `The value is read from stdin: a hidden prompt on a terminal, or everything piped in (one trailing newline is dropped). NAME=VALUE on the command line also works, like other platforms' secrets commands, but the value is then visible to other processes and your shell history; prefer stdin.
 
-Names are shell-style: letters, digits and _, not starting with a digit. Values go to the OS keychain only, apart from registry credentials.`;
+Names are shell-style: letters, digits and _, not starting with a digit. Values go to the OS keychain only (or the encrypted file store, with "store": "file"), apart from registry credentials.`;
   static override args = {
     name: Args.string({ description: 'NAME, or NAME=VALUE', required: true }),
   };
@@ -32,7 +34,8 @@ Names are shell-style: letters, digits and _, not starting with a digit. Values 
       );
     }
     if (value.length === 0) this.error(`no value given for ${name}; nothing was stored`, { exit: 1 });
-    await createSecretVault().set(name, value);
-    this.log(`stored secret ${name} in the OS keychain`);
+    const { config, store } = await createCommandBackend();
+    await createSecretVault(store).set(name, value);
+    this.log(`stored secret ${name} in ${storeName(config)}`);
   }
 }

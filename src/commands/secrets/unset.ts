@@ -2,9 +2,10 @@ import { CredrelayCommand } from '../../cli/base-command.js';
 import { Args } from '@oclif/core';
 import { assertSecretName } from '../../secrets/secret-name.js';
 import { createSecretVault } from '../../secrets/secret-vault.js';
+import { createCommandBackend } from '../../cli/secret-store.js';
 
 export default class SecretsUnsetCommand extends CredrelayCommand {
-  static override summary = 'Remove a named secret from the OS keychain.';
+  static override summary = 'Remove a named secret from the OS keychain (or the encrypted file store).';
   static override description =
     'A registries entry that still refers to it then answers with an error naming the secret, or with the value of the same name in the daemon environment.';
   static override args = { name: Args.string({ description: 'the secret name', required: true }) };
@@ -13,7 +14,7 @@ export default class SecretsUnsetCommand extends CredrelayCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(SecretsUnsetCommand);
     const name = assertSecretName(args.name);
-    const removed = await createSecretVault().unset(name);
+    const removed = await createSecretVault((await createCommandBackend()).store).unset(name);
     this.log(removed ? `removed secret ${name}` : `no secret named ${name} was stored`);
   }
 }

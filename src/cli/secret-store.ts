@@ -1,0 +1,64 @@
+import { configuredStore, createBackend } from '../backend.js';
+import { type Config, loadConfig } from '../config.js';
+import { CredrelayError, type ErrorCode } from '../errors.js';
+import type { SecretStore } from '../keychain/secret-store.js';
+import { resolvePaths } from '../paths.js';
+import type { Router } from '../router.js';
+import type { StoreCall } from '../daemon/wire.js';
+import { requestThroughDaemon } from '../client/daemon-client.js';
+
+/**
+ * The secret store a command uses. The OS keychain, and the file store with a key file, are opened in the command's
+ * own process. A file store unlocked with `credrelay unlock` has its key in the daemon's memory only, so the
+ * command's calls go to the daemon, which holds it.
+ */
+export function commandSecretStore(config: Config): SecretStore {
+  if (config.store !== 'file' || process.env.CREDRELAY_STORE_KEY_FILE) return configuredStore(config);
+  const call = async <T>(storeCall: StoreCall): Promise<T> => {
+    const reply = await requestThroughDaemon((v) => ({ v, op: 'store-call', call: storeCall }), {
+      start: false,
+      notice: () => undefined,
+    });
+    if (reply === undefined) {
+      throw new CredrelayError(
+        'STORE_LOCKED',
+        'the credential store is locked (no daemon holds its key): run `credrelay unlock`, or set CREDRELAY_STORE_KEY_FILE to a file holding the passphrase',
+      );
+    }
+    if (!reply.ok) throw new CredrelayError(reply.code as ErrorCode, reply.message);
+    return reply.result as T;
+  };
+  return {
+    getPassword: (service, account) => call({ method: 'getPassword', service, account }),
+    setPassword: (service, account, password) => call({ method: 'setPassword', service, account, password }),
+    deletePassword: (service, account) => call({ method: 'deletePassword', service, account }),
+    findCredentials: (service) => call({ method: 'findCredentials', service }),
+    describe: async () => {
+      const store = await call<unknown>({ method: 'findCredentials', service: 'credrelay' }).then(
+        () => ({ usable: true, detail: 'key: unlocked in the daemon' }),
+        (error: Error) => ({ usable: false, detail: error.message }),
+      );
+      return { kind: 'file', backend: `the encrypted file ${resolvePaths().storePath}`, ...store };
+    },
+  };
+}
+
+/** How messages name where secrets went. */
+export const storeName = (config: Config): string =>
+  config.store === 'file' ? 'the encrypted file store' : 'the OS keychain';
+
+/** One line on the store in use: which, from which setting, and whether it can be used now. */
+export async function describeStore(config: Config, store: SecretStore): Promise<string> {
+  const description = await store.describe?.();
+  const setting = `"store": "${config.store}"`;
+  if (description === undefined) return setting;
+  const state = description.usable ? (description.detail ?? 'reachable') : `not usable: ${description.detail}`;
+  return `${description.backend} (${setting}); ${state}`;
+}
+
+/** The user's configuration with the store a command uses. */
+export async function createCommandBackend(): Promise<{ config: Config; router: Router; store: SecretStore }> {
+  const config = loadConfig(resolvePaths().configPath);
+  const store = commandSecretStore(config);
+  return { config, store, router: await createBackend({ config, store }) };
+}

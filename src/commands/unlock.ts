@@ -1,0 +1,46 @@
+import { Flags } from '@oclif/core';
+import { CredrelayCommand } from '../cli/base-command.js';
+import { readSecretFromUser } from '../cli/read-secret.js';
+import { requestThroughDaemon } from '../client/daemon-client.js';
+import { CredrelayError, type ErrorCode } from '../errors.js';
+
+export default class UnlockCommand extends CredrelayCommand {
+  static override summary =
+    'Unlock the encrypted file store: the daemon keeps its key in memory until `credrelay lock`.';
+  static override description = `For "store": "file". The passphrase is read from a hidden prompt (asked twice when the store does not exist yet), or from stdin with --passphrase-stdin, and handed to the daemon over its private socket; the daemon derives the store's key (scrypt), keeps only the key, in memory, and stays running while it holds it (it does not exit on idle). The first unlock creates the store with this passphrase. A wrong passphrase is refused.
+
+On unattended machines, set CREDRELAY_STORE_KEY_FILE to a file holding the passphrase instead (owned by you, mode 600).`;
+  static override flags = {
+    'passphrase-stdin': Flags.boolean({ description: 'read the passphrase from stdin' }),
+  };
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    'systemd-ask-password | <%= config.bin %> <%= command.id %> --passphrase-stdin',
+  ];
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(UnlockCommand);
+    if (!flags['passphrase-stdin'] && process.stdin.isTTY !== true) {
+      throw new CredrelayError(
+        'INVALID_INPUT',
+        'cannot prompt for the passphrase without a terminal: pipe it in with --passphrase-stdin',
+      );
+    }
+    const passphrase = await readSecretFromUser('Passphrase for the credrelay file store: ');
+    if (passphrase === '') throw new CredrelayError('INVALID_INPUT', 'no passphrase given; the store stays locked');
+    const reply = await requestThroughDaemon((v) => ({ v, op: 'unlock', passphrase }));
+    if (reply === undefined) {
+      throw new CredrelayError(
+        'STORE_LOCKED',
+        'the daemon could not be started, and only the daemon can hold the key: run `credrelay doctor`',
+      );
+    }
+    if (!reply.ok) throw new CredrelayError(reply.code as ErrorCode, reply.message);
+    const { outcome, storePath } = reply.result as { outcome: 'unlocked' | 'created'; storePath: string };
+    this.log(
+      outcome === 'created'
+        ? `created the encrypted file store ${storePath}; the daemon holds its key until \`credrelay lock\``
+        : `unlocked ${storePath}; the daemon holds its key until \`credrelay lock\``,
+    );
+  }
+}

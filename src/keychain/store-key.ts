@@ -1,0 +1,134 @@
+import { createHash, randomBytes, scrypt } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { CredrelayError } from '../errors.js';
+
+/**
+ * Where the file store's key comes from. The key is derived from a passphrase with scrypt and kept in memory only:
+ * - `credrelay unlock` hands the passphrase to the daemon, which keeps the derived keys until `credrelay lock` (or
+ *   until it exits);
+ * - on unattended machines `CREDRELAY_STORE_KEY_FILE` names a file holding the passphrase, the pattern of systemd's
+ *   `LoadCredential=` and of a Kubernetes secret mounted as a file. It must belong to the user (or root) and be
+ *   readable by nobody else.
+ */
+
+/** scrypt's parameters and the store's salt, kept in the store's file (none of it secret). */
+export interface KdfParams {
+  readonly algorithm: 'scrypt';
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+  /** base64 */
+  readonly salt: string;
+}
+
+/** Two keys from one derivation: one seals records, one names them (HMAC), so names say nothing either. */
+export interface StoreKeys {
+  readonly encryptionKey: Buffer;
+  readonly idKey: Buffer;
+}
+
+export interface StoreKeySource {
+  /** The keys for a store with these parameters; throws STORE_LOCKED (with what to do) when no key is at hand. */
+  keysFor(kdf: KdfParams): Promise<StoreKeys>;
+  /** Where the key would come from now, for `credrelay doctor`; undefined when the store is locked. */
+  origin(): string | undefined;
+}
+
+/** 2^15 × 8 × 128 bytes = 32 MiB and ~0.1 s per derivation: OWASP's floor for scrypt, derived once per key. */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
+const MAX_PASSPHRASE_BYTES = 4096;
+
+export const newKdfParams = (): KdfParams => ({
+  algorithm: 'scrypt',
+  ...SCRYPT,
+  salt: randomBytes(16).toString('base64'),
+});
+
+export function deriveKeys(passphrase: string, kdf: KdfParams): Promise<StoreKeys> {
+  if (kdf.algorithm !== 'scrypt' || !(kdf.N >= 2 ** 14 && kdf.N <= 2 ** 20) || kdf.r !== 8 || kdf.p !== 1) {
+    return Promise.reject(
+      new CredrelayError('STORE_FAILED', 'the credential store names key-derivation parameters credrelay does not use'),
+    );
+  }
+  return new Promise((resolve, reject) =>
+    scrypt(passphrase, Buffer.from(kdf.salt, 'base64'), 64, { ...kdf, maxmem: 256 * kdf.N * kdf.r }, (error, key) => {
+      if (error) return reject(new CredrelayError('STORE_FAILED', 'deriving the credential store key failed'));
+      resolve({ encryptionKey: key.subarray(0, 32), idKey: key.subarray(32) });
+    }),
+  );
+}
+
+/** Keys handed over by `credrelay unlock`; only a daemon ever holds them. */
+let unlocked: { readonly salt: string; readonly keys: StoreKeys } | undefined;
+
+export function rememberUnlockedKeys(kdf: KdfParams, keys: StoreKeys): void {
+  unlocked = { salt: kdf.salt, keys };
+}
+
+/** Forgets the unlocked keys; whether there were any. */
+export function forgetUnlockedKeys(): boolean {
+  const had = unlocked !== undefined;
+  unlocked = undefined;
+  return had;
+}
+
+export const holdsUnlockedKeys = (): boolean => unlocked !== undefined;
+
+/** Derivations from key files, by salt and the passphrase's hash, so a rotated key file is read afresh. */
+const derived = new Map<string, Promise<StoreKeys>>();
+const MAX_DERIVED = 8;
+
+const LOCKED_FIX =
+  'run `credrelay unlock` (the daemon keeps the key in memory), or set CREDRELAY_STORE_KEY_FILE to a file holding the passphrase';
+
+export function createStoreKeySource(env: NodeJS.ProcessEnv = process.env): StoreKeySource {
+  const keyFile = env.CREDRELAY_STORE_KEY_FILE || undefined;
+  return {
+    origin: () => (unlocked ? 'unlocked in the daemon' : keyFile ? `key file ${keyFile}` : undefined),
+    async keysFor(kdf) {
+      if (unlocked?.salt === kdf.salt) return unlocked.keys;
+      if (keyFile === undefined) {
+        throw new CredrelayError('STORE_LOCKED', `the credential store is locked: ${LOCKED_FIX}`);
+      }
+      const passphrase = readKeyFile(keyFile);
+      const id = `${kdf.salt}:${createHash('sha256').update(passphrase).digest('base64')}`;
+      let keys = derived.get(id);
+      if (keys === undefined) {
+        if (derived.size >= MAX_DERIVED) derived.delete(derived.keys().next().value as string);
+        keys = deriveKeys(passphrase, kdf);
+        keys.catch(() => derived.delete(id));
+        derived.set(id, keys);
+      }
+      return keys;
+    },
+  };
+}
+
+/** Reads the passphrase from a key file after checking that nobody else can read or replace it. */
+export function readKeyFile(path: string): string {
+  const refuse = (why: string, fix: string) =>
+    new CredrelayError('STORE_LOCKED', `CREDRELAY_STORE_KEY_FILE ${path} ${why}: ${fix}`);
+  if (!isAbsolute(path)) throw refuse('is not an absolute path', 'name the file by its absolute path');
+  let stats;
+  try {
+    stats = statSync(path); // through links: a mounted Kubernetes secret is one
+  } catch (error) {
+    throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path');
+  }
+  const uid = process.getuid?.();
+  if (!stats.isFile()) throw refuse('is not a regular file', 'point it at the file that holds the passphrase');
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    throw refuse(`belongs to uid ${stats.uid}, not to you (uid ${uid}) or root`, 'use a file you own');
+  }
+  if (uid !== undefined && (stats.mode & 0o077) !== 0) {
+    throw refuse(
+      `can be read or written by others (mode ${(stats.mode & 0o777).toString(8)})`,
+      `make it private with chmod 600 ${path}`,
+    );
+  }
+  if (stats.size > MAX_PASSPHRASE_BYTES) throw refuse('is larger than 4 KiB', 'put only the passphrase in it');
+  const passphrase = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  if (passphrase.length === 0) throw refuse('is empty', 'put the passphrase in it');
+  return passphrase;
+}
