@@ -5,12 +5,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# The real services and clients the integration suites use: installed here when one is missing.
 for tool in dbus-daemon gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo docker go docker-credential-secretservice; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "missing $tool: run 'bash scripts/install-system-deps.sh' (or 'npm run setup') first" >&2
-    exit 1
+    bash scripts/install-test-deps.sh || exit 1
+    break
   fi
 done
+[ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
 
 npm run --silent build || exit 1
 npx tsc -p tsconfig.test.json || exit 1

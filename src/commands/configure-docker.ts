@@ -1,10 +1,15 @@
 import { Flags } from '@oclif/core';
 import { CredrelayCommand } from '../cli/base-command.js';
 import {
+  type DockerConfigPlan,
+  type ReplacedHelpers,
   dockerConfigPath,
   helperOnPath,
   planDockerConfig,
+  planUndo,
   readDockerConfig,
+  recordReplacedHelpers,
+  replacedHelpers,
   writeDockerConfig,
 } from '../docker/docker-config.js';
 
@@ -12,18 +17,23 @@ export default class ConfigureDockerCommand extends CredrelayCommand {
   static override summary = "Point Docker's config.json at credrelay (credsStore, or credHelpers for some registries).";
   static override description = `Edits $DOCKER_CONFIG/config.json (default ~/.docker/config.json). Without --registries it sets "credsStore": "credrelay", so every registry goes through credrelay; with --registries it adds "credHelpers" entries for those registries only (skopeo, podman and buildah read only credHelpers).
 
-Every other key and value is kept. The file is written atomically with its permissions kept, the previous version is saved as config.json.bak, and a second run changes nothing.`;
+Every other key and value is kept. The file is written atomically with its permissions kept, the previous version is saved as config.json.bak, and a second run changes nothing. What was replaced (the previous credsStore or credHelpers entries) is recorded in credrelay's state directory, so that --undo can put it back: --undo restores those values, or removes credrelay's entries where nothing was replaced.`;
   static override flags = {
     registries: Flags.string({
       description: 'comma-separated registries to route through credrelay with credHelpers',
       helpValue: 'h1,h2',
     }),
     'dry-run': Flags.boolean({ description: 'print the change without writing it' }),
+    undo: Flags.boolean({
+      description: "restore the credsStore/credHelpers entries credrelay replaced, or remove credrelay's entries",
+      exclusive: ['registries'],
+    }),
   };
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --registries 123456789012.dkr.ecr.us-east-1.amazonaws.com,us-docker.pkg.dev',
     '<%= config.bin %> <%= command.id %> --dry-run',
+    '<%= config.bin %> <%= command.id %> --undo',
   ];
 
   async run(): Promise<void> {
@@ -34,6 +44,8 @@ Every other key and value is kept. The file is written atomically with its permi
       .map((registry) => registry.trim())
       .filter(Boolean);
     const { config, text } = readDockerConfig(path);
+    if (flags.undo)
+      return this.apply(path, planUndo(config, replacedHelpers(path)), text !== undefined, flags['dry-run'], 'forget');
     const plan = planDockerConfig(config, registries);
 
     if (helperOnPath() === undefined) {
@@ -46,12 +58,28 @@ Every other key and value is kept. The file is written atomically with its permi
       this.log(`${path} already uses credrelay; nothing changed`);
       return;
     }
-    for (const change of plan.changes) this.log(`${flags['dry-run'] ? 'would ' : ''}${change}`);
-    if (flags['dry-run']) {
+    this.apply(path, plan, text !== undefined, flags['dry-run'], plan.replaced);
+  }
+
+  /** Writes a plan; `record` is what it replaced (kept for --undo), or 'forget' after an undo. */
+  private apply(
+    path: string,
+    plan: DockerConfigPlan,
+    hadFile: boolean,
+    dryRun: boolean,
+    record: ReplacedHelpers | 'forget',
+  ): void {
+    if (plan.changes.length === 0) {
+      this.log(`${path} has no credrelay entries; nothing changed`);
+      return;
+    }
+    for (const change of plan.changes) this.log(`${dryRun ? 'would ' : ''}${change}`);
+    if (dryRun) {
       this.log(`dry run: ${path} was not written; it would become:\n${JSON.stringify(plan.next, null, '\t')}`);
       return;
     }
-    const { backup } = writeDockerConfig(path, plan.next, text !== undefined);
+    const { backup } = writeDockerConfig(path, plan.next, hadFile);
+    recordReplacedHelpers(path, record);
     this.log(`wrote ${path}${backup ? ` (previous version in ${backup})` : ''}`);
   }
 }

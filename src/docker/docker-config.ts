@@ -10,6 +10,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CredrelayError } from '../errors.js';
@@ -21,8 +22,16 @@ export const HELPER_NAME = 'credrelay';
 export const dockerConfigPath = (env: NodeJS.ProcessEnv = process.env): string =>
   join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
 
+/** What credrelay replaced in a Docker config: each value as it was (null where the key was absent). */
+export interface ReplacedHelpers {
+  readonly credsStore?: string | null;
+  readonly credHelpers?: Readonly<Record<string, string | null>>;
+}
+
 export interface DockerConfigPlan {
   readonly next: Record<string, unknown>;
+  /** What the change replaces, so that `configure-docker --undo` can put it back. */
+  readonly replaced: ReplacedHelpers;
   /** What changes, for people: `set credsStore to "credrelay" (was "desktop")`. Empty when nothing does. */
   readonly changes: readonly string[];
   /** What the user should know: a helper being replaced, whose stored credentials stay behind. */
@@ -46,10 +55,12 @@ export function planDockerConfig(current: Record<string, unknown>, registries?: 
   const next: Record<string, unknown> = { ...current };
   const changes: string[] = [];
   const warnings: string[] = [];
+  let replaced: ReplacedHelpers = {};
   if (registries === undefined || registries.length === 0) {
     const previous = current.credsStore;
     if (previous !== HELPER_NAME) {
       next.credsStore = HELPER_NAME;
+      replaced = { credsStore: typeof previous === 'string' ? previous : null };
       changes.push(
         `set credsStore to "${HELPER_NAME}"${previous === undefined ? '' : ` (was ${JSON.stringify(previous)})`}`,
       );
@@ -69,18 +80,115 @@ export function planDockerConfig(current: Record<string, unknown>, registries?: 
     const helpers: Record<string, unknown> = {
       ...((current.credHelpers as Record<string, unknown> | undefined) ?? {}),
     };
+    const replacedHelpers: Record<string, string | null> = {};
     for (const key of registries.flatMap(credHelperKeys)) {
       const previous = helpers[key];
       if (previous === HELPER_NAME) continue;
       helpers[key] = HELPER_NAME;
+      replacedHelpers[key] = typeof previous === 'string' ? previous : null;
       changes.push(
         `set credHelpers["${key}"] to "${HELPER_NAME}"${previous === undefined ? '' : ` (was ${JSON.stringify(previous)})`}`,
       );
       if (typeof previous === 'string') warnings.push(`replacing the credential helper "${previous}" for ${key}`);
     }
     if (changes.length > 0) next.credHelpers = helpers;
+    replaced = { credHelpers: replacedHelpers };
   }
-  return { next, changes, warnings };
+  return { next, replaced, changes, warnings };
+}
+
+/**
+ * Plans `configure-docker --undo`: every credrelay entry goes back to what it replaced (as recorded when it was
+ * set), or is removed when nothing is recorded. Entries that no longer name credrelay are left as the user made them.
+ */
+export function planUndo(current: Record<string, unknown>, replaced: ReplacedHelpers): DockerConfigPlan {
+  const next: Record<string, unknown> = { ...current };
+  const changes: string[] = [];
+  if (current.credsStore === HELPER_NAME) {
+    const previous = replaced.credsStore ?? null;
+    if (previous === null) {
+      delete next.credsStore;
+      changes.push('removed credsStore "credrelay"');
+    } else {
+      next.credsStore = previous;
+      changes.push(`set credsStore back to ${JSON.stringify(previous)}`);
+    }
+  }
+  if (isObject(current.credHelpers)) {
+    const helpers: Record<string, unknown> = { ...current.credHelpers };
+    for (const [key, helper] of Object.entries(current.credHelpers)) {
+      if (helper !== HELPER_NAME) continue;
+      const previous = replaced.credHelpers?.[key] ?? null;
+      if (previous === null) {
+        delete helpers[key];
+        changes.push(`removed credHelpers["${key}"]`);
+      } else {
+        helpers[key] = previous;
+        changes.push(`set credHelpers["${key}"] back to ${JSON.stringify(previous)}`);
+      }
+    }
+    if (Object.keys(helpers).length === 0) delete next.credHelpers;
+    else next.credHelpers = helpers;
+  }
+  return { next, replaced: {}, changes, warnings: [] };
+}
+
+/**
+ * Where `configure-docker` records what it replaced in each Docker config, for `--undo`: credrelay's state
+ * directory, not Docker's file (the docker CLI drops keys it does not know when it rewrites config.json).
+ * It holds helper names only, never a credential.
+ */
+export const replacedHelpersPath = (env: NodeJS.ProcessEnv = process.env): string => {
+  const state = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(state, 'credrelay', 'docker-config-replaced.json');
+};
+
+type ReplacedRecord = Record<string, ReplacedHelpers>;
+
+function readReplacedRecord(recordPath: string): ReplacedRecord {
+  try {
+    const record: unknown = JSON.parse(readFileSync(recordPath, 'utf8'));
+    return isObject(record) ? (record as ReplacedRecord) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** What credrelay replaced in the Docker config at `path`. */
+export const replacedHelpers = (path: string, recordPath = replacedHelpersPath()): ReplacedHelpers =>
+  readReplacedRecord(recordPath)[path] ?? {};
+
+/**
+ * Records what a change replaced; the first value replaced is kept (a second run replaces "credrelay" with itself).
+ * `forget` drops the config's record, after an undo.
+ */
+export function recordReplacedHelpers(
+  path: string,
+  replaced: ReplacedHelpers | 'forget',
+  recordPath = replacedHelpersPath(),
+): void {
+  const record = readReplacedRecord(recordPath);
+  if (replaced === 'forget') {
+    if (!(path in record)) return;
+    delete record[path];
+  } else {
+    const earlier = record[path] ?? {};
+    const credsStore = earlier.credsStore !== undefined ? earlier.credsStore : replaced.credsStore;
+    record[path] = {
+      ...(credsStore !== undefined ? { credsStore } : {}),
+      credHelpers: { ...(replaced.credHelpers ?? {}), ...(earlier.credHelpers ?? {}) },
+    };
+  }
+  mkdirSync(dirname(recordPath), { recursive: true, mode: 0o700 });
+  const temporary = `${recordPath}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(temporary, 'wx', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, recordPath);
 }
 
 /** Reads Docker's config; a missing file is an empty config, and invalid JSON an error (never overwritten). */

@@ -113,6 +113,34 @@ describe('credrelay configure-docker', () => {
     expect((await cli(['configure-docker', '--registries', registry.host])).stdout).toMatch(/nothing changed/);
   });
 
+  it('--undo puts back what credrelay replaced: credsStore "desktop", and no credHelpers it added', async () => {
+    const result = await cli(['configure-docker', '--undo']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/set credsStore back to "desktop"/);
+    expect(result.stdout).toMatch(/removed credHelpers\["docker\.io"\]/);
+    const written = JSON.parse(readFileSync(configFile(), 'utf8')) as Record<string, unknown>;
+    expect(written).toEqual(realistic);
+    expect(Object.keys(written)).toEqual(Object.keys(realistic));
+    expect((await cli(['configure-docker', '--undo'])).stdout).toMatch(/has no credrelay entries; nothing changed/);
+  });
+
+  it('--undo restores a credHelpers entry credrelay replaced, and removes credrelay entries it knows nothing of', async () => {
+    const undoHome = join(session.root, 'undo-docker');
+    mkdirSync(undoHome, { recursive: true });
+    const file = join(undoHome, 'config.json');
+    writeFileSync(file, JSON.stringify({ credHelpers: { 'gcr.io': 'gcloud' } }));
+    const undoEnv = { DOCKER_CONFIG: undoHome };
+    expect((await cli(['configure-docker', '--registries', 'gcr.io,ghcr.io'], { env: undoEnv })).code).toBe(0);
+    expect((await cli(['configure-docker', '--undo'], { env: undoEnv })).code).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ credHelpers: { 'gcr.io': 'gcloud' } });
+    // Set by hand, never recorded: removed.
+    writeFileSync(file, JSON.stringify({ credsStore: 'credrelay', auths: {} }));
+    expect((await cli(['configure-docker', '--undo'], { env: undoEnv })).stdout).toMatch(
+      /removed credsStore "credrelay"/,
+    );
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ auths: {} });
+  });
+
   it('creates a missing config.json with mode 0600, and refuses to overwrite one that is not JSON', async () => {
     const fresh = join(session.root, 'fresh-docker');
     expect((await cli(['configure-docker'], { env: { DOCKER_CONFIG: fresh } })).code).toBe(0);
