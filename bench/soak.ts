@@ -3,11 +3,10 @@
  * registries on moto hand out 40-second tokens, so the daemon is refreshing tokens all the time. It reports errors,
  * upstream calls, and the daemon's memory and open handles sampled over the run: neither should grow.
  */
-import { join } from 'node:path';
 import { startAwsProxy } from '../test/support/aws-proxy.js';
 import { daemonPid } from '../test/support/daemon.js';
 import { openHandles, rssMiB, socketGet } from '../test/support/daemon-load.js';
-import { runHelper } from '../test/support/helper.js';
+import { daemonSocketFor, runHelper } from '../test/support/helper.js';
 import { startKeyring } from '../test/support/keyring.js';
 import { startMoto } from '../test/support/moto.js';
 
@@ -32,7 +31,7 @@ const env = {
 try {
   await runHelper('list', '', env);
   const pid = daemonPid(session.runtimeDir)!;
-  const socketPath = join(session.runtimeDir, 'daemon.sock');
+  const socketPath = daemonSocketFor(env);
   const hosts = Array.from({ length: 10 }, (_, i) => `${200000000000 + i}.dkr.ecr.eu-west-1.amazonaws.com`);
   const samples: Array<{ done: number; seconds: number; rss: number; handles: number }> = [];
   const started = Date.now();

@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /** Where credrelay keeps its files. Nothing here ever holds a secret. */
 export interface CredrelayPaths {
-  /** Private to the user (0700): the daemon's socket, pid file and start lock. */
+  /** Private to the user (0700): the daemons' sockets, pid files and start locks. */
   readonly runtimeDir: string;
+  /** Which environment the daemon at `socketPath` serves (see environmentFingerprint). */
+  readonly environment: string;
   readonly socketPath: string;
   readonly pidPath: string;
   /** Held (as a directory) by the one client that is starting the daemon. */
@@ -41,14 +44,67 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
   const stateHome = xdg('XDG_STATE_HOME', join(home, '.local', 'state'));
   const configHome = xdg('XDG_CONFIG_HOME', join(home, '.config'));
   const dataHome = xdg('XDG_DATA_HOME', join(home, '.local', 'share'));
+  const environment = environmentFingerprint(env);
   return {
     runtimeDir,
+    environment,
     socketPath:
-      process.platform === 'win32' ? `\\\\.\\pipe\\credrelay-${userInfo().username}` : join(runtimeDir, 'daemon.sock'),
-    pidPath: join(runtimeDir, 'daemon.pid'),
-    launchLockPath: join(runtimeDir, 'launch.lock'),
+      process.platform === 'win32'
+        ? `\\\\.\\pipe\\credrelay-${userInfo().username}-${environment}`
+        : join(runtimeDir, `daemon-${environment}.sock`),
+    pidPath: join(runtimeDir, `daemon-${environment}.pid`),
+    launchLockPath: join(runtimeDir, `launch-${environment}.lock`),
     logPath: join(stateHome, 'credrelay', 'daemon.log'),
     configPath: env.CREDRELAY_CONFIG || join(configHome, 'credrelay', 'config.json'),
     storePath: join(dataHome, 'credrelay', 'store.json'),
   };
+}
+
+/**
+ * Variables that change from one command to the next in the same session and that nothing credrelay runs reads:
+ * the shell's bookkeeping and the terminal's. Every other variable can change an answer (a `$NAME` reference can
+ * name any of them; the cloud SDKs read dozens), so every other variable is part of the fingerprint.
+ */
+const VOLATILE_VARIABLES = new Set([
+  '_',
+  'PWD',
+  'OLDPWD',
+  'SHLVL',
+  'TERM',
+  'TERM_PROGRAM',
+  'TERM_PROGRAM_VERSION',
+  'TERM_SESSION_ID',
+  'COLORTERM',
+  'COLUMNS',
+  'LINES',
+  'PS1',
+  'PS2',
+  'PS4',
+  'PROMPT_COMMAND',
+  'HISTFILE',
+  'HISTSIZE',
+  'HISTFILESIZE',
+  'HISTCONTROL',
+  'LS_COLORS',
+  'WINDOWID',
+  'SSH_TTY',
+  'TMUX_PANE',
+  'VTE_VERSION',
+]);
+
+/**
+ * Which environment a daemon serves: a hash of every variable but the volatile ones. Each environment gets a daemon
+ * of its own (its socket and pid file carry this fingerprint), so that through the daemon every caller is answered
+ * exactly as it would be in-process in its own environment: its own `$NAME` secrets, AWS and Google credentials,
+ * D-Bus session and key file, and a token cache no other environment shares. A hash, not the values: the names
+ * of files in the runtime directory must not tell what the environment holds.
+ */
+export function environmentFingerprint(env: NodeJS.ProcessEnv): string {
+  const hash = createHash('sha256');
+  for (const name of Object.keys(env).sort()) {
+    const value = env[name];
+    if (value === undefined || VOLATILE_VARIABLES.has(name)) continue;
+    hash.update(name).update('\0').update(value).update('\0');
+  }
+  return hash.digest('base64url').slice(0, 16);
 }

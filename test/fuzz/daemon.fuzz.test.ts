@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonPid, isAlive } from '../support/daemon.js';
-import { runHelper } from '../support/helper.js';
+import { daemonSocketFor, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { deepJson, nastyString, randomBytes, serverLikeString } from './arbitraries.js';
 
@@ -27,7 +26,7 @@ const expectIntact = async () => {
 /** Sends raw bytes to the daemon; resolves with the reply lines once it closes the connection (or after 3 s). */
 function sendRaw(payload: Buffer): Promise<string[]> {
   return new Promise((resolve) => {
-    const socket = createConnection(join(session.runtimeDir, 'daemon.sock'));
+    const socket = createConnection(daemonSocketFor(session.env));
     let data = '';
     const timer = setTimeout(() => {
       socket.destroy();

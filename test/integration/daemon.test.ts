@@ -11,10 +11,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { type Server, createConnection, createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonPid, daemonProcesses, isAlive } from '../support/daemon.js';
-import { CLI, REPO_ROOT, run, runHelper } from '../support/helper.js';
+import { daemonSocketFor, CLI, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
 import { waitFor } from '../support/wait.js';
@@ -28,7 +28,7 @@ let socketPath: string;
 beforeAll(async () => {
   session = await startKeyring();
   env = { ...session.env, CREDRELAY_LOG_LEVEL: 'debug' };
-  socketPath = join(session.runtimeDir, 'daemon.sock');
+  socketPath = daemonSocketFor(env);
 });
 afterAll(async () => {
   await session.stop();
@@ -148,7 +148,7 @@ describe('a runtime directory that is not private is never used', () => {
       connections += 1;
       socket.destroy();
     });
-    await new Promise<void>((resolve) => server.listen(join(dir, 'daemon.sock'), resolve));
+    await new Promise<void>((resolve) => server.listen(join(dir, basename(daemonSocketFor(env))), resolve));
     return { server, connections: () => connections };
   }
 
@@ -408,6 +408,6 @@ describe('configuration: idle exit and reloading', () => {
     writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 1 } }));
     process.kill(pid, 'SIGHUP');
     await waitForExit(pid);
-    expect(existsSync(join(configured.runtimeDir, 'daemon.sock'))).toBe(false);
+    expect(existsSync(daemonSocketFor(configured.env))).toBe(false);
   });
 });

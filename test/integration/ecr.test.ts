@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { socketGet } from '../support/daemon-load.js';
-import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
+import { daemonSocketFor, CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { type Registry, startRegistry } from '../support/registry.js';
@@ -152,7 +152,7 @@ describe('the daemon caches ECR tokens', () => {
     const host = '888888888888.dkr.ecr.ca-central-1.amazonaws.com';
     proxy.behaviour.delayMs = 300; // a realistic token exchange, so the requests really overlap
     try {
-      const socketPath = join(session.runtimeDir, 'daemon.sock');
+      const socketPath = daemonSocketFor(env);
       const secrets = await Promise.all(Array.from({ length: 300 }, () => socketGet(socketPath, host)));
       for (const secret of secrets) expect(secret).toBe(MOTO_PASSWORD('888888888888'));
       expect(proxy.tokenCalls('888888888888')).toHaveLength(1);

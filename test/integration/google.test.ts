@@ -15,7 +15,7 @@ import {
 } from '../support/google-endpoints.js';
 import { socketGet } from '../support/daemon-load.js';
 import { capturingTransport } from '../support/google-transport.js';
-import { CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
+import { daemonSocketFor, CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
 
@@ -77,7 +77,7 @@ describe('Application Default Credentials from the metadata server, through the 
   });
 
   it('many concurrent gets across hosts still share that one token', async () => {
-    const socketPath = join(session.runtimeDir, 'daemon.sock');
+    const socketPath = daemonSocketFor(env);
     const secrets = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
         socketGet(socketPath, hosts[i % hosts.length]!.replace(/^https:\/\/|\/v2\/$/g, '')),

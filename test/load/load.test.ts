@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { daemonPid } from '../support/daemon.js';
 import { openHandles, rssMiB, socketGet } from '../support/daemon-load.js';
-import { runHelper } from '../support/helper.js';
+import { daemonSocketFor, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 
@@ -34,7 +33,7 @@ describe('load', () => {
     expect((await runHelper('list', '', env)).code).toBe(0); // a daemon, started by a helper as in real use
     const pid = daemonPid(session.runtimeDir)!;
     const accounts = Array.from({ length: 10 }, (_, i) => String(100000000000 + i));
-    const socketPath = join(session.runtimeDir, 'daemon.sock');
+    const socketPath = daemonSocketFor(env);
     const started = Date.now();
     const secrets = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>

@@ -1,14 +1,65 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The pid in a runtime directory's pid file, or undefined. */
-export function daemonPid(runtimeDir: string): number | undefined {
+/**
+ * The newest file of a kind (`pid`, `sock`) among a runtime directory's daemons, one per environment: tests run
+ * their helpers in one environment, so the newest is theirs.
+ */
+export function newestDaemonFile(runtimeDir: string, extension: 'pid' | 'sock'): string | undefined {
+  let names: string[];
   try {
-    const pid = Number.parseInt(readFileSync(join(runtimeDir, 'daemon.pid'), 'utf8'), 10);
+    names = readdirSync(runtimeDir).filter((name) => name.startsWith('daemon-') && name.endsWith(`.${extension}`));
+  } catch {
+    return undefined;
+  }
+  const byAge = names
+    .map((name) => {
+      try {
+        return { path: join(runtimeDir, name), mtime: statSync(join(runtimeDir, name)).mtimeMs };
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((entry) => entry !== undefined)
+    .sort((a, b) => b.mtime - a.mtime);
+  return byAge[0]?.path;
+}
+
+/** Every daemon pid in a runtime directory's pid files. */
+export function daemonPids(runtimeDir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(runtimeDir).filter((name) => name.startsWith('daemon-') && name.endsWith('.pid'));
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    try {
+      const pid = Number.parseInt(readFileSync(join(runtimeDir, name), 'utf8'), 10);
+      return Number.isInteger(pid) ? [pid] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The pid of the (newest) daemon of a runtime directory, or undefined. */
+export function daemonPid(runtimeDir: string): number | undefined {
+  const file = newestDaemonFile(runtimeDir, 'pid');
+  if (file === undefined) return undefined;
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
     return Number.isInteger(pid) ? pid : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The socket of the (newest) daemon of a runtime directory; a daemon must have been started first. */
+export function daemonSocket(runtimeDir: string): string {
+  const socket = newestDaemonFile(runtimeDir, 'sock');
+  if (socket === undefined) throw new Error(`no daemon socket in ${runtimeDir}`);
+  return socket;
 }
 
 /** Live credrelay daemon processes whose environment points at `runtimeDir`'s session (read from /proc). */

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import { resolvePaths } from '../../src/paths.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN_DIR = join(REPO_ROOT, 'bin');
@@ -27,6 +28,19 @@ export function pathWithOnlyNode(dir: string): string {
 /** PATH with credrelay's bin/ first, so Docker, skopeo and Go's client find `docker-credential-credrelay`. */
 export const pathWithCredrelay = (): string => `${BIN_DIR}${delimiter}${process.env.PATH ?? ''}`;
 
+/** The environment `run` gives a command, for computing what the command will compute from it. */
+export const helperEnvironment = (
+  env: Record<string, string | undefined> = {},
+): Record<string, string | undefined> => ({
+  ...process.env,
+  PATH: pathWithCredrelay(),
+  ...env,
+});
+
+/** The socket of the daemon that serves helpers run with `env` (one daemon per environment). */
+export const daemonSocketFor = (env: Record<string, string | undefined>): string =>
+  resolvePaths(helperEnvironment(env)).socketPath;
+
 /** Runs `command` with `input` on stdin and collects its output; fails the test if it outlives `timeoutMs`. */
 export function run(
   command: string,
@@ -35,7 +49,7 @@ export function run(
 ): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, {
-      env: { ...process.env, PATH: pathWithCredrelay(), ...options.env },
+      env: helperEnvironment(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { daemonPids } from './daemon.js';
 import { makeTempDir } from './temp.js';
 import { waitFor } from './wait.js';
 
@@ -177,14 +178,12 @@ function secretServiceIsUp(address: string): boolean {
   return /boolean true/.test(result.stdout);
 }
 
-/** Stops the credrelay daemon of a runtime directory, if one runs, and waits until it has exited. */
+/** Stops every credrelay daemon of a runtime directory (one per environment), and waits until they have exited. */
 export async function stopCredrelayDaemon(runtimeDir: string): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number.parseInt(readFileSync(join(runtimeDir, 'daemon.pid'), 'utf8'), 10);
-  } catch {
-    return;
-  }
+  await Promise.all(daemonPids(runtimeDir).map((pid) => stopDaemonProcess(pid)));
+}
+
+async function stopDaemonProcess(pid: number): Promise<void> {
   try {
     process.kill(pid, 'SIGCONT'); // In case a test left it stopped.
     process.kill(pid, 'SIGTERM');

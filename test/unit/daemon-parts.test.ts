@@ -27,12 +27,34 @@ describe('LineSplitter', () => {
   });
 });
 
+describe('one daemon per environment', () => {
+  const base = { HOME: '/home/u', XDG_RUNTIME_DIR: '/run/user/1000', DOCKERHUB_TOKEN: 'a' };
+  it('gives each environment its own socket, pid file and launch lock', () => {
+    const a = resolvePaths(base);
+    const b = resolvePaths({ ...base, DOCKERHUB_TOKEN: 'b' });
+    const none = resolvePaths({ ...base, DOCKERHUB_TOKEN: undefined });
+    expect(new Set([a.socketPath, b.socketPath, none.socketPath]).size).toBe(3);
+    expect(a.pidPath).toBe(`/run/user/1000/credrelay/daemon-${a.environment}.pid`);
+    expect(a.launchLockPath).toBe(`/run/user/1000/credrelay/launch-${a.environment}.lock`);
+  });
+  it("ignores the shell's bookkeeping, which changes between commands of one session", () => {
+    expect(
+      resolvePaths({ ...base, PWD: '/elsewhere', OLDPWD: '/x', SHLVL: '3', _: '/usr/bin/docker' }).environment,
+    ).toBe(resolvePaths(base).environment);
+  });
+  it('names files by a hash that does not show the values', () => {
+    expect(resolvePaths({ ...base, SECRET: 'visible-value' }).socketPath).not.toContain('visible');
+  });
+});
+
 describe('resolvePaths', () => {
   it('puts the socket under $XDG_RUNTIME_DIR/credrelay, or the cache directory without it', () => {
-    expect(resolvePaths({ XDG_RUNTIME_DIR: '/run/user/1000' }).socketPath).toBe('/run/user/1000/credrelay/daemon.sock');
+    expect(resolvePaths({ XDG_RUNTIME_DIR: '/run/user/1000' }).socketPath).toMatch(
+      /^\/run\/user\/1000\/credrelay\/daemon-[\w-]{16}\.sock$/,
+    );
     expect(resolvePaths({ XDG_CACHE_HOME: '/c' }).runtimeDir).toBe('/c/credrelay/run');
-    expect(resolvePaths({ CREDRELAY_RUNTIME_DIR: '/x', XDG_RUNTIME_DIR: '/run/user/1' }).socketPath).toBe(
-      '/x/daemon.sock',
+    expect(resolvePaths({ CREDRELAY_RUNTIME_DIR: '/x', XDG_RUNTIME_DIR: '/run/user/1' }).socketPath).toMatch(
+      /^\/x\/daemon-[\w-]{16}\.sock$/,
     );
     expect(resolvePaths({ XDG_RUNTIME_DIR: 'relative' }).runtimeDir).toMatch(/\.cache\/credrelay\/run$/);
   });
@@ -78,8 +100,19 @@ describe('inspectRuntimeDir', () => {
 describe('config', () => {
   it('is the default without a file', () => {
     const path = fresh('none.json');
-    expect(loadConfig(path)).toEqual({ path, daemon: { idleTimeoutSeconds: 1800 }, registries: [], plugins: [] });
+    expect(loadConfig(path)).toEqual({
+      path,
+      daemon: { idleTimeoutSeconds: 1800 },
+      registries: [],
+      plugins: [],
+      store: 'auto',
+    });
     expect(DEFAULT_IDLE_TIMEOUT_SECONDS).toBe(1800);
+  });
+  it('reads "store", and refuses a store it does not know', () => {
+    expect(parseConfig({ store: 'file' }).store).toBe('file');
+    expect(parseConfig({ store: 'os' }).store).toBe('os');
+    expect(() => parseConfig({ store: 'pass' })).toThrowError(/"store" must be "auto" .* or "file"/);
   });
   it('reads daemon.idleTimeoutSeconds', () => {
     expect(parseConfig({ daemon: { idleTimeoutSeconds: 5 } }).daemon.idleTimeoutSeconds).toBe(5);

@@ -1,0 +1,175 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClientHome, makeClientHome } from '../support/client-home.js';
+import { daemonPid } from '../support/daemon.js';
+import { CLI, run, runHelper } from '../support/helper.js';
+import { stopCredrelayDaemon } from '../support/keyring.js';
+import { filesContaining } from '../support/leaks.js';
+import { type Registry, startRegistry } from '../support/registry.js';
+import { pushAndInspect } from '../support/skopeo.js';
+import { makeTempDir } from '../support/temp.js';
+
+/**
+ * A headless Linux machine: no D-Bus session at all, so no OS keychain. With "store": "file", docker login, the
+ * docker CLI's reads, skopeo and logout work through the encrypted file store, whose file shows nothing in the clear.
+ */
+const PASSPHRASE = 'file-store passphrase 7781';
+
+let registry: Registry;
+let root: ReturnType<typeof makeTempDir>;
+let client: ClientHome;
+/** The session's environment without a key: the store opens only after `credrelay unlock`. */
+let session: Record<string, string | undefined>;
+let keyFile: string;
+let runtimeDir: string;
+let storePath: string;
+
+beforeAll(async () => {
+  registry = await startRegistry('headless-user', 'headless-pass-CANARY-5521');
+  root = makeTempDir('headless');
+  client = makeClientHome();
+  const dir = (name: string) => {
+    const path = join(root.path, name);
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    return path;
+  };
+  session = {
+    ...client.env,
+    DBUS_SESSION_BUS_ADDRESS: undefined,
+    DISPLAY: undefined,
+    XDG_RUNTIME_DIR: dir('run'),
+    XDG_CONFIG_HOME: dir('config'),
+    XDG_DATA_HOME: dir('data'),
+    XDG_STATE_HOME: dir('state'),
+    XDG_CACHE_HOME: dir('cache'),
+  };
+  runtimeDir = join(root.path, 'run', 'credrelay');
+  storePath = join(root.path, 'data', 'credrelay', 'store.json');
+  mkdirSync(join(root.path, 'config', 'credrelay'));
+  writeFileSync(join(root.path, 'config', 'credrelay', 'config.json'), JSON.stringify({ store: 'file' }));
+  keyFile = join(dir('secrets'), 'store-key');
+  writeFileSync(keyFile, `${PASSPHRASE}\n`, { mode: 0o600 });
+  client.writeDockerConfig({ credsStore: 'credrelay' });
+});
+afterAll(async () => {
+  await stopCredrelayDaemon(runtimeDir);
+  await registry.stop();
+  client.remove();
+  root.remove();
+});
+
+const withKeyFile = () => ({ ...session, CREDRELAY_STORE_KEY_FILE: keyFile });
+const docker = (args: string[], env: Record<string, string | undefined>, input?: string) =>
+  run('docker', args, { env, ...(input === undefined ? {} : { input }) });
+const login = (env: Record<string, string | undefined>) =>
+  docker(['login', '-u', registry.username, '--password-stdin', registry.host], env, registry.password);
+const cli = (args: string[], env: Record<string, string | undefined>, input?: string) =>
+  run(CLI, args, { env, ...(input === undefined ? {} : { input }) });
+
+describe('the encrypted file store on a machine without D-Bus', () => {
+  it('with the OS keychain (the default), says there is none and how to turn on the file store', async () => {
+    const noKeychain = { ...session, XDG_CONFIG_HOME: join(root.path, 'no-config'), CREDRELAY_NO_DAEMON: '1' };
+    const result = await runHelper('list', '', noKeychain);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^no D-Bus session bus for the OS keychain: .*turn on the encrypted file store/);
+  });
+
+  it('locked, a docker login fails and Docker shows why', async () => {
+    const result = await login(session);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/the credential store is locked: run `credrelay unlock`/);
+  });
+
+  it('with a key file: docker login, manifest inspect through skopeo and the docker CLI, then logout', async () => {
+    const env = withKeyFile();
+    expect((await login(env)).stdout).toContain('Login Succeeded');
+    expect(JSON.parse((await runHelper('list', '', env)).stdout)).toEqual({ [registry.host]: registry.username });
+
+    const { pushed, inspected } = await pushAndInspect(registry.host, client.home, env);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    const manifest = await docker(['manifest', 'inspect', '--insecure', `${registry.host}/demo:v1`], env);
+    expect(manifest.code, manifest.stderr).toBe(0);
+    expect(JSON.parse(manifest.stdout)).toMatchObject({ schemaVersion: 2 });
+
+    // Nothing readable in the store: not the password, not the registry, not the user name.
+    const text = readFileSync(storePath, 'utf8');
+    for (const clear of [registry.password, registry.host, registry.username, PASSPHRASE]) {
+      expect(text).not.toContain(clear);
+    }
+    expect(filesContaining(root.path, registry.password)).toEqual([]);
+    expect(filesContaining(client.home, registry.password)).toEqual([]);
+
+    // It survives the daemon: a new daemon reads the same file.
+    const before = daemonPid(runtimeDir);
+    await stopCredrelayDaemon(runtimeDir);
+    const again = await runHelper('get', registry.host, env);
+    expect(JSON.parse(again.stdout)).toMatchObject({ Username: registry.username, Secret: registry.password });
+    expect(daemonPid(runtimeDir)).not.toBe(before);
+
+    const logout = await docker(['logout', registry.host], env);
+    expect(logout.code, logout.stderr).toBe(0);
+    expect(JSON.parse((await runHelper('list', '', env)).stdout)).toEqual({});
+    const refused = await docker(['manifest', 'inspect', '--insecure', `${registry.host}/demo:v1`], env);
+    expect(refused.code).not.toBe(0);
+  });
+
+  it('with credrelay unlock instead: the daemon keeps the key until credrelay lock', async () => {
+    await stopCredrelayDaemon(runtimeDir);
+    const wrong = await cli(['unlock', '--passphrase-stdin'], session, 'not the passphrase\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/the passphrase does not open the credential store/);
+
+    const unlocked = await cli(['unlock', '--passphrase-stdin'], session, `${PASSPHRASE}\n`);
+    expect(unlocked.code, unlocked.stderr).toBe(0);
+    expect(unlocked.stdout).toMatch(/^unlocked .*store\.json; the daemon holds its key/);
+    expect((await login(session)).stdout).toContain('Login Succeeded');
+    const status = JSON.parse((await cli(['daemon', 'status', '--json'], session)).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ store: 'file', storeUnlocked: true });
+    // CLI commands reach the unlocked store through the daemon.
+    expect((await cli(['secrets', 'set', 'HUB_TOKEN'], session, 'hub-token-value')).stdout).toBe(
+      'stored secret HUB_TOKEN in the encrypted file store\n',
+    );
+    expect((await cli(['secrets', 'list'], session)).stdout).toBe('HUB_TOKEN\n');
+
+    expect((await cli(['lock'], session)).stdout).toBe('locked: the daemon forgot the file store key\n');
+    const locked = await runHelper('get', registry.host, session);
+    expect(locked.code).toBe(1);
+    expect(locked.stdout).toMatch(/^the credential store is locked: run `credrelay unlock`/);
+    const doctor = await cli(['doctor'], session);
+    expect(doctor.stdout).toMatch(/^✗ file store +the credential store is locked/m);
+  });
+
+  it('a wrong, missing or loose key file is a clear error, never "not found"', async () => {
+    await stopCredrelayDaemon(runtimeDir);
+    const wrongKey = join(root.path, 'secrets', 'wrong-key');
+    writeFileSync(wrongKey, 'another passphrase', { mode: 0o600 });
+    const looseKey = join(root.path, 'secrets', 'loose-key');
+    writeFileSync(looseKey, PASSPHRASE, { mode: 0o644 });
+    const cases: Array<[string, RegExp]> = [
+      [wrongKey, /^the passphrase does not open the credential store/],
+      [join(root.path, 'secrets', 'missing'), /^CREDRELAY_STORE_KEY_FILE .* cannot be read \(ENOENT\)/],
+      [looseKey, /^CREDRELAY_STORE_KEY_FILE .* can be read or written by others \(mode 644\): make it private/],
+    ];
+    for (const [path, message] of cases) {
+      const env = { ...session, CREDRELAY_STORE_KEY_FILE: path, CREDRELAY_NO_DAEMON: '1' };
+      const result = await runHelper('get', registry.host, env);
+      expect(result.code, path).toBe(1);
+      expect(result.stdout, path).toMatch(message);
+    }
+  });
+
+  it('two processes writing at once lose nothing', async () => {
+    const env = { ...withKeyFile(), CREDRELAY_NO_DAEMON: '1' };
+    const hosts = Array.from({ length: 16 }, (_, index) => `parallel-${index}.example`);
+    const results = await Promise.all(
+      hosts.map((host) =>
+        runHelper('store', JSON.stringify({ ServerURL: host, Username: `u-${host}`, Secret: `s-${host}` }), env),
+      ),
+    );
+    expect(results.map((result) => result.code)).toEqual(hosts.map(() => 0));
+    const listed = JSON.parse((await runHelper('list', '', env)).stdout) as Record<string, string>;
+    for (const host of hosts) expect(listed[host]).toBe(`u-${host}`);
+  });
+});
