@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
 import { CredrelayError } from '../errors.js';
+import { isDefaultCollectionLocked } from './lock-state.js';
 import { KEYCHAIN_TIMEOUT_MS, type SecretStore, type StoreDescription, explainKeychainError } from './secret-store.js';
 
 /**
@@ -182,6 +183,10 @@ export function createOsKeychain(options: OsKeychainOptions = {}): SecretStore {
         const probe = await call<{ reachable: boolean; message?: string; kernelKeyring?: boolean }>('check', {
           op: 'probe',
         });
+        if (probe.reachable && (await isDefaultCollectionLocked(timeoutMs)) === true) {
+          const locked = explainKeychainError(new Error('the default collection is locked')).message;
+          return { kind: 'os', backend, usable: false, detail: locked };
+        }
         if (probe.reachable) return { kind: 'os', backend, usable: true };
         const problem = explainNative(probe.message ?? '', 'check').message;
         const kernel = probe.kernelKeyring

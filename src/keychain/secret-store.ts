@@ -68,16 +68,17 @@ export function explainKeychainError(error: unknown): CredrelayError {
       'no Secret Service on D-Bus: start gnome-keyring (gnome-keyring-daemon --start --components=secrets)',
     );
   }
-  if (/locked|unlock prompt/i.test(native)) {
-    return explained(
-      'KEYCHAIN_LOCKED',
-      'the OS keychain is locked: unlock it (log in to the desktop session, or gnome-keyring-daemon --unlock)',
-    );
-  }
+  // Before "locked": D-Bus's no-reply text says the reply may have been "blocked".
   if (/Did not receive a reply|timed? ?out/i.test(native)) {
     return explained(
       'KEYCHAIN_TIMEOUT',
       'the OS keychain did not answer: it may be stopped, or waiting for an unlock prompt nobody sees; unlock or restart it',
+    );
+  }
+  if (/\b(is)?locked\b|unlock prompt/i.test(native)) {
+    return explained(
+      'KEYCHAIN_LOCKED',
+      'the OS keychain is locked: unlock it (log in to the desktop session, or gnome-keyring-daemon --unlock)',
     );
   }
   return explained('KEYCHAIN_FAILED', 'the OS keychain failed; check it is running and unlocked');

@@ -258,6 +258,7 @@ describe('credrelay route and providers', () => {
         'provider   static: A fixed username and a password from a named secret ($NAME: keychain, then environment)',
         'options    username=myuser, password=$DOCKERHUB_TOKEN (secret DOCKERHUB_TOKEN, not shown)',
         'cache      no daemon is running, so nothing is cached',
+        'store      the Secret Service (D-Bus) ("store": "auto"); reachable',
         '',
       ].join('\n'),
     );
@@ -336,7 +337,7 @@ describe('credrelay doctor', () => {
         /^✗ helper on PATH +docker-credential-credrelay is not on PATH.*\n +fix: run `npm link`/m,
       );
       expect(result.stdout).toMatch(/^✗ docker config +.*does not exist\n +fix: run `credrelay configure-docker`/m);
-      expect(result.stdout).toMatch(/^✗ keychain +the OS keychain is locked/m);
+      expect(result.stdout, result.stdout).toMatch(/^✗ keychain +the OS keychain is locked/m);
       expect(result.stdout).toMatch(/^✗ config +invalid configuration in .*names provider "nope"/m);
     } finally {
       await broken.stop();

@@ -14,7 +14,7 @@ import { type Server, createConnection, createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonPid, daemonProcesses, isAlive } from '../support/daemon.js';
-import { daemonSocketFor, CLI, REPO_ROOT, run, runHelper } from '../support/helper.js';
+import { daemonSocketFor, helperEnvironment, CLI, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
 import { waitFor } from '../support/wait.js';
@@ -261,7 +261,7 @@ describe('upgrades: a client that finds a daemon of another version replaces it'
       const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
       writeFileSync(join(old.path, 'package.json'), JSON.stringify({ ...manifest, version: '0.0.1-old' }));
       const oldDaemon = spawn(process.execPath, [join(old.path, 'dist/src/daemon/main.js')], {
-        env: { ...process.env, ...env },
+        env: helperEnvironment(env),
         stdio: 'ignore',
       });
       await waitFor(
@@ -337,13 +337,13 @@ describe('credrelay daemon and cache commands', () => {
     await cli('daemon', 'stop');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const foreground = spawn(CLI, ['daemon', 'run'], {
-        env: { ...process.env, ...env },
+        env: helperEnvironment(env),
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
       foreground.stderr.on('data', (chunk) => (stderr += chunk));
       await waitFor('the foreground daemon to listen', () => stderr.includes('listening on'));
-      expect(stderr).toMatch(/credrelay daemon 0\.1\.0 \(pid \d+\) listening on .*daemon\.sock; log: /);
+      expect(stderr).toMatch(/credrelay daemon 0\.1\.0 \(pid \d+\) listening on .*daemon-[\w-]+\.sock; log: /);
       expectCredential(await get('reg.example:5000'), 'reg.example:5000');
       const exited = new Promise<number | null>((resolve) => foreground.on('exit', resolve));
       foreground.kill(signal);
@@ -377,8 +377,9 @@ describe('configuration: idle exit and reloading', () => {
     await runHelper('list', '', configured.env);
     expect((await status()).idleTimeoutSeconds).toBe(600);
     writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 900 } }));
-    await waitFor('the daemon to see the new config', async () => (await status()).idleTimeoutSeconds === 900, 5000);
+    expect((await status()).idleTimeoutSeconds).toBe(900); // the very next request, not after a poll
     writeFileSync(configPath, '{ this is not json');
+    await status(); // the next request sees the file as saved: no polling window
     const log = join(configured.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log');
     await waitFor(
       'the daemon to reject the config',

@@ -19,6 +19,9 @@ export interface Keyring {
   readonly root: string;
   /** Lists what the keyring holds for `service` (secrets and attributes), through libsecret's own tool. */
   search(service: string): string;
+  /** Stops gnome-keyring's process (SIGSTOP): calls to it hang until `resume`, as with a wedged keyring. */
+  pause(): void;
+  resume(): void;
   /** Locks the login collection, as a screen lock or a timeout does; its items stay, unreadable. */
   lock(): void;
   /** Stops gnome-keyring (the bus stays): the Secret Service goes away under whoever uses it. */
@@ -122,6 +125,12 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
       });
       return `${result.stdout}${result.stderr}`;
     },
+    pause() {
+      keyring?.kill('SIGSTOP');
+    },
+    resume() {
+      keyring?.kill('SIGCONT');
+    },
     lock() {
       execFileSync('dbus-send', [
         `--bus=${address}`,
@@ -149,6 +158,7 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
       keyring = await startDaemon(true);
     },
     async stop() {
+      keyring?.kill('SIGCONT');
       await stopCredrelayDaemon(runtimeDir);
       if (keyring) await stopDaemon(keyring);
       try {

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import { type MetadataServer, startMetadataServer } from '../support/google-endpoints.js';
+import { runHelper } from '../support/helper.js';
+import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Moto, startMoto } from '../support/moto.js';
+
+/**
+ * A keyring that stops answering (its process stopped, as a keyring waiting on a prompt nobody sees) must not stall
+ * anything else in the daemon: keychain calls run on one thread of their own, never on the pool that DNS look-ups
+ * and crypto share. So with several keychain requests hanging, an ECR route whose endpoint is a host name (a DNS
+ * look-up) and a Google route still answer within 5 s, and the hanging requests end in a clear error.
+ */
+let session: Keyring;
+let moto: Moto;
+let proxy: AwsProxy;
+let metadata: MetadataServer;
+let env: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  [session, moto, metadata] = await Promise.all([startKeyring(), startMoto(), startMetadataServer()]);
+  proxy = await startAwsProxy(moto.endpoint);
+  proxy.behaviour.expiresInSeconds = 3600;
+  const byName = (endpoint: string) => endpoint.replace('127.0.0.1', 'localhost');
+  env = {
+    ...session.env,
+    AWS_ACCESS_KEY_ID: 'AKIDSTALLTEST0000001',
+    AWS_SECRET_ACCESS_KEY: 'stall-secret',
+    AWS_ENDPOINT_URL_ECR: byName(proxy.endpoint),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    GCE_METADATA_HOST: byName(metadata.host),
+    GOOGLE_APPLICATION_CREDENTIALS: undefined,
+    CLOUDSDK_CONFIG: undefined,
+  };
+});
+afterAll(async () => {
+  await session.stop();
+  await Promise.all([proxy.stop(), moto.stop(), metadata.stop()]);
+});
+
+describe('a stalled keyring', () => {
+  it('does not stall ECR or Google, and the keychain requests end in a clear error', async () => {
+    const kept = (index: number) =>
+      JSON.stringify({ ServerURL: `kept-${index}.example`, Username: 'u', Secret: `kept-${index}` });
+    for (let index = 0; index < 6; index += 1) expect((await runHelper('store', kept(index), env)).code).toBe(0);
+
+    session.pause();
+    try {
+      const hanging = Array.from({ length: 6 }, (_, index) => runHelper('get', `kept-${index}.example`, env));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the keychain requests are in the daemon by now
+
+      const started = Date.now();
+      const [ecr, google] = await Promise.all([
+        runHelper('get', '123456789012.dkr.ecr.us-east-1.amazonaws.com', env),
+        runHelper('get', 'us-docker.pkg.dev', env),
+      ]);
+      const elapsed = Date.now() - started;
+      expect(ecr.stdout).toMatch(/"Username":"AWS","Secret":"123456789012-auth-token"/);
+      expect(google.stdout).toMatch(/"Username":"oauth2accesstoken","Secret":"ya29\.metadata-1"/);
+      expect(elapsed).toBeLessThan(5000);
+
+      for (const result of await Promise.all(hanging)) {
+        expect(result.code).toBe(1);
+        expect(result.stdout, JSON.stringify(result)).toMatch(/the OS keychain did not answer/);
+      }
+    } finally {
+      session.resume();
+    }
+    const back = await runHelper('get', 'kept-0.example', env);
+    expect(JSON.parse(back.stdout)).toMatchObject({ Secret: 'kept-0' });
+  }, 60_000);
+});
