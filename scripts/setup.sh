@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-npm ci --no-audit --no-fund   # also builds dist/ through the prepare script
+npm ci --no-audit --no-fund
+npm run --silent build        # dist/: the compiled TypeScript and the bundled protocol client
 npm link --no-audit --no-fund # puts credrelay and docker-credential-credrelay on PATH, where Docker looks
 
 echo
