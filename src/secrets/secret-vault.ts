@@ -26,7 +26,7 @@ export function createSecretVault(store: SecretStore): SecretVault {
 
 /**
  * Resolves a secret reference at request time: credrelay's secrets in the OS keychain first, then the environment
- * (of the daemon, or of the helper serving in-process). A keychain that cannot be read does not hide a secret that
+ * (the caller's: each environment has its own daemon). A keychain that cannot be read does not hide a secret that
  * the environment has, which is how CI jobs without a keychain work; a secret set nowhere is an error that names it.
  */
 export function createSecretResolver(vault: SecretVault, env: NodeJS.ProcessEnv = process.env) {
@@ -43,7 +43,7 @@ export function createSecretResolver(vault: SecretVault, env: NodeJS.ProcessEnv 
     if (fromEnvironment !== undefined && fromEnvironment !== '') return fromEnvironment;
     throw new CredrelayError(
       'SECRET_MISSING',
-      `secret ${name} is not set: run \`credrelay secrets set ${name}\`, or set ${name} in the environment of the credrelay daemon` +
+      `secret ${name} is not set: run \`credrelay secrets set ${name}\`, or set ${name} in the environment docker (or the caller) runs in` +
         (keychainProblem ? ` (the OS keychain could not be read: ${keychainProblem.message})` : ''),
     );
   };

@@ -49,7 +49,10 @@ describe('npm install -g of the packed tarball', () => {
     // dist/ was built by the test command; packing must not rebuild it under the suites running beside this one.
     const packed = join(dir.path, 'packed');
     mkdirSync(packed);
-    execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', packed], { cwd: REPO_ROOT, stdio: 'ignore' });
+    execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', packed], {
+      cwd: REPO_ROOT,
+      stdio: 'ignore',
+    });
     const [tarball] = readdirSync(packed);
     const listing = execFileSync('tar', ['-tzf', join(packed, tarball!)], { encoding: 'utf8' }).split('\n');
     expect(listing).toEqual(

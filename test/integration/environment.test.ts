@@ -1,0 +1,104 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import { daemonPids } from '../support/daemon.js';
+import { runHelper } from '../support/helper.js';
+import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Moto, startMoto } from '../support/moto.js';
+import { type Registry, startRegistry } from '../support/registry.js';
+import { pushAndInspect } from '../support/skopeo.js';
+
+/**
+ * Through the daemon, every caller is answered as it would be in-process in its own environment: two CI jobs with
+ * different secrets, AWS identities or D-Bus sessions never see each other's, whichever started a daemon first.
+ */
+let session: Keyring;
+let registry: Registry;
+let moto: Moto;
+let proxy: AwsProxy;
+let base: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  [session, registry, moto] = await Promise.all([
+    startKeyring(),
+    startRegistry('ci-user', 'the-right-token-3377'),
+    startMoto(),
+  ]);
+  proxy = await startAwsProxy(moto.endpoint);
+  proxy.behaviour.expiresInSeconds = 3600;
+  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
+  writeFileSync(
+    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
+    JSON.stringify({ registries: { [registry.host]: { username: 'ci-user', password: '$REGISTRY_TOKEN' } } }),
+  );
+  base = {
+    ...session.env,
+    AWS_ENDPOINT_URL_ECR: proxy.endpoint,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+  };
+});
+afterAll(async () => {
+  await session.stop();
+  await Promise.all([registry.stop(), proxy.stop(), moto.stop()]);
+});
+
+describe('one daemon per environment', () => {
+  it('two jobs with different $REGISTRY_TOKEN each get their own; a job without it gets the not-set error', async () => {
+    const jobA = { ...base, REGISTRY_TOKEN: registry.password };
+    const jobB = { ...base, REGISTRY_TOKEN: 'a-wrong-token' };
+    const jobC = { ...base, REGISTRY_TOKEN: undefined };
+    // A starts a daemon first; B and C come after, concurrently, while it runs.
+    expect(JSON.parse((await runHelper('get', registry.host, jobA)).stdout)).toMatchObject({
+      Secret: registry.password,
+    });
+    const [a, b, c] = await Promise.all([
+      runHelper('get', registry.host, jobA),
+      runHelper('get', registry.host, jobB),
+      runHelper('get', registry.host, jobC),
+    ]);
+    expect(JSON.parse(a.stdout)).toMatchObject({ Username: 'ci-user', Secret: registry.password });
+    expect(JSON.parse(b.stdout)).toMatchObject({ Username: 'ci-user', Secret: 'a-wrong-token' });
+    expect(c.code).toBe(1);
+    expect(c.stdout).toMatch(/^secret REGISTRY_TOKEN is not set/);
+    expect(daemonPids(session.runtimeDir).length).toBeGreaterThanOrEqual(3);
+
+    // And as the registry sees it, through skopeo: one job authenticates, the other is refused.
+    const home = join(session.root, 'skopeo-home');
+    mkdirSync(home, { recursive: true });
+    const right = await pushAndInspect(registry.host, home, jobA as Record<string, string>, 'seed:a');
+    expect(right.pushed.code, right.pushed.stderr).toBe(0);
+    const wrong = await pushAndInspect(registry.host, home, jobB as Record<string, string>, 'seed:b');
+    expect(wrong.pushed.code).not.toBe(0);
+    expect(wrong.pushed.stderr).toMatch(/unauthorized|authentication required/i);
+  });
+
+  it('two AWS identities get tokens signed as themselves, and never share a cached one', async () => {
+    const host = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+    const alice = { ...base, AWS_ACCESS_KEY_ID: 'AKIDALICE00000000001', AWS_SECRET_ACCESS_KEY: 'alice-secret' };
+    const bob = { ...base, AWS_ACCESS_KEY_ID: 'AKIDBOB0000000000002', AWS_SECRET_ACCESS_KEY: 'bob-secret' };
+    const before = proxy.tokenCalls().length;
+    expect((await runHelper('get', host, alice)).code).toBe(0);
+    expect((await runHelper('get', host, bob)).code).toBe(0);
+    expect((await runHelper('get', host, alice)).code).toBe(0); // cached in alice's daemon
+    const calls = proxy.tokenCalls().slice(before);
+    expect(calls.map((call) => call.accessKeyId)).toEqual(['AKIDALICE00000000001', 'AKIDBOB0000000000002']);
+  });
+
+  it('a caller with another D-Bus session reaches its own keyring', async () => {
+    const other = await startKeyring();
+    try {
+      const stored = (secret: string) => JSON.stringify({ ServerURL: 'mine.example', Username: 'u', Secret: secret });
+      const mine = { ...base };
+      const theirs = { ...base, DBUS_SESSION_BUS_ADDRESS: other.env.DBUS_SESSION_BUS_ADDRESS };
+      expect((await runHelper('store', stored('in-my-keyring'), mine)).code).toBe(0);
+      expect((await runHelper('store', stored('in-their-keyring'), theirs)).code).toBe(0);
+      expect(JSON.parse((await runHelper('get', 'mine.example', mine)).stdout).Secret).toBe('in-my-keyring');
+      expect(JSON.parse((await runHelper('get', 'mine.example', theirs)).stdout).Secret).toBe('in-their-keyring');
+    } finally {
+      await other.stop();
+    }
+  });
+});
