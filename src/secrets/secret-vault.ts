@@ -43,7 +43,7 @@ export function createSecretResolver(vault: SecretVault, env: NodeJS.ProcessEnv 
     if (fromEnvironment !== undefined && fromEnvironment !== '') return fromEnvironment;
     throw new CredrelayError(
       'SECRET_MISSING',
-      `secret ${name} is not set: run \`credrelay secrets set ${name}\`, or set ${name} in the environment docker (or the caller) runs in` +
+      `secret ${name} is not set: run \`credrelay secrets set ${name}\`, or set ${name} in the environment that runs docker` +
         (keychainProblem ? ` (the OS keychain could not be read: ${keychainProblem.message})` : ''),
     );
   };

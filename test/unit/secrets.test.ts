@@ -41,7 +41,7 @@ describe('secret vault and resolver', () => {
     expect(await resolve('BOTH')).toBe('from-keychain');
     expect(await resolve('ONLY_ENV')).toBe('env-value');
     await expect(resolve('NOWHERE')).rejects.toThrowError(
-      /^secret NOWHERE is not set: run `credrelay secrets set NOWHERE`, or set NOWHERE in the environment docker (or the caller) runs in$/,
+      /^secret NOWHERE is not set: run `credrelay secrets set NOWHERE`, or set NOWHERE in the environment that runs docker$/,
     );
   });
 

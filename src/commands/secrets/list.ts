@@ -6,7 +6,7 @@ import { createCommandBackend } from '../../cli/secret-store.js';
 export default class SecretsListCommand extends CredrelayCommand {
   static override summary = 'List the names of stored secrets (never their values).';
   static override description =
-    'Only secrets stored with `credrelay secrets set` are listed; references may also be satisfied by the caller's environment.';
+    'Only secrets stored with `credrelay secrets set` are listed; references may also be satisfied by the environment of the caller.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;
 
