@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,6 +8,8 @@ export interface CredrelayPaths {
   readonly runtimeDir: string;
   /** Which environment the daemon at `socketPath` serves (see environmentFingerprint). */
   readonly environment: string;
+  /** The environment a daemon for this caller is started with: the caller's relevant variables only. */
+  readonly daemonEnvironment: Readonly<Record<string, string>>;
   readonly socketPath: string;
   readonly pidPath: string;
   /** Held (as a directory) by the one client that is starting the daemon. */
@@ -44,7 +46,9 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
   const stateHome = xdg('XDG_STATE_HOME', join(home, '.local', 'state'));
   const configHome = xdg('XDG_CONFIG_HOME', join(home, '.config'));
   const dataHome = xdg('XDG_DATA_HOME', join(home, '.local', 'share'));
-  const environment = environmentFingerprint(env);
+  const configPath = env.CREDRELAY_CONFIG || join(configHome, 'credrelay', 'config.json');
+  const daemonEnvironment = relevantEnvironment(env, configPath);
+  const environment = environmentFingerprint(daemonEnvironment);
   return {
     runtimeDir,
     environment,
@@ -55,56 +59,113 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
     pidPath: join(runtimeDir, `daemon-${environment}.pid`),
     launchLockPath: join(runtimeDir, `launch-${environment}.lock`),
     logPath: join(stateHome, 'credrelay', 'daemon.log'),
-    configPath: env.CREDRELAY_CONFIG || join(configHome, 'credrelay', 'config.json'),
+    configPath,
+    daemonEnvironment,
     storePath: join(dataHome, 'credrelay', 'store.json'),
   };
 }
 
-/**
- * Variables that change from one command to the next in the same session and that nothing credrelay runs reads:
- * the shell's bookkeeping and the terminal's. Every other variable can change an answer (a `$NAME` reference can
- * name any of them; the cloud SDKs read dozens), so every other variable is part of the fingerprint.
- */
-const VOLATILE_VARIABLES = new Set([
-  '_',
-  'PWD',
-  'OLDPWD',
-  'SHLVL',
-  'TERM',
-  'TERM_PROGRAM',
-  'TERM_PROGRAM_VERSION',
-  'TERM_SESSION_ID',
-  'COLORTERM',
-  'COLUMNS',
-  'LINES',
-  'PS1',
-  'PS2',
-  'PS4',
-  'PROMPT_COMMAND',
-  'HISTFILE',
-  'HISTSIZE',
-  'HISTFILESIZE',
-  'HISTCONTROL',
-  'LS_COLORS',
-  'WINDOWID',
-  'SSH_TTY',
-  'TMUX_PANE',
-  'VTE_VERSION',
+/** Variables credrelay, its keychain module and the cloud libraries read, by exact name. */
+const RELEVANT_NAMES = new Set([
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'PATH',
+  'TZ',
+  'LANG',
+  'TMPDIR',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'NODE_OPTIONS',
+  'NODE_EXTRA_CA_CERTS',
+  'NODE_TLS_REJECT_UNAUTHORIZED',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
+  'METADATA_SERVER_DETECTION',
 ]);
 
+/** ...and by prefix: credrelay's own, XDG's, and every cloud SDK's and CLI's. */
+const RELEVANT_PREFIXES = [
+  'CREDRELAY_',
+  'XDG_',
+  'AWS_',
+  'GOOGLE_',
+  'GCE_',
+  'CLOUDSDK_',
+  'AZURE_',
+  'MSI_',
+  'IDENTITY_',
+  'IMDS_',
+  'GH_',
+  'GITHUB_',
+  'DOCKER_',
+  'LC_',
+];
+
+/** Every identifier-shaped string in the configuration, with or without `$`: the names a route may read. */
+function namesInConfig(configPath: string): Set<string> {
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch {
+    return new Set();
+  }
+  return new Set([...text.matchAll(/"\$?([A-Za-z_][A-Za-z0-9_]*)"/g)].map((match) => match[1]!));
+}
+
 /**
- * Which environment a daemon serves: a hash of every variable but the volatile ones. Each environment gets a daemon
- * of its own (its socket and pid file carry this fingerprint), so that through the daemon every caller is answered
- * exactly as it would be in-process in its own environment: its own `$NAME` secrets, AWS and Google credentials,
- * D-Bus session and key file, and a token cache no other environment shares. A hash, not the values: the names
- * of files in the runtime directory must not tell what the environment holds.
+ * The part of an environment that can change an answer: the variables credrelay and the libraries it runs read (by
+ * name and by prefix), and every variable the configuration names (`"$DOCKERHUB_TOKEN"`, `"keySecret":
+ * "GOOGLE_AR_KEY"`). A daemon is started with exactly this environment, so it holds no other variable of its first
+ * caller, and every caller whose relevant environment is the same gets the same answers from it.
  */
-export function environmentFingerprint(env: NodeJS.ProcessEnv): string {
-  const hash = createHash('sha256');
+export function relevantEnvironment(env: NodeJS.ProcessEnv, configPath: string): Record<string, string> {
+  const named = namesInConfig(configPath);
+  const relevant: Record<string, string> = {};
   for (const name of Object.keys(env).sort()) {
     const value = env[name];
-    if (value === undefined || VOLATILE_VARIABLES.has(name)) continue;
-    hash.update(name).update('\0').update(value).update('\0');
+    if (value === undefined) continue;
+    if (RELEVANT_NAMES.has(name) || named.has(name) || RELEVANT_PREFIXES.some((prefix) => name.startsWith(prefix)))
+      relevant[name] = value;
   }
-  return hash.digest('base64url').slice(0, 16);
+  return relevant;
+}
+
+/**
+ * Which environment a daemon serves: a hash of the relevant environment. Each relevant environment gets a daemon of
+ * its own (its socket, pid file and start lock carry this fingerprint), so that through the daemon every caller is
+ * answered exactly as it would be in-process in its own environment: its own `$NAME` secrets, AWS and Google
+ * credentials, D-Bus session and key file, and a token cache no other environment shares. Variables nothing reads
+ * (a tool's per-run counter, the shell's bookkeeping) do not start a daemon each. A hash, not the values: the names
+ * of files in the runtime directory must not show what the environment holds.
+ */
+export function environmentFingerprint(relevant: Readonly<Record<string, string>>): string {
+  let text = '';
+  for (const [name, value] of Object.entries(relevant)) text += `${name}\0${value}\0`;
+  return hash64(text);
+}
+
+/**
+ * 64 bits of two independent 32-bit multiplicative hashes, as 16 hex digits. Not node:crypto: loading it costs the
+ * protocol path several milliseconds, and nothing here needs a cryptographic hash. The runtime directory is private
+ * to the user, and the fingerprint only tells environments apart.
+ */
+function hash64(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (h2 >>> 0).toString(16).padStart(8, '0') + (h1 >>> 0).toString(16).padStart(8, '0');
 }

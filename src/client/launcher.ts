@@ -23,7 +23,13 @@ export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promis
     if (owner) {
       const { spawn } = await import('node:child_process');
       const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
-      const child = spawn(process.execPath, [daemonMain], { detached: true, stdio: 'ignore', env: process.env });
+      const child = spawn(process.execPath, [daemonMain], {
+        detached: true,
+        stdio: 'ignore',
+        env: paths.daemonEnvironment,
+        // Not the first caller's directory, which may go away; relative paths in variables are not supported.
+        cwd: '/',
+      });
       child.on('error', () => undefined);
       child.unref();
     }

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectRuntimeDir } from '../../src/client/runtime-dir.js';
@@ -28,22 +29,43 @@ describe('LineSplitter', () => {
 });
 
 describe('one daemon per environment', () => {
-  const base = { HOME: '/home/u', XDG_RUNTIME_DIR: '/run/user/1000', DOCKERHUB_TOKEN: 'a' };
-  it('gives each environment its own socket, pid file and launch lock', () => {
+  const base = { HOME: '/home/u', XDG_RUNTIME_DIR: '/run/user/1000', AWS_PROFILE: 'a' };
+  it('gives each relevant environment its own socket, pid file and launch lock', () => {
     const a = resolvePaths(base);
-    const b = resolvePaths({ ...base, DOCKERHUB_TOKEN: 'b' });
-    const none = resolvePaths({ ...base, DOCKERHUB_TOKEN: undefined });
+    const b = resolvePaths({ ...base, AWS_PROFILE: 'b' });
+    const none = resolvePaths({ ...base, AWS_PROFILE: undefined });
     expect(new Set([a.socketPath, b.socketPath, none.socketPath]).size).toBe(3);
     expect(a.pidPath).toBe(`/run/user/1000/credrelay/daemon-${a.environment}.pid`);
     expect(a.launchLockPath).toBe(`/run/user/1000/credrelay/launch-${a.environment}.lock`);
   });
-  it("ignores the shell's bookkeeping, which changes between commands of one session", () => {
-    expect(
-      resolvePaths({ ...base, PWD: '/elsewhere', OLDPWD: '/x', SHLVL: '3', _: '/usr/bin/docker' }).environment,
-    ).toBe(resolvePaths(base).environment);
+  it('ignores variables nothing reads: the shell, a per-run counter; and starts the daemon without them', () => {
+    const noisy = resolvePaths({ ...base, PWD: '/elsewhere', SHLVL: '3', HYPERFINE_ITERATION: '7', JOB_SECRET: 'x' });
+    expect(noisy.environment).toBe(resolvePaths(base).environment);
+    expect(noisy.daemonEnvironment).toEqual(base);
+  });
+  it('counts every variable the configuration names, with or without $', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credrelay-fingerprint-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        registries: {
+          'r.example': { username: 'u', password: '$REGISTRY_TOKEN' },
+          'gcr.io': { provider: 'gar', keySecret: 'AR_KEY' },
+        },
+      }),
+    );
+    const env = { ...base, CREDRELAY_CONFIG: config };
+    for (const name of ['REGISTRY_TOKEN', 'AR_KEY']) {
+      expect(resolvePaths({ ...env, [name]: 'one' }).environment, name).not.toBe(
+        resolvePaths({ ...env, [name]: 'two' }).environment,
+      );
+    }
+    expect(resolvePaths({ ...env, UNRELATED: 'one' }).environment).toBe(resolvePaths(env).environment);
+    rmSync(dir, { recursive: true });
   });
   it('names files by a hash that does not show the values', () => {
-    expect(resolvePaths({ ...base, SECRET: 'visible-value' }).socketPath).not.toContain('visible');
+    expect(resolvePaths({ ...base, AWS_SECRET_ACCESS_KEY: 'visible-value' }).socketPath).not.toContain('visible');
   });
 });
 
