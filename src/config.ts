@@ -33,11 +33,16 @@ export interface Config {
   readonly plugins: readonly string[];
   /** Where long-lived secrets live: the OS keychain (`auto`, `os`) or the encrypted file store (`file`). */
   readonly store: StoreSetting;
+  /**
+   * Variables (`NAME`) and prefixes (`NAME_*`) that plugins read: they are part of the environment a daemon serves
+   * (see paths.ts), so that a plugin sees them and two values never share a daemon.
+   */
+  readonly environment: readonly string[];
 }
 
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 30 * 60;
 
-const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon', 'store'];
+const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon', 'store', 'environment'];
 
 const invalid = (path: string, where: string, fix: string): CredrelayError =>
   new CredrelayError('CONFIG_INVALID', `invalid configuration in ${path}: ${where} ${fix}`);
@@ -91,7 +96,23 @@ export function parseConfig(document: unknown, path = 'the configuration'): Conf
     registries: Object.freeze(parseRegistries(document.registries, path)),
     plugins: Object.freeze(parsePlugins(document.plugins, path)),
     store: parseStore(document.store, path),
+    environment: Object.freeze(parseEnvironment(document.environment, path)),
   });
+}
+
+function parseEnvironment(value: unknown, path: string): string[] {
+  if (value === undefined) return [];
+  if (
+    !Array.isArray(value) ||
+    value.some((name) => typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*\*?$/.test(name))
+  ) {
+    throw invalid(
+      path,
+      '"environment"',
+      'must be a list of variable names or NAME_* prefixes that plugins read, such as ["CI_JOB_TOKEN", "CORP_*"]',
+    );
+  }
+  return [...(value as string[])];
 }
 
 function parseStore(value: unknown, path: string): StoreSetting {

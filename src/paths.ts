@@ -109,30 +109,41 @@ const RELEVANT_PREFIXES = [
   'LC_',
 ];
 
-/** Every identifier-shaped string in the configuration, with or without `$`: the names a route may read. */
-function namesInConfig(configPath: string): Set<string> {
+/**
+ * Every identifier-shaped string in the configuration, with or without `$`, as a name a route may read; and every
+ * `NAME_*` string (from `"environment"`) as a prefix. Read as text, not parsed: the protocol path stays cheap, and
+ * naming more than needed only tells environments apart more finely.
+ */
+function namesInConfig(configPath: string): { names: Set<string>; prefixes: string[] } {
   let text: string;
   try {
     text = readFileSync(configPath, 'utf8');
   } catch {
-    return new Set();
+    return { names: new Set(), prefixes: [] };
   }
-  return new Set([...text.matchAll(/"\$?([A-Za-z_][A-Za-z0-9_]*)"/g)].map((match) => match[1]!));
+  const names = new Set<string>();
+  const prefixes: string[] = [];
+  for (const [, name, star] of text.matchAll(/"\$?([A-Za-z_][A-Za-z0-9_]*)(\*)?"/g)) {
+    if (star) prefixes.push(name!);
+    else names.add(name!);
+  }
+  return { names, prefixes };
 }
 
 /**
  * The part of an environment that can change an answer: the variables credrelay and the libraries it runs read (by
  * name and by prefix), and every variable the configuration names (`"$DOCKERHUB_TOKEN"`, `"keySecret":
- * "GOOGLE_AR_KEY"`). A daemon is started with exactly this environment, so it holds no other variable of its first
+ * "GOOGLE_AR_KEY"`, `"environment": ["CI_JOB_TOKEN", "CORP_*"]`). A daemon is started with exactly this environment, so it holds no other variable of its first
  * caller, and every caller whose relevant environment is the same gets the same answers from it.
  */
 export function relevantEnvironment(env: NodeJS.ProcessEnv, configPath: string): Record<string, string> {
   const named = namesInConfig(configPath);
+  const prefixes = [...RELEVANT_PREFIXES, ...named.prefixes];
   const relevant: Record<string, string> = {};
   for (const name of Object.keys(env).sort()) {
     const value = env[name];
     if (value === undefined) continue;
-    if (RELEVANT_NAMES.has(name) || named.has(name) || RELEVANT_PREFIXES.some((prefix) => name.startsWith(prefix)))
+    if (RELEVANT_NAMES.has(name) || named.names.has(name) || prefixes.some((prefix) => name.startsWith(prefix)))
       relevant[name] = value;
   }
   return relevant;

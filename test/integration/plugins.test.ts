@@ -36,6 +36,8 @@ describe('a plugin loaded through "plugins" in the config, served by the daemon'
       join(configDir, 'config.json'),
       JSON.stringify({
         plugins: ['./gitlab-job-token.mjs'],
+        // The variable the plugin reads by default: the daemon serves an environment that includes it.
+        environment: ['CI_JOB_TOKEN'],
         registries: {
           'registry.gitlab.corp.example': { provider: 'gitlab-job-token', tokenVariable: 'CORP_JOB_TOKEN' },
         },

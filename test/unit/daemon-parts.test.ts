@@ -53,10 +53,11 @@ describe('one daemon per environment', () => {
           'r.example': { username: 'u', password: '$REGISTRY_TOKEN' },
           'gcr.io': { provider: 'gar', keySecret: 'AR_KEY' },
         },
+        environment: ['CI_JOB_TOKEN', 'CORP_*'],
       }),
     );
     const env = { ...base, CREDRELAY_CONFIG: config };
-    for (const name of ['REGISTRY_TOKEN', 'AR_KEY']) {
+    for (const name of ['REGISTRY_TOKEN', 'AR_KEY', 'CI_JOB_TOKEN', 'CORP_TOKEN']) {
       expect(resolvePaths({ ...env, [name]: 'one' }).environment, name).not.toBe(
         resolvePaths({ ...env, [name]: 'two' }).environment,
       );
@@ -128,6 +129,7 @@ describe('config', () => {
       registries: [],
       plugins: [],
       store: 'auto',
+      environment: [],
     });
     expect(DEFAULT_IDLE_TIMEOUT_SECONDS).toBe(1800);
   });
@@ -135,6 +137,10 @@ describe('config', () => {
     expect(parseConfig({ store: 'file' }).store).toBe('file');
     expect(parseConfig({ store: 'os' }).store).toBe('os');
     expect(() => parseConfig({ store: 'pass' })).toThrowError(/"store" must be "auto" .* or "file"/);
+    expect(parseConfig({ environment: ['CI_JOB_TOKEN', 'CORP_*'] }).environment).toEqual(['CI_JOB_TOKEN', 'CORP_*']);
+    expect(() => parseConfig({ environment: ['BAD-NAME'] })).toThrowError(
+      /"environment" must be a list of variable names/,
+    );
   });
   it('reads daemon.idleTimeoutSeconds', () => {
     expect(parseConfig({ daemon: { idleTimeoutSeconds: 5 } }).daemon.idleTimeoutSeconds).toBe(5);
