@@ -2,13 +2,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHome, makeClientHome } from '../support/client-home.js';
-import { daemonPid } from '../support/daemon.js';
+import { daemonPid, isAlive } from '../support/daemon.js';
 import { CLI, run, runHelper } from '../support/helper.js';
 import { stopCredrelayDaemon } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
 import { makeTempDir } from '../support/temp.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * A headless Linux machine: no D-Bus session at all, so no OS keychain. With "store": "file", docker login, the
@@ -139,6 +140,53 @@ describe('the encrypted file store on a machine without D-Bus', () => {
     expect(locked.stdout).toMatch(/^the credential store is locked: run `credrelay unlock`/);
     const doctor = await cli(['doctor'], session);
     expect(doctor.stdout).toMatch(/^✗ file store +the credential store is locked/m);
+  });
+
+  it('credrelay login stores there, and a $NAME reference is read from there', async () => {
+    const env = withKeyFile();
+    const login = await cli(
+      ['login', registry.host, '-u', registry.username, '--password-stdin'],
+      env,
+      registry.password,
+    );
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stdout).toMatch(/^Login Succeeded: the credentials for .* are in the encrypted file store/);
+    expect(JSON.parse((await runHelper('get', registry.host, env)).stdout)).toMatchObject({
+      Secret: registry.password,
+    });
+    expect((await cli(['logout', registry.host], env)).code).toBe(0);
+
+    // A route whose password is a reference: the secret lives in the file store, not in the environment.
+    const referenced = join(root.path, 'config-referenced');
+    mkdirSync(join(referenced, 'credrelay'), { recursive: true, mode: 0o700 });
+    writeFileSync(
+      join(referenced, 'credrelay', 'config.json'),
+      JSON.stringify({
+        store: 'file',
+        registries: { [registry.host]: { username: registry.username, password: '$REG_PASS' } },
+      }),
+    );
+    const routed = { ...env, XDG_CONFIG_HOME: referenced };
+    expect((await cli(['secrets', 'set', 'REG_PASS'], routed, registry.password)).code).toBe(0);
+    const { inspected } = await pushAndInspect(registry.host, client.home, routed, 'referenced:v1');
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(filesContaining(root.path, registry.password)).toEqual([]);
+  });
+
+  it('an unlocked daemon stays past its idle timeout while it holds the key, and goes once locked', async () => {
+    const idle = join(root.path, 'config-idle');
+    mkdirSync(join(idle, 'credrelay'), { recursive: true, mode: 0o700 });
+    writeFileSync(
+      join(idle, 'credrelay', 'config.json'),
+      JSON.stringify({ store: 'file', daemon: { idleTimeoutSeconds: 1 } }),
+    );
+    const env = { ...session, XDG_CONFIG_HOME: idle };
+    expect((await cli(['unlock', '--passphrase-stdin'], env, PASSPHRASE)).code).toBe(0);
+    const status = JSON.parse((await cli(['daemon', 'status', '--json'], env)).stdout) as { pid: number };
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(isAlive(status.pid)).toBe(true);
+    expect((await cli(['lock'], env)).code).toBe(0);
+    await waitFor('the locked daemon to exit on idle', () => !isAlive(status.pid), 5000);
   });
 
   it('a wrong, missing or loose key file is a clear error, never "not found"', async () => {
