@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CredrelayError } from './errors.js';
+import { jsonErrorPosition } from './util/json-error-position.js';
 import { type RegistryPattern, parseRegistryPattern } from './routing/registry-pattern.js';
 
 /**
@@ -70,7 +71,10 @@ export function loadConfig(path: string): Config {
   try {
     document = JSON.parse(text);
   } catch {
-    throw invalid(path, 'the file', 'is not valid JSON; fix it or remove it to use the defaults');
+    // The place only: V8's message may quote the file, and the file may hold anything.
+    const at = jsonErrorPosition(text);
+    const where = at === undefined ? 'the file' : `the file, at line ${at.line}, column ${at.column},`;
+    throw invalid(path, where, 'is not valid JSON: fix it there, or move the file away to use the defaults');
   }
   return parseConfig(document, path);
 }

@@ -20,7 +20,8 @@ export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promis
   mkdirSync(paths.runtimeDir, { recursive: true, mode: 0o700 });
   const owner = takeLaunchLock(paths.launchLockPath);
   try {
-    if (owner) {
+    // Another client may have started the daemon between our failed connect and our lock: look again first.
+    if (owner && !(await isListening(paths.socketPath))) {
       const { spawn } = await import('node:child_process');
       const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
       const child = spawn(process.execPath, [daemonMain], {

@@ -1,19 +1,12 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+import { isCredrelayDaemon } from '../util/process.js';
 
 /**
  * Makes this process the one daemon for its runtime directory, through a pid file created exclusively.
  * Returns a release function, or undefined when another live daemon holds it.
  *
- * A pid file left by a daemon that was killed is taken over. The stale file is first renamed to a name of our own,
+ * A pid file left by a daemon that was killed, or naming a live process that is not a credrelay daemon (its pid was
+ * reused), is taken over. The stale file is first renamed to a name of our own,
  * an atomic step only one contender wins, so two daemons that find the same stale file cannot both take it.
  */
 export function acquireInstanceLock(pidPath: string): (() => void) | undefined {
@@ -36,7 +29,7 @@ export function acquireInstanceLock(pidPath: string): (() => void) | undefined {
     } catch {
       continue; // Removed while we looked: try again.
     }
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) return undefined;
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isCredrelayDaemon(holder)) return undefined;
     const claimed = `${pidPath}.stale.${process.pid}`;
     try {
       renameSync(pidPath, claimed);

@@ -6,7 +6,7 @@ import { startDaemon } from './server.js';
 
 /**
  * Runs the daemon until it is stopped (signal, idle timeout, a client's request). Returns the exit code:
- * 0 when it ran and stopped, or when another daemon already serves; 1 when it could not start.
+ * 0 when it ran and stopped; 1 when it could not start or refused to (another daemon already serves).
  * `announce` hears one line for a foreground run (`credrelay daemon run`).
  */
 export async function runDaemon(announce: (line: string) => void = () => undefined): Promise<number> {
@@ -27,8 +27,8 @@ export async function runDaemon(announce: (line: string) => void = () => undefin
     return 1;
   }
   if (daemon === undefined) {
-    announce(`credrelay daemon: another daemon already serves ${paths.socketPath}`);
-    return 0;
+    announce(`credrelay daemon: not starting, another daemon already serves ${paths.socketPath}`);
+    return 1;
   }
   announce(
     `credrelay daemon ${packageVersion()} (pid ${process.pid}) listening on ${paths.socketPath}; log: ${paths.logPath}`,

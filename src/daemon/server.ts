@@ -4,13 +4,12 @@ import { configuredStore, createBackend } from '../backend.js';
 import { TokenCache } from '../cache/token-cache.js';
 import { inspectRuntimeDir } from '../client/runtime-dir.js';
 import { isListening } from '../client/socket-client.js';
-import { type Config, loadConfig } from '../config.js';
+import { type Config, loadConfig, parseConfig } from '../config.js';
 import { CredrelayError, toCredrelayError } from '../errors.js';
 import type { CredrelayPaths } from '../paths.js';
 import { MAX_STORE_BYTES } from '../protocol/codec.js';
-import { handleKubeletRequest } from '../kubelet/credential-provider.js';
-import { handleAction, isProtocolAction } from '../protocol/handler.js';
-import type { Router } from '../router.js';
+import { isProtocolAction } from '../protocol/handler.js';
+import { type LoadedRouter, answerKubelet, answerProtocol } from '../service/answer.js';
 import { parseRegistry } from '../registry/identity.js';
 import { unlockFileStore } from '../keychain/file-store.js';
 import type { SecretStore } from '../keychain/secret-store.js';
@@ -39,6 +38,8 @@ export interface DaemonStatus {
   /** The configuration's `store`, and whether this daemon holds the file store's key (`credrelay unlock`). */
   readonly store: string;
   readonly storeUnlocked: boolean;
+  /** Why the configuration is not in use; every request fails with this until the file is fixed. */
+  readonly configError?: string;
 }
 
 export interface RunningDaemon {
@@ -91,9 +92,28 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   const cache = new TokenCache({ clock, logger });
-  let config: Config = loadConfig(paths.configPath);
+  // A configuration that cannot be read or built is held as the answer to every request, as in-process; the
+  // daemon starts anyway, so that nobody waits on a daemon that cannot start, and keeps no stale pid file.
+  let config: Config = parseConfig({}, paths.configPath);
   let store: SecretStore = configuredStore(config, paths.storePath);
-  let backend: Router = await createBackend({ config, store, cache, logger });
+  let loaded: LoadedRouter = { failure: undefined };
+  const load = async (): Promise<void> => {
+    try {
+      const next = loadConfig(paths.configPath);
+      const nextStore = configuredStore(next, paths.storePath);
+      loaded = { router: await createBackend({ config: next, store: nextStore, cache, logger }) };
+      config = next;
+      store = nextStore;
+    } catch (error) {
+      loaded = { failure: error };
+      throw error;
+    }
+  };
+  await load().catch((error: unknown) =>
+    logger.error('configuration rejected; every request fails with its error until it is fixed', {
+      error: toCredrelayError(error).message,
+    }),
+  );
   let activeRequests = 0;
   let idleTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -125,15 +145,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const reload = (reason: string): Promise<void> =>
     (reloading = reloading.then(async () => {
       try {
-        const next = loadConfig(paths.configPath);
-        const nextStore = configuredStore(next, paths.storePath);
-        backend = await createBackend({ config: next, store: nextStore, cache, logger });
-        config = next;
-        store = nextStore;
+        await load();
         touch();
         logger.info('configuration reloaded', { reason, idleTimeoutSeconds: config.daemon.idleTimeoutSeconds });
       } catch (error) {
-        logger.error('configuration rejected; keeping the last good one', {
+        logger.error('configuration rejected; every request fails with its error until it is fixed', {
           reason,
           error: toCredrelayError(error).message,
         });
@@ -174,6 +190,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     idleTimeoutSeconds: config.daemon.idleTimeoutSeconds,
     store: config.store,
     storeUnlocked: holdsUnlockedKeys(),
+    ...('failure' in loaded ? { configError: toCredrelayError(loaded.failure).message } : {}),
   });
 
   function serveConnection(socket: Socket): void {
@@ -236,10 +253,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     switch (request.op) {
       case 'protocol': {
         if (!isProtocolAction(request.action)) throw new WireError('BAD_REQUEST', 'unknown protocol action');
-        return handleAction(request.action, Buffer.from(request.input, 'base64'), backend, version);
+        return answerProtocol(request.action, Buffer.from(request.input, 'base64'), loaded, version);
       }
       case 'kubelet':
-        return handleKubeletRequest(Buffer.from(request.input, 'base64'), backend);
+        return answerKubelet(Buffer.from(request.input, 'base64'), loaded);
       case 'status':
         return status();
       case 'reload':
@@ -252,8 +269,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           refreshAt: entry.refreshAt.toISOString(),
           expiresAt: entry.expiresAt.toISOString(),
         }));
-      case 'cache-clear':
-        return { removed: backend.clearCache(request.host === undefined ? undefined : parseRegistry(request.host)) };
+      case 'cache-clear': {
+        const registry = request.host === undefined ? undefined : parseRegistry(request.host);
+        if ('router' in loaded) return { removed: loaded.router.clearCache(registry) };
+        return { removed: registry === undefined ? cache.clear() : 0 };
+      }
       case 'unlock': {
         if (config.store !== 'file') {
           throw new CredrelayError(

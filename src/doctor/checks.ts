@@ -3,10 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { REGISTRY_SERVICE } from '../../plugins/keychain/index.js';
 import { createBackend } from '../backend.js';
 import { commandSecretStore } from '../cli/secret-store.js';
-import { askDaemon } from '../cli/daemon-connection.js';
+import { describeDaemonState, probeDaemon } from '../cli/daemon-connection.js';
 import { inspectRuntimeDir } from '../client/runtime-dir.js';
 import { type Config, loadConfig, parseConfig } from '../config.js';
-import type { DaemonStatus } from '../daemon/server.js';
 import { silentLogger } from '../daemon/logger.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
 import { toCredrelayError } from '../errors.js';
@@ -130,17 +129,18 @@ async function checkDaemon(): Promise<CheckResult> {
       `${verdict.reason}; helpers will not use a socket there`,
       `remove it, or set CREDRELAY_RUNTIME_DIR to a directory only you can write`,
     );
-  let status: DaemonStatus | undefined;
-  try {
-    status = await askDaemon<DaemonStatus>((v) => ({ v, op: 'status' }));
-  } catch (error) {
-    return warn(
+  const probe = await probeDaemon(paths);
+  if (probe.state === 'absent')
+    return ok('daemon', `not running; the next helper call starts it on ${paths.socketPath}`);
+  if (probe.state === 'starting') return ok('daemon', describeDaemonState(probe, paths.socketPath));
+  if (probe.state === 'not-answering') {
+    return fail(
       'daemon',
-      toCredrelayError(error).message,
-      'run `credrelay daemon stop`; the next helper call starts a fresh one',
+      `the daemon${probe.pid ? ` (pid ${probe.pid})` : ''} on ${paths.socketPath} does not answer: ${probe.reason}; every helper call waits for it, then answers in-process`,
+      'run `credrelay daemon stop` (it ends a daemon that does not answer); the next helper call starts a fresh one',
     );
   }
-  if (status === undefined) return ok('daemon', `not running; the next helper call starts it on ${paths.socketPath}`);
+  const { status } = probe;
   const mode = statSync(paths.socketPath).mode & 0o777;
   if (mode !== 0o600)
     return fail(
@@ -162,7 +162,13 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
     config = loadConfig(path);
     router = await createBackend({ config });
   } catch (error) {
-    return [fail('config', toCredrelayError(error).message, `fix ${path}`)];
+    return [
+      fail(
+        'config',
+        toCredrelayError(error).message,
+        `edit ${path} where the message says; every helper call fails with this error until then`,
+      ),
+    ];
   }
   const results = [
     ok(

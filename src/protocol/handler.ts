@@ -34,6 +34,10 @@ export interface ProtocolReply {
 /**
  * Runs one protocol action. Errors become one line on stdout and exit code 1, exactly as Docker's own
  * helpers do, because Docker reads the error text from stdout.
+ *
+ * For `get`, Docker does not show that text: it treats any failure as "no credentials" and the user sees only
+ * `no basic auth credentials`. So a `get` failure other than not-found also goes to stderr, which Docker passes
+ * through to the terminal, prefixed `credrelay:`. Not-found stays silent, as with Docker's own helpers.
  */
 export async function handleAction(
   action: ProtocolAction,
@@ -47,7 +51,9 @@ export async function handleAction(
     const stdout = await answer(action, input, backend, version, context);
     return { stdout, stderr: notices.join(''), exitCode: 0 };
   } catch (error) {
-    return { stdout: `${toCredrelayError(error).message}\n`, stderr: notices.join(''), exitCode: 1 };
+    const failure = toCredrelayError(error);
+    if (action === 'get' && failure.code !== 'CREDENTIALS_NOT_FOUND') notices.push(`credrelay: ${failure.message}\n`);
+    return { stdout: `${failure.message}\n`, stderr: notices.join(''), exitCode: 1 };
   }
 }
 

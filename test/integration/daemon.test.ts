@@ -372,7 +372,7 @@ describe('configuration: idle exit and reloading', () => {
     await configured.stop();
   });
 
-  it('reloads when the config file changes, and keeps the last good config when it turns to garbage', async () => {
+  it('reloads when the config file changes; a file turned to garbage fails every request until it is fixed', async () => {
     writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 600 } }));
     await runHelper('list', '', configured.env);
     expect((await status()).idleTimeoutSeconds).toBe(600);
@@ -381,13 +381,15 @@ describe('configuration: idle exit and reloading', () => {
     writeFileSync(configPath, '{ this is not json');
     await status(); // the next request sees the file as saved: no polling window
     const log = join(configured.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log');
-    await waitFor(
-      'the daemon to reject the config',
-      () => readFileSync(log, 'utf8').includes('configuration rejected'),
-      5000,
+    expect(readFileSync(log, 'utf8')).toMatch(
+      /"configuration rejected; every request fails with its error until it is fixed".*is not valid JSON/,
     );
-    expect(readFileSync(log, 'utf8')).toMatch(/"configuration rejected; keeping the last good one".*is not valid JSON/);
+    // As in-process: the error, not the last good configuration. The idle timeout stays as it was.
     expect((await status()).idleTimeoutSeconds).toBe(900);
+    const list = await runHelper('list', '', configured.env);
+    expect(list.code).toBe(1);
+    expect(list.stdout).toMatch(/line 1, column 3, is not valid JSON/);
+    writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 900 } }));
     expect(JSON.parse((await runHelper('list', '', configured.env)).stdout)).toEqual({});
   });
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { resolvePaths } from '../../src/paths.js';
 
@@ -40,6 +40,16 @@ export const helperEnvironment = (
 /** The socket of the daemon that serves helpers run with `env` (one daemon per environment). */
 export const daemonSocketFor = (env: Record<string, string | undefined>): string =>
   resolvePaths(helperEnvironment(env)).socketPath;
+
+/** The pid of the daemon that serves helpers run with `env`, from its pid file, or undefined. */
+export function daemonPidFor(env: Record<string, string | undefined>): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(resolvePaths(helperEnvironment(env)).pidPath, 'utf8'), 10);
+    return Number.isInteger(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Runs `command` with `input` on stdin and collects its output; fails the test if it outlives `timeoutMs`. */
 export function run(

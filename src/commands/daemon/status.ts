@@ -1,31 +1,31 @@
 import { CredrelayCommand } from '../../cli/base-command.js';
-
-import { askDaemon } from '../../cli/daemon-connection.js';
+import { type DaemonState, describeDaemonState, probeDaemon } from '../../cli/daemon-connection.js';
 import type { DaemonStatus } from '../../daemon/server.js';
 import { resolvePaths } from '../../paths.js';
 
 export default class DaemonStatusCommand extends CredrelayCommand {
-  static override summary = 'Show whether the daemon runs, and its pid, version, uptime, socket and cache size.';
-  static override description = 'Exits with status 1 when no daemon is running. Asking never starts one.';
+  static override summary =
+    "Show this environment's daemon: absent, starting, answering (pid, version, uptime, socket, cache), or not answering.";
+  static override description =
+    'Exits with status 1 unless a daemon answers. A daemon that holds its socket but does not answer (stopped or wedged) is reported as such, with the fix; asking never starts one.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;
 
-  async run(): Promise<DaemonStatus | { running: false; socketPath: string }> {
-    const status = await askDaemon<DaemonStatus>((v) => ({ v, op: 'status' }));
-    if (status === undefined) {
-      const socketPath = resolvePaths().socketPath;
-      if (!this.jsonEnabled())
-        this.logToStderr(
-          `no daemon is running on ${socketPath} (a helper call starts one; or run \`credrelay daemon start\`)`,
-        );
+  async run(): Promise<DaemonStatus | (Exclude<DaemonState, { state: 'answering' }> & { socketPath: string })> {
+    const paths = resolvePaths();
+    const probe = await probeDaemon(paths);
+    if (probe.state !== 'answering') {
       process.exitCode = 1;
-      return { running: false, socketPath };
+      if (!this.jsonEnabled()) this.logToStderr(describeDaemonState(probe, paths.socketPath));
+      return { ...probe, socketPath: paths.socketPath };
     }
+    const { status } = probe;
     this.log(`running     pid ${status.pid}, version ${status.version}, up ${formatDuration(status.uptimeSeconds)}`);
     this.log(`socket      ${status.socketPath}`);
     this.log(`cache       ${status.cacheEntries} token(s)`);
     this.log(`idle exit   after ${formatDuration(status.idleTimeoutSeconds)} without requests`);
-    this.log(`config      ${status.configPath}`);
+    this.log(`config      ${status.configPath}${status.configError ? ` (not in use: ${status.configError})` : ''}`);
+    this.log(`store       ${status.store}${status.storeUnlocked ? ' (the file store is unlocked)' : ''}`);
     this.log(`log         ${status.logPath}`);
     return status;
   }
