@@ -3,7 +3,7 @@ import { type CredrelayPaths, resolvePaths } from '../paths.js';
 import { packageVersion } from '../version.js';
 import type { WireReply, WireRequest } from '../daemon/wire.js';
 import { launchDaemon, waitUntilGone } from './launcher.js';
-import { inspectRuntimeDir } from './runtime-dir.js';
+import { ensureRuntimeDir, inspectRuntimeDir } from './runtime-dir.js';
 import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from './socket-client.js';
 
 type FinalReply = Exclude<WireReply, { ack: true }>;
@@ -38,7 +38,9 @@ export async function requestThroughDaemon(
   const start = options.start ?? true;
 
   const refuseUnsafe = (): boolean => {
-    const verdict = inspectRuntimeDir(paths.runtimeDir);
+    // A client that may start the daemon makes the directory itself, where that is safe; one that only asks
+    // (`daemon status`) never creates anything.
+    const verdict = (start ? ensureRuntimeDir : inspectRuntimeDir)(paths.runtimeDir, paths.socketPath);
     if (verdict.state !== 'unsafe') return false;
     notice(`not using the daemon: ${verdict.reason}; serving this request in-process`);
     return true;

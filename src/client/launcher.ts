@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CredrelayPaths } from '../paths.js';
+import { ensureRuntimeDir } from './runtime-dir.js';
 import { isListening } from './socket-client.js';
 
 /** A start lock older than this belongs to a client that died while starting the daemon. */
@@ -17,7 +18,7 @@ const STALE_LAUNCH_LOCK_MS = 10_000;
  * Returns whether the daemon is accepting connections at the end.
  */
 export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promise<boolean> {
-  mkdirSync(paths.runtimeDir, { recursive: true, mode: 0o700 });
+  if (ensureRuntimeDir(paths.runtimeDir, paths.socketPath).state !== 'safe') return false;
   const owner = takeLaunchLock(paths.launchLockPath);
   try {
     // Another client may have started the daemon between our failed connect and our lock: look again first.

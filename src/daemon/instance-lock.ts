@@ -29,7 +29,8 @@ export function acquireInstanceLock(pidPath: string): (() => void) | undefined {
     } catch {
       continue; // Removed while we looked: try again.
     }
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isCredrelayDaemon(holder)) return undefined;
+    if (Number.isInteger(holder) && holder > 0 && (holder === process.pid || isCredrelayDaemon(holder)))
+      return undefined;
     const claimed = `${pidPath}.stale.${process.pid}`;
     try {
       renameSync(pidPath, claimed);

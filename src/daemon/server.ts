@@ -1,8 +1,8 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, rmSync, statSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { configuredStore, createBackend } from '../backend.js';
 import { TokenCache } from '../cache/token-cache.js';
-import { inspectRuntimeDir } from '../client/runtime-dir.js';
+import { ensureRuntimeDir, inspectRuntimeDir } from '../client/runtime-dir.js';
 import { isListening } from '../client/socket-client.js';
 import { type Config, loadConfig, parseConfig } from '../config.js';
 import { CredrelayError, toCredrelayError } from '../errors.js';
@@ -76,7 +76,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
 
-  prepareRuntimeDir(paths.runtimeDir);
+  prepareRuntimeDir(paths.runtimeDir, paths.socketPath);
   const releaseLock = acquireInstanceLock(paths.pidPath);
   if (releaseLock === undefined) {
     logger.info('another daemon holds the pid file; exiting', { pidPath: paths.pidPath });
@@ -378,9 +378,10 @@ function isStoreCall(value: unknown): value is StoreCall {
  * Creates the runtime directory private (0700), or tightens one we own; refuses one that someone else owns or can
  * write to, because our socket there could be replaced by theirs.
  */
-function prepareRuntimeDir(dir: string): void {
+function prepareRuntimeDir(dir: string, socketPath: string): void {
   if (process.platform === 'win32') return;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const created = ensureRuntimeDir(dir, socketPath);
+  if (created.state === 'unsafe') throw new CredrelayError('DAEMON_UNSAFE', `refusing to start: ${created.reason}`);
   const stats = lstatSync(dir);
   if (
     stats.isDirectory() &&
@@ -390,7 +391,7 @@ function prepareRuntimeDir(dir: string): void {
   ) {
     chmodSync(dir, 0o700);
   }
-  const verdict = inspectRuntimeDir(dir);
+  const verdict = inspectRuntimeDir(dir, socketPath);
   if (verdict.state === 'unsafe') throw new CredrelayError('DAEMON_UNSAFE', `refusing to start: ${verdict.reason}`);
 }
 

@@ -122,7 +122,7 @@ async function checkSecretStore(): Promise<CheckResult> {
 
 async function checkDaemon(): Promise<CheckResult> {
   const paths = resolvePaths();
-  const verdict = inspectRuntimeDir(paths.runtimeDir);
+  const verdict = inspectRuntimeDir(paths.runtimeDir, paths.socketPath);
   if (verdict.state === 'unsafe')
     return fail(
       'daemon',
