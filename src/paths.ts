@@ -89,6 +89,14 @@ const RELEVANT_NAMES = new Set([
   'no_proxy',
   'all_proxy',
   'METADATA_SERVER_DETECTION',
+  // google-auth-library tells Cloud Run, Cloud Functions, App Engine and GKE apart by these.
+  'K_SERVICE',
+  'K_CONFIGURATION',
+  'FUNCTION_NAME',
+  'FUNCTION_TARGET',
+  'GAE_SERVICE',
+  'GAE_APPLICATION',
+  'KUBERNETES_SERVICE_HOST',
 ]);
 
 /** ...and by prefix: credrelay's own, XDG's, and every cloud SDK's and CLI's. */
@@ -106,6 +114,7 @@ const RELEVANT_PREFIXES = [
   'GH_',
   'GITHUB_',
   'DOCKER_',
+  'ACTIONS_', // GitHub Actions' OIDC token request
   'LC_',
 ];
 
