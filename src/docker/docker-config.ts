@@ -1,12 +1,14 @@
 import {
-  chmodSync,
   closeSync,
-  copyFileSync,
+  fchmodSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  realpathSync,
   renameSync,
+  rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
@@ -180,15 +182,7 @@ export function recordReplacedHelpers(
     };
   }
   mkdirSync(dirname(recordPath), { recursive: true, mode: 0o700 });
-  const temporary = `${recordPath}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(temporary, 'wx', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, recordPath);
+  replaceExclusively(recordPath, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 /** Reads Docker's config; a missing file is an empty config, and invalid JSON an error (never overwritten). */
@@ -220,6 +214,11 @@ export function readDockerConfig(path: string): { config: Record<string, unknown
  * Writes Docker's config atomically: a temporary file in the same directory, flushed, then renamed over the old
  * one, with the old file's permissions (0600 for a new one, as Docker creates it). The previous content is kept
  * next to it as `config.json.bak`. Docker writes this file tab-indented, and so does credrelay.
+ *
+ * `DOCKER_CONFIG` may be a directory others can write, where they can plant links. So every file is created
+ * exclusively under a random name (O_EXCL never follows a link) and its mode set through its own descriptor, and
+ * only then renamed into place (a rename replaces a planted link, never writes through it). A `config.json` that is
+ * a link is followed only to a file the user owns, whose directory then receives the files; any other is refused.
  */
 export function writeDockerConfig(
   path: string,
@@ -227,24 +226,53 @@ export function writeDockerConfig(
   hadFile: boolean,
 ): { backup: string | undefined } {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const mode = hadFile ? statSync(path).mode & 0o777 : 0o600;
+  const target = hadFile ? ownedTarget(path) : path;
+  const mode = hadFile ? statSync(target).mode & 0o777 : 0o600;
   let backup: string | undefined;
   if (hadFile) {
-    backup = `${path}.bak`;
-    copyFileSync(path, backup);
-    chmodSync(backup, mode);
+    backup = `${target}.bak`;
+    replaceExclusively(backup, readFileSync(target), mode);
   }
-  const temporary = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temporary, 'w', mode);
-  try {
-    writeSync(fd, `${JSON.stringify(config, null, '\t')}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(temporary, mode);
-  renameSync(temporary, path);
+  replaceExclusively(target, `${JSON.stringify(config, null, '\t')}\n`, mode);
   return { backup };
+}
+
+/** The file a `config.json` link points to, if the user owns it; the path itself when it is not a link. */
+function ownedTarget(path: string): string {
+  if (!lstatSync(path).isSymbolicLink()) return path;
+  const target = realpathSync(path);
+  const uid = process.getuid?.();
+  const owner = statSync(target).uid;
+  if (uid !== undefined && owner !== uid) {
+    throw new CredrelayError(
+      'INVALID_INPUT',
+      `${path} is a link to ${target}, which belongs to uid ${owner}, not to you: credrelay will not write there; replace the link with a file of your own`,
+    );
+  }
+  return target;
+}
+
+/** Writes `content` to a new file beside `path` (exclusive, random name, mode set on the descriptor), then renames it over `path`. */
+function replaceExclusively(path: string, content: string | Buffer, mode: number): void {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`;
+  const fd = openSync(temporary, 'wx', mode);
+  try {
+    fchmodSync(fd, mode); // the umask may have narrowed the mode given to open
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+  try {
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
 }
 
 /** The first `docker-credential-credrelay` on PATH: the one Docker will run. */

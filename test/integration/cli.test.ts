@@ -80,7 +80,7 @@ describe('credrelay configure-docker', () => {
     expect(Object.keys(written)).toEqual(Object.keys(realistic));
     expect(statSync(configFile()).mode & 0o777).toBe(0o640);
     expect(readFileSync(`${configFile()}.bak`, 'utf8')).toBe(before);
-    expect(readdirSync(dockerConfig).filter((name) => name.includes('.tmp-'))).toEqual([]);
+    expect(readdirSync(dockerConfig).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('is idempotent: a second run changes nothing', async () => {
