@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CredrelayError } from './errors.js';
 import { jsonErrorPosition } from './util/json-error-position.js';
+import { shownValue } from './util/redact.js';
 import { type RegistryPattern, parseRegistryPattern } from './routing/registry-pattern.js';
 
 /**
@@ -170,13 +171,13 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
     if (duplicate !== undefined) {
       throw invalid(
         path,
-        `registries ${JSON.stringify(written)}`,
-        `names the same registry as ${JSON.stringify(duplicate)}; keep one of them`,
+        `registries ${shownValue(written, 256)}`,
+        `names the same registry as ${shownValue(duplicate, 256)}; keep one of them`,
       );
     }
     seen.set(`${pattern.kind}:${pattern.key}`, written);
     if (!isPlainObject(entry)) {
-      throw invalid(path, `registries ${JSON.stringify(written)}`, 'must be an object such as {"provider": "ecr"}');
+      throw invalid(path, `registries ${shownValue(written, 256)}`, 'must be an object such as {"provider": "ecr"}');
     }
     const { provider: named, ...options } = entry;
     // The shape build platforms use, {"username": …, "password": "$SECRET"}, needs no provider name.
@@ -184,7 +185,7 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
     if (typeof provider !== 'string' || provider.length === 0) {
       throw invalid(
         path,
-        `registries ${JSON.stringify(written)}`,
+        `registries ${shownValue(written, 256)}`,
         'needs "provider" (see `credrelay providers`), or "username" and "password" for fixed credentials',
       );
     }

@@ -1,5 +1,6 @@
 import { CredrelayError } from '../../src/errors.js';
 import { NETWORK_ERROR_CODES } from '../../src/util/network-errors.js';
+import { foreignExcerpt } from '../../src/util/redact.js';
 
 /** Where Application Default Credentials look, in order, for the "nothing found" message. */
 const ADC_SOURCES =
@@ -20,7 +21,8 @@ export function explainGoogleError(
     status?: number;
     response?: { status?: number; data?: { error?: unknown; error_description?: unknown } };
   };
-  const message = (details.message ?? '').split('\n')[0]!.slice(0, 240);
+  // An excerpt only: a credentials file that is not JSON makes the parser quote the file, secret and all.
+  const message = foreignExcerpt(details.message ?? '', 240);
   const status = details.response?.status ?? details.status;
   const oauthError = typeof details.response?.data?.error === 'string' ? details.response.data.error : undefined;
   const fail = (text: string) =>

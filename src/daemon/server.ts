@@ -248,7 +248,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     // Any version may ask a daemon to stop: that is how a newer client replaces an older daemon.
     if (request.op === 'shutdown') return { stopping: true };
     if (request.v !== version) {
-      throw new WireError('VERSION_MISMATCH', `this daemon is version ${version}, the client ${request.v}`);
+      // The client's version is not echoed: it knows its own, and the field is whatever was sent.
+      throw new WireError('VERSION_MISMATCH', `this daemon is version ${version}; the client is of another version`);
     }
     switch (request.op) {
       case 'protocol': {

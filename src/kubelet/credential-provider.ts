@@ -3,6 +3,7 @@ import type { ProtocolReply, RequestContext } from '../protocol/handler.js';
 import type { Router } from '../router.js';
 import { authKeyOf, registryOfImage } from './image-registry.js';
 import { MAX_KUBELET_REQUEST_BYTES } from './limits.js';
+import { shownValue } from '../util/redact.js';
 
 /** The API versions of kubelet's image credential provider protocol credrelay speaks; the reply echoes the request's. */
 export const KUBELET_API_VERSIONS = [
@@ -62,14 +63,11 @@ function decodeRequest(input: Uint8Array): CredentialProviderRequest {
   if (!KUBELET_API_VERSIONS.includes(fields.apiVersion as never)) {
     throw new CredrelayError(
       'INVALID_INPUT',
-      `unsupported apiVersion ${JSON.stringify(fields.apiVersion)}; credrelay speaks ${KUBELET_API_VERSIONS.join(' and ')}`,
+      `unsupported apiVersion ${shownValue(fields.apiVersion)}; credrelay speaks ${KUBELET_API_VERSIONS.join(' and ')}`,
     );
   }
   if (fields.kind !== 'CredentialProviderRequest') {
-    throw new CredrelayError(
-      'INVALID_INPUT',
-      `kind must be CredentialProviderRequest, not ${JSON.stringify(fields.kind)}`,
-    );
+    throw new CredrelayError('INVALID_INPUT', `kind must be CredentialProviderRequest, not ${shownValue(fields.kind)}`);
   }
   if (typeof fields.image !== 'string') throw new CredrelayError('INVALID_INPUT', 'the request has no "image"');
   // serviceAccountToken and serviceAccountAnnotations may be present (Kubernetes 1.33+); credrelay does not use them.

@@ -1,5 +1,6 @@
 import { CredrelayError } from '../errors.js';
 import { type RegistryIdentity, parseRegistry } from '../registry/identity.js';
+import { shownValue } from '../util/redact.js';
 
 /**
  * A `registries` key: one registry (any spelling the identity rules accept), or a glob in which `*` stands for
@@ -26,14 +27,14 @@ export function parseRegistryPattern(raw: string): RegistryPattern {
     } catch (error) {
       throw new CredrelayError(
         'CONFIG_INVALID',
-        `${JSON.stringify(raw)} is not a registry: ${(error as Error).message}`,
+        `${shownValue(raw, 256)} is not a registry: ${(error as Error).message}`,
       );
     }
   }
   const bad = (why: string) =>
     new CredrelayError(
       'CONFIG_INVALID',
-      `${JSON.stringify(raw)} is not a registry glob: ${why}; write one like "*.corp.example" or "*.corp.example:5000", where * is one whole DNS label`,
+      `${shownValue(raw, 256)} is not a registry glob: ${why}; write one like "*.corp.example" or "*.corp.example:5000", where * is one whole DNS label`,
     );
   const withoutScheme = raw.replace(/^https?:\/\//i, '');
   if (withoutScheme.includes('/') && withoutScheme.indexOf('/') !== withoutScheme.length - 1)
