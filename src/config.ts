@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { CredrelayError } from './errors.js';
 import { jsonErrorPosition } from './util/json-error-position.js';
+import { untrustedReason } from './util/file-trust.js';
 import { shownValue } from './util/redact.js';
 import { type RegistryPattern, parseRegistryPattern } from './routing/registry-pattern.js';
 
@@ -58,6 +60,20 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * become a different one.
  */
 export function loadConfig(path: string): Config {
+  if (!isAbsolute(path)) {
+    // Resolved against the current directory, it would let any repository a command runs in supply a config.
+    throw new CredrelayError(
+      'CONFIG_INVALID',
+      `CREDRELAY_CONFIG must be an absolute path, not ${shownValue(path, 256)}: name the file from /`,
+    );
+  }
+  const untrusted = untrustedReason(path);
+  if (untrusted !== undefined) {
+    throw new CredrelayError(
+      'CONFIG_INVALID',
+      `refusing the configuration ${path}: ${untrusted.reason}, so someone else could route registries or run code; fix it with ${untrusted.fix}`,
+    );
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

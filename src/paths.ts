@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 /** Where credrelay keeps its files. Nothing here ever holds a secret. */
 export interface CredrelayPaths {
@@ -125,6 +125,7 @@ const RELEVANT_PREFIXES = [
  */
 function namesInConfig(configPath: string): { names: Set<string>; prefixes: string[] } {
   let text: string;
+  if (!isAbsolute(configPath)) return { names: new Set(), prefixes: [] }; // refused when loaded
   try {
     text = readFileSync(configPath, 'utf8');
   } catch {

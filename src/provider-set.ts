@@ -2,6 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from './config.js';
 import { CredrelayError } from './errors.js';
+import { untrustedReason } from './util/file-trust.js';
 import { PROVIDER_NAME, type Provider, type StorageProvider } from './provider.js';
 import type { Route } from './routing/route-table.js';
 
@@ -78,7 +79,15 @@ export async function loadProviderSet(
 /** Imports a plugin: a path (relative to the configuration file) or a package name; its default export is a provider or a function that returns one. */
 async function loadPlugin(config: Config, specifier: string): Promise<Provider> {
   const isPath = specifier.startsWith('.') || isAbsolute(specifier);
-  const target = isPath ? pathToFileURL(resolve(dirname(config.path), specifier)).href : specifier;
+  const path = resolve(dirname(config.path), specifier);
+  const untrusted = isPath ? untrustedReason(path) : undefined;
+  if (untrusted !== undefined) {
+    throw configError(
+      config,
+      `refusing plugin ${JSON.stringify(specifier)}: ${untrusted.reason}, so someone else could run code in credrelay; fix it with ${untrusted.fix}`,
+    );
+  }
+  const target = isPath ? pathToFileURL(path).href : specifier;
   let module: { default?: unknown };
   try {
     module = (await import(target)) as { default?: unknown };

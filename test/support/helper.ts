@@ -55,11 +55,12 @@ export function daemonPidFor(env: Record<string, string | undefined>): number | 
 export function run(
   command: string,
   args: readonly string[],
-  options: { input?: string | Buffer; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+  options: { input?: string | Buffer; env?: Record<string, string | undefined>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, {
       env: helperEnvironment(options.env),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];
