@@ -64,6 +64,15 @@ const OPS = new Set([
   'store-call',
 ]);
 const STORE_METHODS = new Set(['getPassword', 'setPassword', 'deletePassword', 'findCredentials']);
+/**
+ * Limits on what clients can make the daemon hold. Each helper call is one short connection, so these are far
+ * above real use: a burst of a build's helper calls is tens of connections, each request under 2 MiB.
+ */
+const MAX_CONNECTIONS = 128;
+/** How long a connection may take to send its one request. */
+const REQUEST_READ_MS = 5000;
+/** Bytes of incomplete requests held across all connections. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /** How long a refused connection's remaining input is drained before the connection is cut. */
 const REFUSED_DRAIN_MS = 2000;
 
@@ -121,7 +130,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
   const refused = new WeakSet<Socket>();
+  const open = new Set<Socket>();
+  let bufferedBytes = 0;
   const server: Server = createServer((socket) => serveConnection(socket));
+  // Connections past this are closed by Node at once, before they cost anything.
+  server.maxConnections = MAX_CONNECTIONS;
   await listenPrivately(server, paths.socketPath);
   logger.info('daemon started', {
     pid: process.pid,
@@ -173,6 +186,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       forgetUnlockedKeys();
       cache.close();
       server.close(() => resolve());
+      // An open connection must not keep a stopping daemon (and its cache) alive.
+      for (const socket of open) socket.destroy();
       rmSync(paths.socketPath, { force: true });
       releaseLock();
     }).then(resolveClosed);
@@ -195,15 +210,42 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   function serveConnection(socket: Socket): void {
     const splitter = new LineSplitter();
+    let pendingBytes = 0; // of the request not yet complete, counted in bufferedBytes
+    const release = () => {
+      bufferedBytes -= pendingBytes;
+      pendingBytes = 0;
+    };
+    open.add(socket);
+    socket.on('close', () => {
+      open.delete(socket);
+      release();
+    });
     socket.on('error', () => undefined); // A client that went away mid-answer is not our problem.
+    socket.setTimeout(REQUEST_READ_MS, () => {
+      if (refused.has(socket)) return socket.destroy();
+      logger.warn('closed a connection that sent no complete request in time');
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => {
       if (refused.has(socket)) return; // what follows a refused request is read and dropped
+      pendingBytes += chunk.length;
+      bufferedBytes += chunk.length;
+      if (bufferedBytes > MAX_BUFFERED_BYTES) {
+        logger.warn('refused a request: the daemon holds too many incomplete requests');
+        release();
+        return reject(socket, 'BUSY', 'the daemon is holding too many incomplete requests; retry');
+      }
       let lines: string[];
       try {
         lines = splitter.push(chunk);
       } catch {
         logger.warn('rejected an oversized request');
+        release();
         return reject(socket, 'REQUEST_TOO_LARGE', 'the request is larger than the daemon accepts');
+      }
+      if (lines.length > 0) {
+        release();
+        socket.setTimeout(0); // the request is in: the answer may take as long as a token exchange does
       }
       for (const line of lines) void serveLine(socket, line);
     });

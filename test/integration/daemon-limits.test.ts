@@ -1,0 +1,78 @@
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { type Socket, createConnection } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../support/daemon.js';
+import { CLI, daemonPidFor, daemonSocketFor, run, runHelper } from '../support/helper.js';
+import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
+import { waitFor } from '../support/wait.js';
+
+/** What one local user's clients can make the daemon hold: bounded connections, deadlines, and buffered bytes. */
+let session: Keyring;
+beforeAll(async () => {
+  session = await startKeyring();
+});
+afterAll(async () => {
+  await session.stop();
+});
+
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+function connect(path: string): Promise<{ socket: Socket; closed: Promise<string> }> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    let text = '';
+    const closed = new Promise<string>((done) => {
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('close', () => done(text));
+      socket.on('error', () => undefined);
+    });
+    socket.on('connect', () => resolve({ socket, closed }));
+    socket.on('error', () => resolve({ socket, closed }));
+  });
+}
+
+describe('connection limits', () => {
+  it('2,000 idle connections: the excess is closed at once, the rest at the read deadline, memory stays low', async () => {
+    expect((await runHelper('list', '', session.env)).code).toBe(0);
+    const pid = daemonPidFor(session.env)!;
+    const before = rssMiB(pid);
+    const connections = await Promise.all(Array.from({ length: 2000 }, () => connect(daemonSocketFor(session.env))));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const open = connections.filter(({ socket }) => !socket.destroyed && socket.readyState === 'open').length;
+    expect(open).toBeLessThanOrEqual(128);
+    expect(rssMiB(pid) - before).toBeLessThan(60);
+    // A real request still gets through once the idle ones are gone (the read deadline is 5 s).
+    await Promise.all(connections.map(({ closed }) => closed));
+    expect((await runHelper('list', '', session.env)).stdout).toBe('{}\n');
+    expect(isAlive(pid)).toBe(true);
+  }, 30_000);
+
+  it('incomplete requests past 16 MiB in all are refused', async () => {
+    const chunk = Buffer.alloc(1900 * 1024, 'a'); // under the 2 MiB line limit each
+    const connections = await Promise.all(Array.from({ length: 12 }, () => connect(daemonSocketFor(session.env))));
+    for (const { socket } of connections) socket.write(chunk);
+    const replies = await Promise.all(connections.map(({ closed }) => closed));
+    expect(replies.filter((reply) => reply.includes('"code":"BUSY"')).length).toBeGreaterThan(0);
+    expect((await runHelper('list', '', session.env)).code).toBe(0);
+  }, 30_000);
+
+  it('idle exit closes open connections: an open connection does not keep the daemon alive', async () => {
+    await stopCredrelayDaemon(session.runtimeDir);
+    const configDir = join(session.env.XDG_CONFIG_HOME!, 'credrelay');
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(join(configDir, 'config.json'), JSON.stringify({ daemon: { idleTimeoutSeconds: 1 } }));
+    try {
+      expect((await runHelper('list', '', session.env)).code).toBe(0);
+      const pid = daemonPidFor(session.env)!;
+      const { socket, closed } = await connect(daemonSocketFor(session.env));
+      socket.write('{"v":"0.1.0",'); // a request that never completes
+      await waitFor('the idle daemon to exit', () => !isAlive(pid), 4000);
+      await closed;
+      const status = await run(CLI, ['daemon', 'status'], { env: session.env });
+      expect(status.stderr).toMatch(/^no daemon is running/);
+    } finally {
+      writeFileSync(join(configDir, 'config.json'), '{}');
+    }
+  }, 30_000);
+});
