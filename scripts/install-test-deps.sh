@@ -4,13 +4,14 @@
 # itself when a tool is missing.
 #   real services: dbus, gnome-keyring (a Secret Service on a private bus), docker-registry with apache2-utils' htpasswd
 #   real clients:  skopeo, the docker CLI (client only; no engine is started), libsecret-tools (secret-tool)
+#   test fixtures: openssl (a self-signed certificate for a TLS registry)
 #   references:    the Go secretservice helper and Docker's Go client library (golang-go) to compare answers with
 #   benchmark:     hyperfine, amazon-ecr-credential-helper
 set -euo pipefail
 
 packages=(
   dbus dbus-bin gnome-keyring libsecret-tools
-  docker-registry apache2-utils skopeo
+  docker-registry apache2-utils skopeo openssl
   golang-go golang-docker-credential-helpers golang-github-docker-docker-credential-helpers-dev golang-golang-x-sys-dev
   hyperfine amazon-ecr-credential-helper
 )

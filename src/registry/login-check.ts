@@ -67,6 +67,43 @@ export function parseChallenge(
   return { scheme: match[1]!.toLowerCase(), params };
 }
 
+function parseRealm(text: string, registry: RegistryIdentity): URL {
+  try {
+    return new URL(text);
+  } catch {
+    throw new CredrelayError('LOGIN_FAILED', `${registry.key} names a token service that is not a URL`);
+  }
+}
+
+/**
+ * Where the password may go. The token service (realm) gets Basic credentials, so:
+ * - never over a scheme weaker than the registry's: a registry reached over TLS whose realm is plain HTTP is refused,
+ *   --insecure or not;
+ * - plain HTTP only to the registry's own loopback origin (the same host and port), or with --insecure;
+ * - no scheme but HTTP and HTTPS.
+ */
+function checkRealm(realm: URL, base: URL, registry: RegistryIdentity, insecure: boolean): void {
+  if (realm.protocol === 'https:') return;
+  if (realm.protocol !== 'http:') {
+    throw new CredrelayError(
+      'LOGIN_FAILED',
+      `${registry.key} names a token service over ${realm.protocol}, which credrelay does not use`,
+    );
+  }
+  if (base.protocol === 'https:') {
+    throw new CredrelayError(
+      'LOGIN_FAILED',
+      `${registry.key} is reached over TLS but sends logins to a token service without it (${realm.origin}); credrelay will not send the password there`,
+    );
+  }
+  if (realm.host !== base.host && !insecure) {
+    throw new CredrelayError(
+      'LOGIN_FAILED',
+      `${registry.key} sends logins to a token service on another host or port without TLS (${realm.origin}); pass --insecure if you trust it`,
+    );
+  }
+}
+
 /**
  * Checks a username and password against a registry as `docker login` does: GET /v2/; on a Basic challenge, again
  * with Basic authentication; on a Bearer challenge, the token endpoint it names, with Basic authentication. HTTPS
@@ -113,13 +150,8 @@ export async function verifyLogin(
   if (challenge.scheme === 'basic') {
     verdict = await request(base, { authorization: basic }, insecure);
   } else if (challenge.scheme === 'bearer' && challenge.params.realm) {
-    const realm = new URL(challenge.params.realm);
-    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && plainAllowed)) {
-      throw new CredrelayError(
-        'LOGIN_FAILED',
-        `${registry.key} sends logins to a token service without TLS (${realm.origin}); pass --insecure if you trust it`,
-      );
-    }
+    const realm = parseRealm(challenge.params.realm, registry);
+    checkRealm(realm, base, registry, insecure);
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     realm.searchParams.set('account', username);
     verdict = await request(realm, { authorization: basic }, insecure);
