@@ -88,7 +88,23 @@ export async function handleKubeletRequest(
   const context: RequestContext = { notice: (line) => notices.push(`${line}\n`) };
   try {
     const request = decodeRequest(input);
-    const registry = registryOfImage(request.image);
+    let registry;
+    try {
+      registry = registryOfImage(request.image);
+    } catch (error) {
+      // No credential for what is not an image reference, and a line saying why: kubelet's pull fails on it anyway.
+      const empty = {
+        apiVersion: request.apiVersion,
+        kind: 'CredentialProviderResponse',
+        cacheKeyType: 'Registry',
+        auth: {},
+      };
+      return {
+        stdout: `${JSON.stringify(empty)}\n`,
+        stderr: `credrelay: ${toCredrelayError(error).message}\n`,
+        exitCode: 0,
+      };
+    }
     const credential = await router.credentialFor(registry, context);
     const cacheDuration = credential === undefined ? undefined : cacheDurationFor(credential.expiresAt, now());
     const response = {

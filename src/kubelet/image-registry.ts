@@ -1,26 +1,52 @@
 import { CredrelayError } from '../errors.js';
 import { type RegistryIdentity, parseRegistry } from '../registry/identity.js';
+import { shownValue } from '../util/redact.js';
 
 const MAX_IMAGE_LENGTH = 4096;
-const DIGEST = /@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+/** distribution/reference's limit on a repository name, domain included. */
+const MAX_NAME_LENGTH = 255;
+
+// The grammar of distribution/reference (regexp.go), which kubelet and Docker parse image references with.
+const ALPHANUMERIC = '[a-z0-9]+';
+const SEPARATOR = '(?:[._]|__|[-]+)';
+const PATH_COMPONENT = `${ALPHANUMERIC}(?:${SEPARATOR}${ALPHANUMERIC})*`;
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
+const IPV6 = '\\[(?:[a-fA-F0-9:]+)\\]';
+const DOMAIN = `(?:${DOMAIN_NAME}|${IPV6})(?::[0-9]+)?`;
+const TAG = '[\\w][\\w.-]{0,127}';
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+const NAME = `(?:(${DOMAIN})/)?(${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)`;
+const REFERENCE = new RegExp(`^(${NAME})(?::${TAG})?(?:@${DIGEST})?$`);
+const IDENTIFIER = /^[a-f0-9]{64}$/;
 
 /**
- * The registry of an image reference, by Docker's rule: the first path component is a registry when it contains a
- * `.` or a `:`, or is `localhost`; otherwise the image is on Docker Hub (`nginx`, `library/nginx`, `bitnami/redis`).
+ * The registry of an image reference, exactly as distribution/reference's ParseNormalizedNamed finds it: the first
+ * path component is the domain when it contains `.` or `:`, is `localhost`, or has an upper-case letter; otherwise
+ * the image is on Docker Hub (`nginx`, `library/nginx`, `bitnami/redis`). The whole reference must then be valid
+ * (lower-case repository, tag, digest), or it is refused: an invalid reference is given no credential.
  */
 export function registryOfImage(image: string): RegistryIdentity {
   if (image.length === 0 || image.length > MAX_IMAGE_LENGTH) {
     throw new CredrelayError('INVALID_INPUT', `the image reference must be 1 to ${MAX_IMAGE_LENGTH} characters`);
   }
-  // Only a trailing digest (`@sha256:…`) is cut off; any other `@` stays, and the registry parser refuses userinfo.
-  const name = image.replace(DIGEST, '');
-  const slash = name.indexOf('/');
-  const first = slash === -1 ? '' : name.slice(0, slash);
-  const hasRegistry = first.includes('.') || first.includes(':') || first === 'localhost';
+  const invalid = (why: string) =>
+    new CredrelayError('INVALID_INPUT', `the image reference ${shownValue(image, 128)} is not valid: ${why}`);
+  if (IDENTIFIER.test(image)) throw invalid('a 64-character hexadecimal name is an image ID, not a reference');
+  const slash = image.indexOf('/');
+  const first = slash === -1 ? '' : image.slice(0, slash);
+  const onDockerHub = slash === -1 || (!/[.:]/.test(first) && first !== 'localhost' && first.toLowerCase() === first);
+  const domain = onDockerHub ? 'docker.io' : first;
+  const remainder = onDockerHub ? image : image.slice(slash + 1);
+  const repository = remainder.split(/[:@]/)[0]!;
+  if (repository.toLowerCase() !== repository) throw invalid('the repository name must be lower-case');
+  const match = REFERENCE.exec(`${domain}/${remainder}`);
+  if (match === null) throw invalid('it does not follow the reference grammar (registry/repository[:tag][@digest])');
+  if (match[1]!.length > MAX_NAME_LENGTH) throw invalid(`the name is longer than ${MAX_NAME_LENGTH} characters`);
   try {
-    return parseRegistry(hasRegistry ? first : 'docker.io');
+    return parseRegistry(domain);
   } catch (error) {
-    throw new CredrelayError('INVALID_INPUT', `the image's registry is not valid: ${(error as Error).message}`);
+    throw invalid(`its registry is not valid: ${(error as Error).message}`);
   }
 }
 

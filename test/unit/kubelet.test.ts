@@ -38,7 +38,7 @@ describe('registryOfImage', () => {
     ['nginx', 'docker.io'],
     ['nginx:1.27', 'docker.io'],
     ['library/nginx', 'docker.io'],
-    ['bitnami/redis@sha256:abc', 'docker.io'],
+    ['bitnami/redis@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945', 'docker.io'],
     ['docker.io/library/nginx', 'docker.io'],
     ['index.docker.io/library/nginx', 'docker.io'],
     ['localhost/app', 'localhost'],
@@ -47,11 +47,61 @@ describe('registryOfImage', () => {
     ['[::1]:5000/app', '[::1]:5000'],
     ['123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api:1.4.2', '123456789012.dkr.ecr.us-east-1.amazonaws.com'],
     ['US-Docker.pkg.dev/p/r/i', 'us-docker.pkg.dev'],
-    ['gcr.io/p/i@sha256:4f53', 'gcr.io'],
+    ['gcr.io/p/i@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945', 'gcr.io'],
   ])('%s -> %s', (image, key) => expect(registryOfImage(image).key).toBe(key));
   it.each(['', 'bad host.example/x', 'user@registry.example/x', 'https://r.example/x'])('refuses %j', (image) =>
     expect(() => registryOfImage(image)).toThrow(),
   );
+});
+
+/**
+ * distribution/reference's own examples (ParseNormalizedNamed), as kubelet and Docker parse them: the registry each
+ * valid reference names, and the references it refuses. The last valid ones are the look-alikes that once got the
+ * Docker Hub credential: an upper-case first component is a domain, not a Docker Hub namespace.
+ */
+describe('image references as distribution/reference parses them', () => {
+  const digest = 'sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945';
+  it.each([
+    ['test_com', 'docker.io'],
+    ['test.com:tag', 'docker.io'],
+    ['test.com:5000', 'docker.io'],
+    ['test.com/repo:tag', 'test.com'],
+    ['test:5000/repo', 'test:5000'],
+    ['test:5000/repo:tag', 'test:5000'],
+    [`test:5000/repo@${digest}`, 'test:5000'],
+    [`test:5000/repo:tag@${digest}`, 'test:5000'],
+    ['lowercase:Uppercase', 'docker.io'],
+    ['sub-dom1.foo.com/bar/baz/quux', 'sub-dom1.foo.com'],
+    ['sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com'],
+    ['b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io'],
+    ['xn--n3h.com/myimage:xn--n3h.com', 'xn--n3h.com'],
+    ['foo_bar.com:8080', 'docker.io'],
+    ['foo/foo_bar.com:8080', 'docker.io'],
+    ['[2001:db8::1]:5000/repo', '[2001:db8::1]:5000'],
+    ['localhost/repo', 'localhost'],
+    ['Evil/app:1', 'evil'],
+    ['LOCALHOST/app', 'localhost'],
+    ['Registry.Example/app', 'registry.example'],
+  ])('%s is on %s', (image, key) => expect(registryOfImage(image).key).toBe(key));
+
+  it.each([
+    ['', /1 to 4096 characters/],
+    [':justtag', /reference grammar/],
+    [`@${digest}`, /reference grammar/],
+    ['repo@sha256:ffff', /reference grammar/],
+    ['Uppercase:tag', /must be lower-case/],
+    ['docker.io/Library/nginx', /must be lower-case/],
+    ['test:5000/Uppercase/lowercase:tag', /must be lower-case/],
+    ['aa/asdf$$^/aa', /reference grammar/],
+    ['-foo/bar', /reference grammar/],
+    ['foo/bar-/baz', /reference grammar/],
+    ['foo:bar/baz', /reference grammar/],
+    ['//attacker.example/x', /reference grammar/],
+    ['/x/y', /reference grammar/],
+    ['registry.example//x', /reference grammar/],
+    ['4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945', /image ID/],
+    [`${'a/'.repeat(128)}a:tag`, /longer than 255/],
+  ])('refuses %j', (image, message) => expect(() => registryOfImage(image)).toThrowError(message));
 });
 
 describe('handleKubeletRequest', () => {
