@@ -66,9 +66,10 @@ const OPS = new Set([
 const STORE_METHODS = new Set(['getPassword', 'setPassword', 'deletePassword', 'findCredentials']);
 /**
  * Limits on what clients can make the daemon hold. Each helper call is one short connection, so these are far
- * above real use: a burst of a build's helper calls is tens of connections, each request under 2 MiB.
+ * above real use (a build's burst of helper calls is tens of connections; the load test makes 1,000 at once), and an
+ * idle connection costs little once its buffered bytes are bounded.
  */
-const MAX_CONNECTIONS = 128;
+const MAX_CONNECTIONS = 1024;
 /** How long a connection may take to send its one request. */
 const REQUEST_READ_MS = 5000;
 /** Bytes of incomplete requests held across all connections. */

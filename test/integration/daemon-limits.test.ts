@@ -40,7 +40,8 @@ describe('connection limits', () => {
     const connections = await Promise.all(Array.from({ length: 2000 }, () => connect(daemonSocketFor(session.env))));
     await new Promise((resolve) => setTimeout(resolve, 500));
     const open = connections.filter(({ socket }) => !socket.destroyed && socket.readyState === 'open').length;
-    expect(open).toBeLessThanOrEqual(128);
+    expect(open).toBeLessThanOrEqual(1024);
+    expect(open).toBeGreaterThan(0);
     expect(rssMiB(pid) - before).toBeLessThan(60);
     // A real request still gets through once the idle ones are gone (the read deadline is 5 s).
     await Promise.all(connections.map(({ closed }) => closed));
