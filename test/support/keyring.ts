@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isCredrelayDaemon } from '../../src/util/process.js';
 import { daemonPids } from './daemon.js';
 import { makeTempDir } from './temp.js';
 import { waitFor } from './wait.js';
@@ -188,9 +189,17 @@ function secretServiceIsUp(address: string): boolean {
   return /boolean true/.test(result.stdout);
 }
 
-/** Stops every credrelay daemon of a runtime directory (one per environment), and waits until they have exited. */
+/**
+ * Stops every credrelay daemon of a runtime directory (one per environment), and waits until they have exited. Only
+ * pids that are credrelay daemons are signalled: a pid file left behind can name a pid the system has since given to
+ * another process (the session's gnome-keyring, say).
+ */
 export async function stopCredrelayDaemon(runtimeDir: string): Promise<void> {
-  await Promise.all(daemonPids(runtimeDir).map((pid) => stopDaemonProcess(pid)));
+  await Promise.all(
+    daemonPids(runtimeDir)
+      .filter((pid) => isCredrelayDaemon(pid))
+      .map((pid) => stopDaemonProcess(pid)),
+  );
 }
 
 async function stopDaemonProcess(pid: number): Promise<void> {
