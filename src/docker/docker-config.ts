@@ -1,22 +1,9 @@
-import {
-  closeSync,
-  fchmodSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CredrelayError } from '../errors.js';
 import { parseRegistry } from '../registry/identity.js';
+import { replaceFileAtomically } from '../util/atomic-file.js';
 
 export const HELPER_NAME = 'credrelay';
 
@@ -182,7 +169,7 @@ export function recordReplacedHelpers(
     };
   }
   mkdirSync(dirname(recordPath), { recursive: true, mode: 0o700 });
-  replaceExclusively(recordPath, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  replaceFileAtomically(recordPath, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 /** Reads Docker's config; a missing file is an empty config, and invalid JSON an error (never overwritten). */
@@ -231,9 +218,9 @@ export function writeDockerConfig(
   let backup: string | undefined;
   if (hadFile) {
     backup = `${target}.bak`;
-    replaceExclusively(backup, readFileSync(target), mode);
+    replaceFileAtomically(backup, readFileSync(target), mode);
   }
-  replaceExclusively(target, `${JSON.stringify(config, null, '\t')}\n`, mode);
+  replaceFileAtomically(target, `${JSON.stringify(config, null, '\t')}\n`, mode);
   return { backup };
 }
 
@@ -250,29 +237,6 @@ function ownedTarget(path: string): string {
     );
   }
   return target;
-}
-
-/** Writes `content` to a new file beside `path` (exclusive, random name, mode set on the descriptor), then renames it over `path`. */
-function replaceExclusively(path: string, content: string | Buffer, mode: number): void {
-  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-  const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`;
-  const fd = openSync(temporary, 'wx', mode);
-  try {
-    fchmodSync(fd, mode); // the umask may have narrowed the mode given to open
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  try {
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
 }
 
 /** The first `docker-credential-credrelay` on PATH: the one Docker will run. */

@@ -1,18 +1,9 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { CredrelayError } from '../errors.js';
+import { replaceFileAtomically } from '../util/atomic-file.js';
+import { isAlive } from '../util/process.js';
 import type { SecretStore, StoreDescription } from './secret-store.js';
 import {
   type KdfParams,
@@ -71,9 +62,6 @@ interface RecordPlaintext {
   readonly p: string;
 }
 
-/** The default place: `$XDG_DATA_HOME/credrelay/store.json`. */
-export const describeFileStore = (path: string): string => `the encrypted file ${path}`;
-
 export function createFileStore(options: FileStoreOptions): SecretStore {
   const { path, keys: keySource } = options;
   const lockTimeoutMs = options.lockTimeoutMs ?? 5000;
@@ -108,7 +96,7 @@ export function createFileStore(options: FileStoreOptions): SecretStore {
       }
       const next = { ...opened.document.records };
       const changed = change(next, opened.keys);
-      if (changed) writeAtomically(path, `${JSON.stringify({ ...opened.document, records: next })}\n`);
+      if (changed) replaceFileAtomically(path, `${JSON.stringify({ ...opened.document, records: next })}\n`, 0o600);
       return changed;
     } finally {
       release();
@@ -147,7 +135,7 @@ export function createFileStore(options: FileStoreOptions): SecretStore {
         .map((record) => ({ account: record.a, password: record.p }));
     },
     async describe(): Promise<StoreDescription> {
-      const backend = describeFileStore(path);
+      const backend = `the encrypted file ${path}`;
       try {
         const opened = await open();
         const origin = keySource.origin();
@@ -198,7 +186,7 @@ export async function unlockFileStore(path: string, passphrase: string): Promise
     if (readStore(path) !== undefined) return unlockFileStore(path, passphrase); // created meanwhile
     const kdf = newKdfParams();
     const keys = await deriveKeys(passphrase, kdf);
-    writeAtomically(path, `${JSON.stringify(emptyDocument(kdf, keys))}\n`);
+    replaceFileAtomically(path, `${JSON.stringify(emptyDocument(kdf, keys))}\n`, 0o600);
     rememberUnlockedKeys(kdf, keys);
     return 'created';
   } finally {
@@ -319,31 +307,6 @@ function ensurePrivateDirectory(dir: string): void {
   }
 }
 
-/** Write to a fresh file beside the target (never an existing one, never through a link), fsync, rename. */
-function writeAtomically(path: string, text: string): void {
-  const temporary = join(dirname(path), `.store-${randomBytes(9).toString('base64url')}.tmp`);
-  const fd = openSync(temporary, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-  // The rename itself must reach the disk too.
-  const directory = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(directory);
-  } finally {
-    closeSync(directory);
-  }
-}
-
 /** A lock file created exclusively; a stale one (dead writer, or too old) is taken over. */
 async function takeLock(lockPath: string, timeoutMs: number): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
@@ -375,9 +338,8 @@ function lockIsStale(lockPath: string): boolean {
     if (Date.now() - statSync(lockPath).mtimeMs > STALE_LOCK_MS) return true;
     const pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
     if (!Number.isInteger(pid) || pid <= 0) return false; // being written right now
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    return !isAlive(pid);
+  } catch {
+    return false; // removed meanwhile: the next attempt takes it
   }
 }

@@ -55,13 +55,6 @@ export function daemonPid(runtimeDir: string): number | undefined {
   }
 }
 
-/** The socket of the (newest) daemon of a runtime directory; a daemon must have been started first. */
-export function daemonSocket(runtimeDir: string): string {
-  const socket = newestDaemonFile(runtimeDir, 'sock');
-  if (socket === undefined) throw new Error(`no daemon socket in ${runtimeDir}`);
-  return socket;
-}
-
 /** Live credrelay daemon processes whose environment points at `runtimeDir`'s session (read from /proc). */
 export function daemonProcesses(xdgRuntimeDir: string): number[] {
   return readdirSync('/proc').flatMap((entry) => {
