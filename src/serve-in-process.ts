@@ -1,7 +1,7 @@
-import { createConfiguredBackend } from './backend.js';
-import type { ProtocolAction, ProtocolReply } from './protocol/handler.js';
+import { createConfiguredBackend } from './compose.js';
+import type { ProtocolAction, ProtocolReply } from './core/protocol/handler.js';
 import { answerKubelet, answerProtocol, loadRouter } from './service/answer.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from './core/version.js';
 
 /**
  * Answers one protocol request in this process, with the providers built from scratch: for CREDRELAY_NO_DAEMON=1,

@@ -1,5 +1,5 @@
-import { CredrelayError } from '../../src/errors.js';
-import { NETWORK_ERROR_CODES } from '../../src/util/network-errors.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import { NETWORK_ERROR_CODES } from '../../src/core/util/network-errors.js';
 
 /** What was being attempted, for the message. */
 export interface AwsAttempt {

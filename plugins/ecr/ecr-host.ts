@@ -1,4 +1,4 @@
-import type { RegistryIdentity } from '../../src/registry/identity.js';
+import type { RegistryIdentity } from '../../src/core/registry/identity.js';
 
 /** An ECR registry as its host names it. */
 export type EcrRegistry =

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/identity.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
 import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
 import { explainAwsError } from './aws-errors.js';
 import { parseEcrHost } from './ecr-host.js';

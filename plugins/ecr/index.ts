@@ -1,7 +1,7 @@
-import { CredrelayError } from '../../src/errors.js';
-import { type Credential, type Provider, type ProviderContext, stringOption } from '../../src/provider.js';
-import type { RegistryIdentity } from '../../src/registry/identity.js';
-import type { RegistryPattern } from '../../src/routing/registry-pattern.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import { type Credential, type Provider, type ProviderContext, stringOption } from '../../src/core/provider.js';
+import type { RegistryIdentity } from '../../src/core/registry/identity.js';
+import type { RegistryPattern } from '../../src/core/registry/registry-pattern.js';
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, parseEcrHost } from './ecr-host.js';
 import { type EcrTokenRequest, awsCallerIdentity, fetchEcrToken } from './token-source.js';
 

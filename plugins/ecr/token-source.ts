@@ -1,6 +1,6 @@
-import { CredrelayError } from '../../src/errors.js';
-import type { Credential } from '../../src/provider.js';
-import { withDeadline } from '../../src/util/deadline.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import type { Credential } from '../../src/core/provider.js';
+import { withDeadline } from '../../src/core/util/deadline.js';
 import { type AwsAttempt, explainAwsError } from './aws-errors.js';
 import { ECR_PUBLIC_REGION } from './ecr-host.js';
 

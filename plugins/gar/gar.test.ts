@@ -1,6 +1,6 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/identity.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
 import { capturingTransport } from '../../test/support/google-transport.js';
 import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
 import { isGoogleRegistry } from './gar-host.js';

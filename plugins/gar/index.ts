@@ -1,5 +1,5 @@
-import { type Credential, type Provider, stringOption } from '../../src/provider.js';
-import { SECRET_NAME } from '../../src/secrets/secret-name.js';
+import { type Credential, type Provider, stringOption } from '../../src/core/provider.js';
+import { SECRET_NAME } from '../../src/core/secrets/secret-name.js';
 import { isGoogleRegistry } from './gar-host.js';
 import {
   type GoogleTokenOptions,

@@ -1,6 +1,6 @@
-import { CredrelayError } from '../../src/errors.js';
-import type { Credential } from '../../src/provider.js';
-import { withDeadline } from '../../src/util/deadline.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import type { Credential } from '../../src/core/provider.js';
+import { withDeadline } from '../../src/core/util/deadline.js';
 import { explainGoogleError } from './google-errors.js';
 
 /** The scope registries accept: Artifact Registry and Container Registry both honour cloud-platform. */

@@ -1,8 +1,8 @@
-import { CredrelayError } from '../../src/errors.js';
-import type { Credentials } from '../../src/protocol/codec.js';
-import type { Credential, StorageProvider, StoredEntry } from '../../src/provider.js';
-import type { RegistryIdentity } from '../../src/registry/identity.js';
-import type { SecretStore } from '../../src/keychain/secret-store.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import type { Credentials } from '../../src/core/protocol/codec.js';
+import type { Credential, StorageProvider, StoredEntry } from '../../src/core/provider.js';
+import type { RegistryIdentity } from '../../src/core/registry/identity.js';
+import type { SecretStore } from '../../src/core/keychain/secret-store.js';
 
 /** The keychain service under which credrelay keeps registry credentials, apart from everything else there. */
 export const REGISTRY_SERVICE = 'credrelay';

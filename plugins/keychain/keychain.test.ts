@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/identity.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../../test/contract/storage-provider.js';
 import { memorySecretStore } from '../../test/support/memory-secret-store.js';

@@ -1,5 +1,5 @@
-import type { Provider } from '../../src/provider.js';
-import { referencedSecret } from '../../src/secrets/secret-name.js';
+import type { Provider } from '../../src/core/provider.js';
+import { referencedSecret } from '../../src/core/secrets/secret-name.js';
 
 const REFERENCE_OR_TEXT = /^[^\s]+$/;
 

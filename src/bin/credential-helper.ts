@@ -7,16 +7,16 @@
  */
 import { readSync } from 'node:fs';
 import process from 'node:process';
-import { MAX_KUBELET_REQUEST_BYTES } from '../kubelet/limits.js';
-import { MAX_SERVER_URL_BYTES, MAX_STORE_BYTES } from '../protocol/codec.js';
+import { MAX_KUBELET_REQUEST_BYTES } from '../core/protocol/kubelet-limits.js';
+import { MAX_SERVER_URL_BYTES, MAX_STORE_BYTES } from '../core/protocol/codec.js';
 import {
   type ProtocolAction,
   type ProtocolReply,
   USAGE_LINE,
   isProtocolAction,
   versionLine,
-} from '../protocol/handler.js';
-import { packageVersion } from '../version.js';
+} from '../core/protocol/handler.js';
+import { packageVersion } from '../core/version.js';
 
 /** Runs the helper; a function rather than top-level code so that the client path can be bundled as CommonJS. */
 export async function main(args: readonly string[]): Promise<void> {

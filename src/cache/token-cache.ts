@@ -1,7 +1,7 @@
 import NodeCache from 'node-cache';
-import type { Logger } from '../daemon/logger.js';
-import { silentLogger } from '../daemon/logger.js';
-import type { Credential } from '../provider.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import type { Credential } from '../core/provider.js';
 
 /** What a cached credential is for: the provider, the identity it acted as, and the registry. */
 export interface CacheKey {

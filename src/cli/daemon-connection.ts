@@ -1,12 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { requestThroughDaemon } from '../client/daemon-client.js';
-import { DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from '../client/socket-client.js';
+import { DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from '../core/wire/transport.js';
 import type { DaemonStatus } from '../daemon/server.js';
-import type { WireRequest } from '../daemon/wire.js';
-import { CredrelayError } from '../errors.js';
-import { type CredrelayPaths, resolvePaths } from '../paths.js';
-import { isCredrelayDaemon, readPidFile } from '../util/process.js';
-import { packageVersion } from '../version.js';
+import type { WireRequest } from '../core/wire/contract.js';
+import { CredrelayError } from '../core/errors.js';
+import { type CredrelayPaths, resolvePaths } from '../core/paths.js';
+import { isCredrelayDaemon, readPidFile } from '../core/util/process.js';
+import { packageVersion } from '../core/version.js';
 
 /**
  * Asks the running daemon something on behalf of a command. Never starts one: a status question must not change

@@ -1,10 +1,10 @@
-import { configuredStore, createBackend } from '../backend.js';
-import { type Config, loadConfig } from '../config.js';
-import { CredrelayError, type ErrorCode } from '../errors.js';
-import type { SecretStore } from '../keychain/secret-store.js';
-import { resolvePaths } from '../paths.js';
-import type { Router } from '../router.js';
-import type { StoreCall } from '../daemon/wire.js';
+import { configuredStore, createBackend } from '../compose.js';
+import { type Config, loadConfig } from '../core/config.js';
+import { CredrelayError, type ErrorCode } from '../core/errors.js';
+import type { SecretStore } from '../core/keychain/secret-store.js';
+import { resolvePaths } from '../core/paths.js';
+import type { Router } from '../routing/router.js';
+import type { StoreCall } from '../core/wire/contract.js';
 import { requestThroughDaemon } from '../client/daemon-client.js';
 
 /**

@@ -1,10 +1,10 @@
-import type { ProtocolAction, ProtocolReply } from '../protocol/handler.js';
-import { type CredrelayPaths, resolvePaths } from '../paths.js';
-import { packageVersion } from '../version.js';
-import type { WireReply, WireRequest } from '../daemon/wire.js';
+import type { ProtocolAction, ProtocolReply } from '../core/protocol/handler.js';
+import { type CredrelayPaths, resolvePaths } from '../core/paths.js';
+import { packageVersion } from '../core/version.js';
+import type { WireReply, WireRequest } from '../core/wire/contract.js';
 import { launchDaemon, waitUntilGone } from './launcher.js';
-import { ensureRuntimeDir, inspectRuntimeDir } from './runtime-dir.js';
-import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from './socket-client.js';
+import { ensureRuntimeDir, inspectRuntimeDir } from '../core/wire/runtime-dir.js';
+import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from '../core/wire/transport.js';
 
 type FinalReply = Exclude<WireReply, { ack: true }>;
 

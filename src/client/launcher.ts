@@ -1,8 +1,8 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CredrelayPaths } from '../paths.js';
-import { ensureRuntimeDir } from './runtime-dir.js';
-import { isListening } from './socket-client.js';
+import type { CredrelayPaths } from '../core/paths.js';
+import { ensureRuntimeDir } from '../core/wire/runtime-dir.js';
+import { isListening } from '../core/wire/transport.js';
 
 /** A start lock older than this belongs to a client that died while starting the daemon. */
 const STALE_LAUNCH_LOCK_MS = 10_000;

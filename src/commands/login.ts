@@ -2,9 +2,9 @@ import { Args, Flags } from '@oclif/core';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { createCommandBackend, storeName } from '../cli/secret-store.js';
 import { readSecretFromUser } from '../cli/read-secret.js';
-import { CredrelayError } from '../errors.js';
-import { parseRegistry } from '../registry/identity.js';
-import { verifyLogin } from '../registry/login-check.js';
+import { CredrelayError } from '../core/errors.js';
+import { parseRegistry } from '../core/registry/identity.js';
+import { verifyLogin } from '../cli/login-check.js';
 
 export default class LoginCommand extends CredrelayCommand {
   static override summary =

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { createCommandBackend } from '../cli/secret-store.js';
-import { parseRegistry } from '../registry/identity.js';
+import { parseRegistry } from '../core/registry/identity.js';
 
 export default class LogoutCommand extends CredrelayCommand {
   static override summary =

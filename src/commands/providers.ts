@@ -1,4 +1,4 @@
-import { createConfiguredBackend } from '../backend.js';
+import { createConfiguredBackend } from '../compose.js';
 import { CredrelayCommand } from '../cli/base-command.js';
 
 export default class ProvidersCommand extends CredrelayCommand {

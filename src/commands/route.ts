@@ -3,9 +3,9 @@ import { askDaemon } from '../cli/daemon-connection.js';
 import type { CacheRow } from '../cache/token-cache.js';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { createCommandBackend, describeStore } from '../cli/secret-store.js';
-import { parseRegistry } from '../registry/identity.js';
-import { EVERY_REGISTRY } from '../router.js';
-import { referencedSecret } from '../secrets/secret-name.js';
+import { parseRegistry } from '../core/registry/identity.js';
+import { EVERY_REGISTRY } from '../routing/router.js';
+import { referencedSecret } from '../core/secrets/secret-name.js';
 
 export default class RouteCommand extends CredrelayCommand {
   static override summary = 'Explain which provider answers for a registry, and why.';

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { readSecretFromUser } from '../cli/read-secret.js';
 import { requestThroughDaemon } from '../client/daemon-client.js';
-import { CredrelayError, type ErrorCode } from '../errors.js';
+import { CredrelayError, type ErrorCode } from '../core/errors.js';
 
 export default class UnlockCommand extends CredrelayCommand {
   static override summary =

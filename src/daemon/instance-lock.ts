@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { isCredrelayDaemon } from '../util/process.js';
+import { isCredrelayDaemon } from '../core/util/process.js';
 
 /**
  * Makes this process the one daemon for its runtime directory, through a pid file created exclusively.

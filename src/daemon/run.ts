@@ -1,7 +1,7 @@
-import { toCredrelayError } from '../errors.js';
-import { resolvePaths } from '../paths.js';
-import { packageVersion } from '../version.js';
-import { createFileLogger, parseLogLevel } from './logger.js';
+import { toCredrelayError } from '../core/errors.js';
+import { resolvePaths } from '../core/paths.js';
+import { packageVersion } from '../core/version.js';
+import { createFileLogger, parseLogLevel } from '../core/logger.js';
 import { startDaemon } from './server.js';
 
 /**

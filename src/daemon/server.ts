@@ -1,22 +1,22 @@
 import { chmodSync, existsSync, lstatSync, rmSync, statSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
-import { configuredStore, createBackend } from '../backend.js';
+import { configuredStore, createBackend } from '../compose.js';
 import { TokenCache } from '../cache/token-cache.js';
-import { ensureRuntimeDir, inspectRuntimeDir } from '../client/runtime-dir.js';
-import { isListening } from '../client/socket-client.js';
-import { type Config, loadConfig, parseConfig } from '../config.js';
-import { CredrelayError, toCredrelayError } from '../errors.js';
-import type { CredrelayPaths } from '../paths.js';
-import { MAX_STORE_BYTES } from '../protocol/codec.js';
-import { isProtocolAction } from '../protocol/handler.js';
+import { ensureRuntimeDir, inspectRuntimeDir } from '../core/wire/runtime-dir.js';
+import { isListening } from '../core/wire/transport.js';
+import { type Config, loadConfig, parseConfig } from '../core/config.js';
+import { CredrelayError, toCredrelayError } from '../core/errors.js';
+import type { CredrelayPaths } from '../core/paths.js';
+import { MAX_STORE_BYTES } from '../core/protocol/codec.js';
+import { isProtocolAction } from '../core/protocol/handler.js';
 import { type LoadedRouter, answerKubelet, answerProtocol } from '../service/answer.js';
-import { parseRegistry } from '../registry/identity.js';
-import { unlockFileStore } from '../keychain/file-store.js';
-import type { SecretStore } from '../keychain/secret-store.js';
-import { forgetUnlockedKeys, holdsUnlockedKeys } from '../keychain/store-key.js';
+import { parseRegistry } from '../core/registry/identity.js';
+import { unlockFileStore } from '../core/keychain/file-store.js';
+import type { SecretStore } from '../core/keychain/secret-store.js';
+import { forgetUnlockedKeys, holdsUnlockedKeys } from '../core/keychain/store-key.js';
 import { acquireInstanceLock } from './instance-lock.js';
-import type { Logger } from './logger.js';
-import { LineSplitter, type StoreCall, type WireReply, type WireRequest, encodeLine } from './wire.js';
+import type { Logger } from '../core/logger.js';
+import { LineSplitter, type StoreCall, type WireReply, type WireRequest, encodeLine } from '../core/wire/contract.js';
 
 export interface DaemonOptions {
   readonly paths: CredrelayPaths;

@@ -1,19 +1,19 @@
 import { realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY_SERVICE } from '../../plugins/keychain/index.js';
-import { createBackend } from '../backend.js';
+import { createBackend } from '../compose.js';
 import { commandSecretStore } from '../cli/secret-store.js';
 import { describeDaemonState, probeDaemon } from '../cli/daemon-connection.js';
-import { inspectRuntimeDir } from '../client/runtime-dir.js';
-import { type Config, loadConfig, parseConfig } from '../config.js';
-import { silentLogger } from '../daemon/logger.js';
+import { inspectRuntimeDir } from '../core/wire/runtime-dir.js';
+import { type Config, loadConfig, parseConfig } from '../core/config.js';
+import { silentLogger } from '../core/logger.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
-import { toCredrelayError } from '../errors.js';
-import { resolvePaths } from '../paths.js';
-import type { ProviderContext } from '../provider.js';
-import { createSecretResolver, createSecretVault } from '../secrets/secret-vault.js';
-import { withDeadline } from '../util/deadline.js';
-import { packageVersion } from '../version.js';
+import { toCredrelayError } from '../core/errors.js';
+import { resolvePaths } from '../core/paths.js';
+import type { ProviderContext } from '../core/provider.js';
+import { createSecretResolver, createSecretVault } from '../core/secrets/secret-vault.js';
+import { withDeadline } from '../core/util/deadline.js';
+import { packageVersion } from '../core/version.js';
 
 /** One line of `credrelay doctor`. */
 export interface CheckResult {

@@ -1,9 +1,9 @@
-import { CredrelayError, toCredrelayError } from '../errors.js';
-import type { ProtocolReply, RequestContext } from '../protocol/handler.js';
-import type { Router } from '../router.js';
+import { CredrelayError, toCredrelayError } from '../core/errors.js';
+import type { ProtocolReply, RequestContext } from '../core/protocol/handler.js';
+import type { Router } from '../routing/router.js';
 import { authKeyOf, registryOfImage } from './image-registry.js';
-import { MAX_KUBELET_REQUEST_BYTES } from './limits.js';
-import { shownValue } from '../util/redact.js';
+import { MAX_KUBELET_REQUEST_BYTES } from '../core/protocol/kubelet-limits.js';
+import { shownValue } from '../core/util/redact.js';
 
 /** The API versions of kubelet's image credential provider protocol credrelay speaks; the reply echoes the request's. */
 export const KUBELET_API_VERSIONS = [

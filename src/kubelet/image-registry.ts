@@ -1,6 +1,6 @@
-import { CredrelayError } from '../errors.js';
-import { type RegistryIdentity, parseRegistry } from '../registry/identity.js';
-import { shownValue } from '../util/redact.js';
+import { CredrelayError } from '../core/errors.js';
+import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
+import { shownValue } from '../core/util/redact.js';
 
 const MAX_IMAGE_LENGTH = 4096;
 /** distribution/reference's limit on a repository name, domain included. */

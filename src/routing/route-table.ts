@@ -1,5 +1,5 @@
-import type { RegistryIdentity } from '../registry/identity.js';
-import { type RegistryPattern, compareSpecificity, globMatches } from './registry-pattern.js';
+import type { RegistryIdentity } from '../core/registry/identity.js';
+import { type RegistryPattern, compareSpecificity, globMatches } from '../core/registry/registry-pattern.js';
 
 /** A configured route: the `registries` key as written, its pattern, and where it sends the registry. */
 export interface Route {

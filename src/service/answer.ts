@@ -1,7 +1,7 @@
-import { toCredrelayError } from '../errors.js';
+import { toCredrelayError } from '../core/errors.js';
 import { handleKubeletRequest } from '../kubelet/credential-provider.js';
-import { type CredentialBackend, type ProtocolAction, type ProtocolReply, handleAction } from '../protocol/handler.js';
-import type { Router } from '../router.js';
+import { type CredentialBackend, type ProtocolAction, type ProtocolReply, handleAction } from '../core/protocol/handler.js';
+import type { Router } from '../routing/router.js';
 
 /**
  * The router a configuration builds, or the error building it failed with. A broken configuration is not a reason

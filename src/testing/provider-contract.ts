@@ -5,10 +5,10 @@
  * `undefined`, or a CredrelayError: never a bare Error whose text could say anything.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../daemon/logger.js';
-import { CredrelayError } from '../errors.js';
-import { PROVIDER_NAME, type Provider, type ProviderContext } from '../provider.js';
-import { type RegistryIdentity, parseRegistry } from '../registry/identity.js';
+import { silentLogger } from '../core/logger.js';
+import { CredrelayError } from '../core/errors.js';
+import { PROVIDER_NAME, type Provider, type ProviderContext } from '../core/provider.js';
+import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
 
 export interface ProviderContractOptions {
   readonly create: () => Provider | Promise<Provider>;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProviderContext, StorageProvider } from '../../src/provider.js';
-import { parseRegistry } from '../../src/registry/identity.js';
+import type { ProviderContext, StorageProvider } from '../../src/core/provider.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 
 /** What a storage provider implementation hands the contract. */

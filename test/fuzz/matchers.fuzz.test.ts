@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
 import { builtinProviders } from '../../src/builtin-providers.js';
-import { parseConfig } from '../../src/config.js';
-import { loadProviderSet } from '../../src/provider-set.js';
-import { type RegistryIdentity, parseRegistry } from '../../src/registry/identity.js';
-import { createRouter } from '../../src/router.js';
+import { parseConfig } from '../../src/core/config.js';
+import { loadProviderSet } from '../../src/routing/provider-set.js';
+import { type RegistryIdentity, parseRegistry } from '../../src/core/registry/identity.js';
+import { createRouter } from '../../src/routing/router.js';
 import { memorySecretStore } from '../support/memory-secret-store.js';
 import { dnsLabel } from './arbitraries.js';
 

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
-import { CredrelayError } from '../../src/errors.js';
-import { decodeServerURL, decodeStoreRequest } from '../../src/protocol/codec.js';
-import { parseRegistry } from '../../src/registry/identity.js';
-import { parseRegistryPattern } from '../../src/routing/registry-pattern.js';
+import { parseConfig } from '../../src/core/config.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import { decodeServerURL, decodeStoreRequest } from '../../src/core/protocol/codec.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
+import { parseRegistryPattern } from '../../src/core/registry/registry-pattern.js';
 import { deepJson, nastyString, randomBytes, serverLikeString } from './arbitraries.js';
 
 /** Runs `attempt`; it may return or throw a CredrelayError, nothing else, and never slowly. */

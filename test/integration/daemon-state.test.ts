@@ -9,8 +9,8 @@ import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyr
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
 import { waitFor } from '../support/wait.js';
-import { resolvePaths } from '../../src/paths.js';
-import { isCredrelayDaemon } from '../../src/util/process.js';
+import { resolvePaths } from '../../src/core/paths.js';
+import { isCredrelayDaemon } from '../../src/core/util/process.js';
 
 /**
  * The daemon never becomes a second source of truth: a broken configuration fails the same way with or without it,

@@ -3,9 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGarProvider } from '../../plugins/gar/index.js';
-import { parseRegistry } from '../../src/registry/identity.js';
-import { createSecretResolver, createSecretVault } from '../../src/secrets/secret-vault.js';
-import { createOsKeychain } from '../../src/keychain/os-keychain.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
+import { createSecretResolver, createSecretVault } from '../../src/core/secrets/secret-vault.js';
+import { createOsKeychain } from '../../src/core/keychain/os-keychain.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 import {
   type MetadataServer,

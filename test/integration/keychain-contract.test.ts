@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
-import { createOsKeychain } from '../../src/keychain/os-keychain.js';
-import { parseRegistry } from '../../src/registry/identity.js';
+import { createOsKeychain } from '../../src/core/keychain/os-keychain.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../contract/storage-provider.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Provider } from '../../src/provider.js';
+import type { Provider } from '../../src/core/provider.js';
 import { runProviderContract } from '../../src/testing/provider-contract.js';
 import { REPO_ROOT, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';

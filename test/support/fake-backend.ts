@@ -1,5 +1,5 @@
-import { credentialsNotFound } from '../../src/errors.js';
-import type { CredentialBackend } from '../../src/protocol/handler.js';
+import { credentialsNotFound } from '../../src/core/errors.js';
+import type { CredentialBackend } from '../../src/core/protocol/handler.js';
 
 /** An in-memory backend keyed by the raw server string, as the reference helpers key theirs. */
 export function fakeBackend(): CredentialBackend & { entries: Map<string, { username: string; secret: string }> } {

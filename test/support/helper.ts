@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import { resolvePaths } from '../../src/paths.js';
+import { resolvePaths } from '../../src/core/paths.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN_DIR = join(REPO_ROOT, 'bin');

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isCredrelayDaemon } from '../../src/util/process.js';
+import { isCredrelayDaemon } from '../../src/core/util/process.js';
 import { daemonPids } from './daemon.js';
 import { makeTempDir } from './temp.js';
 import { waitFor } from './wait.js';

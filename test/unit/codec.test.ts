@@ -7,7 +7,7 @@ import {
   encodeCredentials,
   encodeList,
   goJSON,
-} from '../../src/protocol/codec.js';
+} from '../../src/core/protocol/codec.js';
 
 const bytes = (text: string): Uint8Array => Buffer.from(text);
 

@@ -2,12 +2,12 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inspectRuntimeDir } from '../../src/client/runtime-dir.js';
-import { DEFAULT_IDLE_TIMEOUT_SECONDS, loadConfig, parseConfig } from '../../src/config.js';
+import { inspectRuntimeDir } from '../../src/core/wire/runtime-dir.js';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, loadConfig, parseConfig } from '../../src/core/config.js';
 import { acquireInstanceLock } from '../../src/daemon/instance-lock.js';
-import { createFileLogger, parseLogLevel, redactText } from '../../src/daemon/logger.js';
-import { LineSplitter } from '../../src/daemon/wire.js';
-import { resolvePaths } from '../../src/paths.js';
+import { createFileLogger, parseLogLevel, redactText } from '../../src/core/logger.js';
+import { LineSplitter } from '../../src/core/wire/contract.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import { makeTempDir } from '../support/temp.js';
 
 const scratch = makeTempDir('daemon-parts');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CredrelayError } from '../../src/errors.js';
-import { handleAction } from '../../src/protocol/handler.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import { handleAction } from '../../src/core/protocol/handler.js';
 import { fakeBackend } from '../support/fake-backend.js';
 
 const input = (text: string): Uint8Array => Buffer.from(text);

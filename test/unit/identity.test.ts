@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/identity.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
 
 describe('parseRegistry: one identity for every spelling of a registry', () => {
   const sameRegistry: Array<[string, string]> = [

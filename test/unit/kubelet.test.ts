@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cacheDurationFor, goDuration, handleKubeletRequest } from '../../src/kubelet/credential-provider.js';
 import { registryOfImage } from '../../src/kubelet/image-registry.js';
-import type { Router } from '../../src/router.js';
+import type { Router } from '../../src/routing/router.js';
 
 describe('goDuration: Go time.Duration.String() for whole seconds', () => {
   it.each([

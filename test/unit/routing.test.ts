@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
 import { builtinProviders } from '../../src/builtin-providers.js';
-import { parseConfig } from '../../src/config.js';
-import type { Provider } from '../../src/provider.js';
-import { loadProviderSet } from '../../src/provider-set.js';
-import { parseRegistry } from '../../src/registry/identity.js';
-import { createRouter } from '../../src/router.js';
-import { compareSpecificity, globMatches, parseRegistryPattern } from '../../src/routing/registry-pattern.js';
+import { parseConfig } from '../../src/core/config.js';
+import type { Provider } from '../../src/core/provider.js';
+import { loadProviderSet } from '../../src/routing/provider-set.js';
+import { parseRegistry } from '../../src/core/registry/identity.js';
+import { createRouter } from '../../src/routing/router.js';
+import { compareSpecificity, globMatches, parseRegistryPattern } from '../../src/core/registry/registry-pattern.js';
 import { memorySecretStore } from '../support/memory-secret-store.js';
 import { makeTempDir } from '../support/temp.js';
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
 import { builtinProviders } from '../../src/builtin-providers.js';
-import { parseConfig } from '../../src/config.js';
-import { CredrelayError } from '../../src/errors.js';
-import { loadProviderSet } from '../../src/provider-set.js';
-import { assertSecretName, referencedSecret } from '../../src/secrets/secret-name.js';
-import { createSecretResolver, createSecretVault } from '../../src/secrets/secret-vault.js';
+import { parseConfig } from '../../src/core/config.js';
+import { CredrelayError } from '../../src/core/errors.js';
+import { loadProviderSet } from '../../src/routing/provider-set.js';
+import { assertSecretName, referencedSecret } from '../../src/core/secrets/secret-name.js';
+import { createSecretResolver, createSecretVault } from '../../src/core/secrets/secret-vault.js';
 import { memorySecretStore } from '../support/memory-secret-store.js';
 
 describe('secret names and references', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TokenCache, refreshPoint } from '../../src/cache/token-cache.js';
-import type { Credential } from '../../src/provider.js';
+import type { Credential } from '../../src/core/provider.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -3,7 +3,7 @@ import { CredrelayCommand } from '../../cli/base-command.js';
 import { launchDaemon } from '../../client/launcher.js';
 import { askDaemon } from '../../cli/daemon-connection.js';
 import type { DaemonStatus } from '../../daemon/server.js';
-import { resolvePaths } from '../../paths.js';
+import { resolvePaths } from '../../core/paths.js';
 
 export default class DaemonStartCommand extends CredrelayCommand {
   static override summary = 'Start the daemon in the background.';

@@ -2,8 +2,8 @@ import { rmSync } from 'node:fs';
 import { CredrelayCommand } from '../../cli/base-command.js';
 import { askDaemon, probeDaemon } from '../../cli/daemon-connection.js';
 import { waitUntilGone } from '../../client/launcher.js';
-import { resolvePaths } from '../../paths.js';
-import { isAlive, isCredrelayDaemon } from '../../util/process.js';
+import { resolvePaths } from '../../core/paths.js';
+import { isAlive, isCredrelayDaemon } from '../../core/util/process.js';
 
 export default class DaemonStopCommand extends CredrelayCommand {
   static override summary = "Stop this environment's daemon; cached tokens are forgotten.";

@@ -1,6 +1,6 @@
 import { CredrelayCommand } from '../../cli/base-command.js';
 
-import { createSecretVault } from '../../secrets/secret-vault.js';
+import { createSecretVault } from '../../core/secrets/secret-vault.js';
 import { createCommandBackend } from '../../cli/secret-store.js';
 
 export default class SecretsListCommand extends CredrelayCommand {

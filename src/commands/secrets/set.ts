@@ -1,8 +1,8 @@
 import { CredrelayCommand } from '../../cli/base-command.js';
 import { Args } from '@oclif/core';
 import { readSecretFromUser } from '../../cli/read-secret.js';
-import { assertSecretName } from '../../secrets/secret-name.js';
-import { createSecretVault } from '../../secrets/secret-vault.js';
+import { assertSecretName } from '../../core/secrets/secret-name.js';
+import { createSecretVault } from '../../core/secrets/secret-vault.js';
 import { createCommandBackend, storeName } from '../../cli/secret-store.js';
 
 export default class SecretsSetCommand extends CredrelayCommand {

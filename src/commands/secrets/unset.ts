@@ -1,7 +1,7 @@
 import { CredrelayCommand } from '../../cli/base-command.js';
 import { Args } from '@oclif/core';
-import { assertSecretName } from '../../secrets/secret-name.js';
-import { createSecretVault } from '../../secrets/secret-vault.js';
+import { assertSecretName } from '../../core/secrets/secret-name.js';
+import { createSecretVault } from '../../core/secrets/secret-vault.js';
 import { createCommandBackend } from '../../cli/secret-store.js';
 
 export default class SecretsUnsetCommand extends CredrelayCommand {

@@ -4,7 +4,7 @@ import { CredrelayError } from './errors.js';
 import { jsonErrorPosition } from './util/json-error-position.js';
 import { untrustedReason } from './util/file-trust.js';
 import { shownValue } from './util/redact.js';
-import { type RegistryPattern, parseRegistryPattern } from './routing/registry-pattern.js';
+import { type RegistryPattern, parseRegistryPattern } from './registry/registry-pattern.js';
 
 /**
  * Where long-lived secrets live. `auto` (the default) and `os` use the OS keychain; `file` uses the encrypted file

@@ -1,7 +1,7 @@
-import type { Logger } from './daemon/logger.js';
+import type { Logger } from './logger.js';
 import type { Credentials } from './protocol/codec.js';
 import type { RegistryIdentity } from './registry/identity.js';
-import type { RegistryPattern } from './routing/registry-pattern.js';
+import type { RegistryPattern } from './registry/registry-pattern.js';
 
 /** A registry credential as a provider hands it out. */
 export interface Credential {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
-import { CredrelayError } from '../errors.js';
-import type { RegistryIdentity } from './identity.js';
+import { CredrelayError } from '../core/errors.js';
+import type { RegistryIdentity } from '../core/registry/identity.js';
 
 /** Every request of a login check has this long. */
 const REQUEST_TIMEOUT_MS = 10_000;

@@ -1,10 +1,10 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Config } from './config.js';
-import { CredrelayError } from './errors.js';
-import { untrustedReason } from './util/file-trust.js';
-import { PROVIDER_NAME, type Provider, type StorageProvider } from './provider.js';
-import type { Route } from './routing/route-table.js';
+import type { Config } from '../core/config.js';
+import { CredrelayError } from '../core/errors.js';
+import { untrustedReason } from '../core/util/file-trust.js';
+import { PROVIDER_NAME, type Provider, type StorageProvider } from '../core/provider.js';
+import type { Route } from './route-table.js';
 
 /** The providers of one configuration: the keychain fallback, and the others in matching order. */
 export interface ProviderSet {

@@ -1,14 +1,14 @@
 import { createKeychainProvider } from '../plugins/keychain/index.js';
 import { builtinProviders } from './builtin-providers.js';
 import type { TokenCache } from './cache/token-cache.js';
-import { type Config, loadConfig } from './config.js';
-import type { Logger } from './daemon/logger.js';
-import { openCredentialStore } from './keychain/credential-store.js';
-import type { SecretStore } from './keychain/secret-store.js';
-import { resolvePaths } from './paths.js';
-import { loadProviderSet } from './provider-set.js';
-import { createSecretResolver, createSecretVault } from './secrets/secret-vault.js';
-import { type Router, createRouter } from './router.js';
+import { type Config, loadConfig } from './core/config.js';
+import type { Logger } from './core/logger.js';
+import { openCredentialStore } from './core/keychain/credential-store.js';
+import type { SecretStore } from './core/keychain/secret-store.js';
+import { resolvePaths } from './core/paths.js';
+import { loadProviderSet } from './routing/provider-set.js';
+import { createSecretResolver, createSecretVault } from './core/secrets/secret-vault.js';
+import { type Router, createRouter } from './routing/router.js';
 
 export interface BackendOptions {
   readonly config: Config;

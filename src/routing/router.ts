@@ -1,11 +1,11 @@
-import type { TokenCache } from './cache/token-cache.js';
-import { type Logger, silentLogger } from './daemon/logger.js';
-import { CredrelayError, credentialsNotFound } from './errors.js';
-import type { CredentialBackend, RequestContext } from './protocol/handler.js';
-import type { Credential, Provider, ProviderContext } from './provider.js';
+import type { TokenCache } from '../cache/token-cache.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import { CredrelayError, credentialsNotFound } from '../core/errors.js';
+import type { CredentialBackend, RequestContext } from '../core/protocol/handler.js';
+import type { Credential, Provider, ProviderContext } from '../core/provider.js';
 import type { ProviderSet } from './provider-set.js';
-import { type RegistryIdentity, parseRegistry } from './registry/identity.js';
-import { RouteTable } from './routing/route-table.js';
+import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
+import { RouteTable } from './route-table.js';
 
 /** Where a registry goes, and why: what `credrelay route` explains. */
 export interface RoutingDecision {

@@ -1,5 +1,5 @@
 import { createConnection } from 'node:net';
-import { LineSplitter, type WireReply, type WireRequest, encodeLine } from '../daemon/wire.js';
+import { LineSplitter, type WireReply, type WireRequest, encodeLine } from './contract.js';
 
 /** Why the daemon could not answer; each reason leads the client to a different recovery. */
 export type DaemonFailure = 'absent' | 'timeout' | 'broken';

@@ -1,9 +1,9 @@
 import { chmodSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createKeychainProvider } from '../../plugins/keychain/index.js';
-import { runStorageProviderContract } from '../../test/contract/storage-provider.js';
-import { makeTempDir } from '../../test/support/temp.js';
+import { createKeychainProvider } from '../../../plugins/keychain/index.js';
+import { runStorageProviderContract } from '../../../test/contract/storage-provider.js';
+import { makeTempDir } from '../../../test/support/temp.js';
 import { createFileStore, unlockFileStore } from './file-store.js';
 import { createStoreKeySource, forgetUnlockedKeys, readKeyFile } from './store-key.js';
 

@@ -1,5 +1,5 @@
 import { CredrelayError } from '../errors.js';
-import { type RegistryIdentity, parseRegistry } from '../registry/identity.js';
+import { type RegistryIdentity, parseRegistry } from './identity.js';
 import { shownValue } from '../util/redact.js';
 
 /**
