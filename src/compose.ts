@@ -1,16 +1,24 @@
+/**
+ * The composition root: configuration → secret store → providers (the keychain, the built-in cloud providers, the
+ * configuration's plugins) → router. The only module in src/ that imports plugins/; the daemon, the in-process path
+ * and the CLI all build their router here, so they answer alike.
+ */
 import { createKeychainProvider } from '../plugins/keychain/index.js';
-import { builtinProviders } from './builtin-providers.js';
+import { createEcrProvider } from '../plugins/ecr/index.js';
+import { createGarProvider } from '../plugins/gar/index.js';
+import { createStaticProvider } from '../plugins/static/index.js';
 import type { TokenCache } from './cache/token-cache.js';
 import { type Config, loadConfig } from './core/config.js';
 import type { Logger } from './core/logger.js';
 import { openCredentialStore } from './core/keychain/credential-store.js';
-import type { SecretStore } from './core/keychain/secret-store.js';
+import { REGISTRY_SERVICE, type SecretStore } from './core/keychain/secret-store.js';
 import { resolvePaths } from './core/paths.js';
-import { loadProviderSet } from './routing/provider-set.js';
+import type { Provider } from './core/provider.js';
 import { createSecretResolver, createSecretVault } from './core/secrets/secret-vault.js';
+import { loadProviderSet } from './routing/provider-set.js';
 import { type Router, createRouter } from './routing/router.js';
 
-export interface BackendOptions {
+export interface CompositionOptions {
   readonly config: Config;
   /** Where long-lived secrets live; defaults to the store the configuration names. */
   readonly store?: SecretStore;
@@ -18,13 +26,17 @@ export interface BackendOptions {
   readonly logger?: Logger;
 }
 
+/** The providers that ship with credrelay besides the keychain, in the order their host matchers are consulted. */
+export const builtinProviders = (): Provider[] => [createEcrProvider(), createGarProvider(), createStaticProvider()];
+
 /**
  * Builds what answers the protocol from a configuration, the same in the daemon and in a helper process: the
  * keychain, the built-in cloud providers, the configuration's plugins and its routes. Fails on an invalid route.
  */
-export async function createBackend(options: BackendOptions): Promise<Router> {
+export async function composeRouter(options: CompositionOptions): Promise<Router> {
   const store = options.store ?? configuredStore(options.config);
-  const providers = await loadProviderSet(options.config, createKeychainProvider({ store }), builtinProviders());
+  const keychain = createKeychainProvider({ store, service: REGISTRY_SERVICE });
+  const providers = await loadProviderSet(options.config, keychain, builtinProviders());
   return createRouter(providers, {
     resolveSecret: createSecretResolver(createSecretVault(store)),
     ...(options.cache ? { cache: options.cache } : {}),
@@ -32,10 +44,10 @@ export async function createBackend(options: BackendOptions): Promise<Router> {
   });
 }
 
-/** The secret store a configuration names (`"store"`), at the user's paths. */
+/** The secret store a configuration names (`"store"`), at the user's paths: the keychain capability. */
 export const configuredStore = (config: Config, storePath = resolvePaths().storePath): SecretStore =>
   openCredentialStore({ setting: config.store, filePath: storePath });
 
 /** The router of the user's configuration file (`$CREDRELAY_CONFIG`, or the XDG default), for one process. */
-export const createConfiguredBackend = (): Promise<Router> =>
-  createBackend({ config: loadConfig(resolvePaths().configPath) });
+export const composeConfiguredRouter = (): Promise<Router> =>
+  composeRouter({ config: loadConfig(resolvePaths().configPath) });

@@ -1,8 +1,37 @@
 /**
- * What a provider plugin may import from credrelay (`import { CredrelayError } from 'credrelay/provider'`): the
- * provider types and the error type whose message reaches the user. See docs/plugins.md.
+ * Everything a provider may import from credrelay (`import { CredrelayError } from 'credrelay/provider'`). The
+ * built-in providers in plugins/ import this module and nothing else of credrelay's, exactly as a third-party plugin
+ * does; the lint rule in scripts/lint/import-direction.js keeps it so. See docs/plugins.md.
  */
-export { CredrelayError, type ErrorCode } from './core/errors.js';
-export type { Credential, OptionSpec, Provider, ProviderContext, StorageProvider, StoredEntry } from './core/provider.js';
-export type { RegistryIdentity } from './core/registry/identity.js';
+export { CredrelayError, type ErrorCode, credentialsNotFound, isCredrelayError } from './core/errors.js';
+export type { LogFields, Logger } from './core/logger.js';
+export { silentLogger } from './core/logger.js';
+export {
+  type CachePolicy,
+  type Credential,
+  type CredentialStorage,
+  type Diagnostics,
+  type OptionSpec,
+  PROVIDER_NAME,
+  type Provider,
+  type ProviderAbout,
+  type ProviderContext,
+  type RouteOptionValues,
+  type RouteSupport,
+  type StorageProvider,
+  type StoredCredential,
+  type StoredEntry,
+  stringOption,
+} from './core/provider.js';
+export { type RegistryIdentity, parseRegistry } from './core/registry/identity.js';
 export type { RegistryPattern } from './core/registry/registry-pattern.js';
+/** The keychain capability a storage provider is handed by the composition root (OS keychain or file store). */
+export type { FoundCredential, SecretStore } from './core/keychain/secret-store.js';
+/** `$NAME` references in route options, resolved through `ProviderContext.resolveSecret`. */
+export { SECRET_NAME, referencedSecret } from './core/secrets/secret-name.js';
+/** Deadlines: every network call of a provider has one. */
+export { withDeadline } from './core/util/deadline.js';
+/** Error codes of Node's network failures, for telling "cannot reach" from "refused". */
+export { NETWORK_ERROR_CODES } from './core/util/network-errors.js';
+/** A short, printable excerpt of text from elsewhere (an endpoint's error body) for an error message. */
+export { foreignExcerpt } from './core/util/redact.js';

@@ -1,17 +1,13 @@
-import { createConfiguredBackend } from './compose.js';
-import type { ProtocolAction, ProtocolReply } from './core/protocol/handler.js';
-import { answerKubelet, answerProtocol, loadRouter } from './service/answer.js';
+import { composeConfiguredRouter } from './compose.js';
+import type { ProtocolReply } from './core/protocol/handler.js';
 import { packageVersion } from './core/version.js';
+import type { ServiceRequest } from './core/wire/contract.js';
+import { answer, loadRouter } from './service/answer.js';
 
 /**
- * Answers one protocol request in this process, with the providers built from scratch: for CREDRELAY_NO_DAEMON=1,
- * and whenever the daemon cannot be used.
+ * Answers one request in this process, with the providers built from scratch: the daemon's peer, for
+ * CREDRELAY_NO_DAEMON=1 and whenever the daemon cannot be used.
  */
-export async function serveInProcess(action: ProtocolAction, input: Uint8Array): Promise<ProtocolReply> {
-  return answerProtocol(action, input, await loadRouter(createConfiguredBackend), packageVersion());
-}
-
-/** Answers one kubelet CredentialProviderRequest in this process. */
-export async function serveKubeletInProcess(input: Uint8Array): Promise<ProtocolReply> {
-  return answerKubelet(input, await loadRouter(createConfiguredBackend));
+export async function answerInProcess(request: ServiceRequest): Promise<ProtocolReply> {
+  return answer(request, await loadRouter(composeConfiguredRouter), packageVersion());
 }

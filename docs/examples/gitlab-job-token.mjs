@@ -17,13 +17,17 @@ const GITLAB_REGISTRY = 'registry.gitlab.com';
 /** @type {Provider} */
 const provider = {
   name: 'gitlab-job-token',
-  description: 'GitLab CI job tokens from $CI_JOB_TOKEN (or another variable), user gitlab-ci-token',
-  hostPatterns: [GITLAB_REGISTRY],
-  options: {
-    tokenVariable: {
-      type: 'string',
-      description: 'the environment variable holding the token (default CI_JOB_TOKEN), such as CI_JOB_TOKEN',
-      pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+  about: {
+    description: 'GitLab CI job tokens from $CI_JOB_TOKEN (or another variable), user gitlab-ci-token',
+    hostPatterns: [GITLAB_REGISTRY],
+  },
+  routes: {
+    options: {
+      tokenVariable: {
+        type: 'string',
+        description: 'the environment variable holding the token (default CI_JOB_TOKEN), such as CI_JOB_TOKEN',
+        pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+      },
     },
   },
 

@@ -1,5 +1,4 @@
-import { CredrelayError } from '../../src/core/errors.js';
-import { NETWORK_ERROR_CODES } from '../../src/core/util/network-errors.js';
+import { CredrelayError, NETWORK_ERROR_CODES } from '../../src/plugin-api.js';
 
 /** What was being attempted, for the message. */
 export interface AwsAttempt {

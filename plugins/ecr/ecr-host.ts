@@ -1,4 +1,4 @@
-import type { RegistryIdentity } from '../../src/core/registry/identity.js';
+import { type RegistryIdentity } from '../../src/plugin-api.js';
 
 /** An ECR registry as its host names it. */
 export type EcrRegistry =
@@ -33,14 +33,7 @@ export function parseEcrHost(registry: RegistryIdentity): EcrRegistry | undefine
   if (registry.host === ECR_PUBLIC_HOST) return { kind: 'public' };
   const match = PRIVATE_HOST.exec(registry.host);
   if (match === null) return undefined;
-  const [, accountId, separator, fips, region, suffix] = match as unknown as [
-    string,
-    string,
-    string,
-    string | undefined,
-    string,
-    string,
-  ];
+  const [, accountId = '', separator = '', fips, region = '', suffix = ''] = match;
   return {
     kind: 'private',
     accountId,

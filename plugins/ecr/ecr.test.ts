@@ -132,7 +132,7 @@ runProviderContract('ecr', {
   create: () => createEcrProvider({ fetchToken: fakeToken }),
   ownHosts: [...REAL_HOSTS.map(([host]) => host), 'public.ecr.aws'],
   spoofedHosts: ECR_SPOOFS,
-  sample: { host: H },
+  answers: { host: H },
 });
 
 describe('ecr provider requests', () => {
@@ -184,9 +184,13 @@ describe('ecr provider requests', () => {
   });
 
   it('keys the cache by profile, role and target', () => {
-    expect(provider.cacheIdentity!({ profile: 'a' })).not.toBe(provider.cacheIdentity!({ profile: 'b' }));
-    expect(provider.cacheIdentity!({ roleArn: 'x' })).not.toBe(provider.cacheIdentity!({}));
-    expect(provider.cacheIdentity!({ profile: 'prod', region: 'eu-west-1' })).toBe('profile=prod region=eu-west-1');
+    expect(provider.cachePolicy?.identity?.({ profile: 'a' })).not.toBe(
+      provider.cachePolicy?.identity?.({ profile: 'b' }),
+    );
+    expect(provider.cachePolicy?.identity?.({ roleArn: 'x' })).not.toBe(provider.cachePolicy?.identity?.({}));
+    expect(provider.cachePolicy?.identity?.({ profile: 'prod', region: 'eu-west-1' })).toBe(
+      'profile=prod region=eu-west-1',
+    );
   });
 });
 

@@ -1,7 +1,12 @@
-import { CredrelayError } from '../../src/core/errors.js';
-import { type Credential, type Provider, type ProviderContext, stringOption } from '../../src/core/provider.js';
-import type { RegistryIdentity } from '../../src/core/registry/identity.js';
-import type { RegistryPattern } from '../../src/core/registry/registry-pattern.js';
+import {
+  type Credential,
+  CredrelayError,
+  type Provider,
+  type ProviderContext,
+  type RegistryIdentity,
+  type RegistryPattern,
+  stringOption,
+} from '../../src/plugin-api.js';
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, parseEcrHost } from './ecr-host.js';
 import { type EcrTokenRequest, awsCallerIdentity, fetchEcrToken } from './token-source.js';
 
@@ -55,62 +60,74 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
 
   return {
     name: 'ecr',
-    description:
-      'Amazon ECR and ECR Public: 12-hour tokens from the AWS credential chain, a profile or an assumed role',
-    hostPatterns: [
-      '<account>.dkr.ecr[-fips].<region>.amazonaws.com (and .com.cn, .eu, isolated partitions)',
-      '<account>.dkr-ecr[-fips].<region>.on.aws (dual-stack)',
-      ECR_PUBLIC_HOST,
-    ],
-    options: {
-      profile: { type: 'string', description: 'an AWS profile name from ~/.aws/config', pattern: /^[\w.+@-]+$/ },
-      roleArn: {
-        type: 'string',
-        description: 'an IAM role ARN such as arn:aws:iam::123456789012:role/pull',
-        pattern: /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/,
+    about: {
+      description:
+        'Amazon ECR and ECR Public: 12-hour tokens from the AWS credential chain, a profile or an assumed role',
+      hostPatterns: [
+        '<account>.dkr.ecr[-fips].<region>.amazonaws.com (and .com.cn, .eu, isolated partitions)',
+        '<account>.dkr-ecr[-fips].<region>.on.aws (dual-stack)',
+        ECR_PUBLIC_HOST,
+      ],
+    },
+    routes: {
+      options: {
+        profile: { type: 'string', description: 'an AWS profile name from ~/.aws/config', pattern: /^[\w.+@-]+$/ },
+        roleArn: {
+          type: 'string',
+          description: 'an IAM role ARN such as arn:aws:iam::123456789012:role/pull',
+          pattern: /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/,
+        },
+        externalId: {
+          type: 'string',
+          description: 'the external ID the role requires (2-1224 characters)',
+          pattern: /^[\w+=,.@:/-]{2,1224}$/,
+        },
+        sessionName: {
+          type: 'string',
+          description: 'a role session name (2-64 of letters, digits and +=,.@-)',
+          pattern: /^[\w+=,.@-]{2,64}$/,
+        },
+        region: { type: 'string', description: 'an AWS region such as us-east-1', pattern: REGION },
+        registryId: {
+          type: 'string',
+          description: 'the 12-digit AWS account whose registry this is',
+          pattern: ACCOUNT,
+        },
       },
-      externalId: {
-        type: 'string',
-        description: 'the external ID the role requires (2-1224 characters)',
-        pattern: /^[\w+=,.@:/-]{2,1224}$/,
+      check(pattern: RegistryPattern, options) {
+        if (options.externalId !== undefined && options.roleArn === undefined)
+          return 'option "externalId" needs "roleArn"';
+        if (options.sessionName !== undefined && options.roleArn === undefined)
+          return 'option "sessionName" needs "roleArn"';
+        const isEcrHost = pattern.kind === 'exact' && parseEcrHost(pattern.identity) !== undefined;
+        if (!isEcrHost && (options.registryId === undefined || options.region === undefined)) {
+          return 'is not an ECR host, so the ecr provider needs "registryId" (the 12-digit account) and "region" to know which registry it fronts';
+        }
+        return undefined;
       },
-      sessionName: {
-        type: 'string',
-        description: 'a role session name (2-64 of letters, digits and +=,.@-)',
-        pattern: /^[\w+=,.@-]{2,64}$/,
-      },
-      region: { type: 'string', description: 'an AWS region such as us-east-1', pattern: REGION },
-      registryId: { type: 'string', description: 'the 12-digit AWS account whose registry this is', pattern: ACCOUNT },
     },
     matches: (registry) => parseEcrHost(registry) !== undefined,
-    checkEntry(pattern: RegistryPattern, options) {
-      if (options.externalId !== undefined && options.roleArn === undefined)
-        return 'option "externalId" needs "roleArn"';
-      if (options.sessionName !== undefined && options.roleArn === undefined)
-        return 'option "sessionName" needs "roleArn"';
-      const isEcrHost = pattern.kind === 'exact' && parseEcrHost(pattern.identity) !== undefined;
-      if (!isEcrHost && (options.registryId === undefined || options.region === undefined)) {
-        return 'is not an ECR host, so the ecr provider needs "registryId" (the 12-digit account) and "region" to know which registry it fronts';
-      }
-      return undefined;
-    },
-    cacheIdentity(options) {
-      // Readable in `credrelay cache list`, and distinct for every identity that could hold a different token.
-      const parts = [
-        ['profile', stringOption(options, 'profile') ?? process.env.AWS_PROFILE],
-        ['role', stringOption(options, 'roleArn')],
-        ['externalId', stringOption(options, 'externalId')],
-        ['session', stringOption(options, 'sessionName')],
-        ['account', stringOption(options, 'registryId')],
-        ['region', stringOption(options, 'region')],
-      ].filter(([, value]) => value !== undefined && value !== '');
-      return parts.length === 0 ? 'default credentials' : parts.map(([key, value]) => `${key}=${value}`).join(' ');
+    cachePolicy: {
+      identity(options) {
+        // Readable in `credrelay cache list`, and distinct for every identity that could hold a different token.
+        const parts = [
+          ['profile', stringOption(options, 'profile') ?? process.env.AWS_PROFILE],
+          ['role', stringOption(options, 'roleArn')],
+          ['externalId', stringOption(options, 'externalId')],
+          ['session', stringOption(options, 'sessionName')],
+          ['account', stringOption(options, 'registryId')],
+          ['region', stringOption(options, 'region')],
+        ].filter(([, value]) => value !== undefined && value !== '');
+        return parts.length === 0 ? 'default credentials' : parts.map(([key, value]) => `${key}=${value}`).join(' ');
+      },
     },
     async get(registry: RegistryIdentity, context: ProviderContext) {
       return fetchToken(requestFor(registry, context.options));
     },
-    async diagnose(registry, context) {
-      return awsCallerIdentity(requestFor(registry, context.options));
+    diagnostics: {
+      async diagnose(registry, context) {
+        return awsCallerIdentity(requestFor(registry, context.options));
+      },
     },
   };
 }

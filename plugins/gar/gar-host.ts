@@ -1,4 +1,4 @@
-import type { RegistryIdentity } from '../../src/core/registry/identity.js';
+import { type RegistryIdentity } from '../../src/plugin-api.js';
 
 /** `gcr.io` and one label under it: `us.gcr.io`, `eu.gcr.io`, `asia.gcr.io`, `marketplace.gcr.io`, `mirror.gcr.io`… */
 const CONTAINER_REGISTRY = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)?gcr\.io$/;

@@ -115,7 +115,7 @@ runProviderContract('gar', {
   create: () => createGarProvider({ mintToken: fakeMint }),
   ownHosts: REAL_HOSTS,
   spoofedHosts: GOOGLE_SPOOFS,
-  sample: { host: 'us-docker.pkg.dev' },
+  answers: { host: 'us-docker.pkg.dev' },
 });
 
 /** A real service-account key, made here: its private half signs, its public half verifies. */
@@ -251,9 +251,9 @@ describe('gar provider', () => {
 
   it('keeps one token per identity for every Google host, keyed by key and impersonation', () => {
     const provider = createGarProvider({ mintToken: fakeMint });
-    expect(provider.sharesTokenAcrossRegistries).toBe(true);
-    expect(provider.cacheIdentity!({})).toBe('application default credentials');
-    expect(provider.cacheIdentity!({ keySecret: 'K', impersonate: 'a@p.iam.gserviceaccount.com' })).toBe(
+    expect(provider.cachePolicy?.sharedAcrossRegistries).toBe(true);
+    expect(provider.cachePolicy?.identity?.({})).toBe('application default credentials');
+    expect(provider.cachePolicy?.identity?.({ keySecret: 'K', impersonate: 'a@p.iam.gserviceaccount.com' })).toBe(
       'key in secret K as a@p.iam.gserviceaccount.com',
     );
   });

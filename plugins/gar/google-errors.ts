@@ -1,6 +1,4 @@
-import { CredrelayError } from '../../src/core/errors.js';
-import { NETWORK_ERROR_CODES } from '../../src/core/util/network-errors.js';
-import { foreignExcerpt } from '../../src/core/util/redact.js';
+import { CredrelayError, foreignExcerpt, NETWORK_ERROR_CODES } from '../../src/plugin-api.js';
 
 /** Where Application Default Credentials look, in order, for the "nothing found" message. */
 const ADC_SOURCES =

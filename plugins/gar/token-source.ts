@@ -1,6 +1,4 @@
-import { CredrelayError } from '../../src/core/errors.js';
-import type { Credential } from '../../src/core/provider.js';
-import { withDeadline } from '../../src/core/util/deadline.js';
+import { type Credential, CredrelayError, withDeadline } from '../../src/plugin-api.js';
 import { explainGoogleError } from './google-errors.js';
 
 /** The scope registries accept: Artifact Registry and Container Registry both honour cloud-platform. */

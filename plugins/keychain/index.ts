@@ -1,11 +1,12 @@
-import { CredrelayError } from '../../src/core/errors.js';
-import type { Credentials } from '../../src/core/protocol/codec.js';
-import type { Credential, StorageProvider, StoredEntry } from '../../src/core/provider.js';
-import type { RegistryIdentity } from '../../src/core/registry/identity.js';
-import type { SecretStore } from '../../src/core/keychain/secret-store.js';
-
-/** The keychain service under which credrelay keeps registry credentials, apart from everything else there. */
-export const REGISTRY_SERVICE = 'credrelay';
+import {
+  type Credential,
+  CredrelayError,
+  type RegistryIdentity,
+  type SecretStore,
+  type StorageProvider,
+  type StoredCredential,
+  type StoredEntry,
+} from '../../src/plugin-api.js';
 
 /** What one keychain item holds. The account is the registry key; the server string is kept for `list`. */
 interface StoredItem {
@@ -17,7 +18,8 @@ interface StoredItem {
 export interface KeychainProviderOptions {
   /** The OS keychain or the encrypted file store, as the configuration's `store` says. */
   readonly store: SecretStore;
-  readonly service?: string;
+  /** The keychain service the items live under, apart from everything else there. */
+  readonly service: string;
 }
 
 /**
@@ -28,12 +30,14 @@ export interface KeychainProviderOptions {
  */
 export function createKeychainProvider(options: KeychainProviderOptions): StorageProvider {
   const store = options.store;
-  const service = options.service ?? REGISTRY_SERVICE;
+  const service = options.service;
 
   return {
     name: 'keychain',
-    description: 'Long-lived credentials (passwords, access tokens) stored by docker login in the OS keychain',
-    hostPatterns: ['every registry no other provider serves'],
+    about: {
+      description: 'Long-lived credentials (passwords, access tokens) stored by docker login in the OS keychain',
+      hostPatterns: ['every registry no other provider serves'],
+    },
     matches: () => true,
 
     async get(registry: RegistryIdentity): Promise<Credential | undefined> {
@@ -43,30 +47,32 @@ export function createKeychainProvider(options: KeychainProviderOptions): Storag
       return { username: item.username, secret: item.secret };
     },
 
-    async store(registry: RegistryIdentity, credentials: Credentials): Promise<void> {
-      const item: StoredItem = {
-        serverURL: credentials.ServerURL,
-        username: credentials.Username,
-        secret: credentials.Secret,
-      };
-      await store.setPassword(service, registry.key, JSON.stringify(item));
-    },
+    storage: {
+      async store(registry: RegistryIdentity, credential: StoredCredential): Promise<void> {
+        const item: StoredItem = {
+          serverURL: credential.serverURL,
+          username: credential.username,
+          secret: credential.secret,
+        };
+        await store.setPassword(service, registry.key, JSON.stringify(item));
+      },
 
-    async erase(registry: RegistryIdentity): Promise<void> {
-      await store.deletePassword(service, registry.key);
-    },
+      async erase(registry: RegistryIdentity): Promise<void> {
+        await store.deletePassword(service, registry.key);
+      },
 
-    async list(): Promise<readonly StoredEntry[]> {
-      const items = await store.findCredentials(service);
-      return items.flatMap(({ account, password }) => {
-        try {
-          const { serverURL, username } = parseItem(password, account);
-          return [{ serverURL, username }];
-        } catch {
-          // An item that is not ours in shape is skipped rather than failing Docker's whole listing.
-          return [];
-        }
-      });
+      async list(): Promise<readonly StoredEntry[]> {
+        const items = await store.findCredentials(service);
+        return items.flatMap(({ account, password }) => {
+          try {
+            const { serverURL, username } = parseItem(password, account);
+            return [{ serverURL, username }];
+          } catch {
+            // An item that is not ours in shape is skipped rather than failing Docker's whole listing.
+            return [];
+          }
+        });
+      },
     },
   };
 }
@@ -78,14 +84,10 @@ function parseItem(raw: string, key: string): StoredItem {
   } catch {
     item = undefined;
   }
-  if (
-    typeof item === 'object' &&
-    item !== null &&
-    typeof (item as StoredItem).serverURL === 'string' &&
-    typeof (item as StoredItem).username === 'string' &&
-    typeof (item as StoredItem).secret === 'string'
-  ) {
-    return item as StoredItem;
+  if (typeof item === 'object' && item !== null) {
+    const { serverURL, username, secret } = item as Partial<Record<keyof StoredItem, unknown>>;
+    if (typeof serverURL === 'string' && typeof username === 'string' && typeof secret === 'string')
+      return { serverURL, username, secret };
   }
   throw new CredrelayError(
     'KEYCHAIN_FAILED',

@@ -1,3 +1,4 @@
+import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
 import { describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { testContext } from '../../src/testing/provider-contract.js';
@@ -6,27 +7,27 @@ import { memorySecretStore } from '../../test/support/memory-secret-store.js';
 import { createKeychainProvider } from './index.js';
 
 runStorageProviderContract('keychain over an in-memory secret store', async () => ({
-  provider: createKeychainProvider({ store: memorySecretStore() }),
+  provider: createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
 }));
 
 describe('keychain provider', () => {
   it('keeps its entries under its own service, so list shows only them', async () => {
     const store = memorySecretStore();
     await store.setPassword('someone-else', 'registry.example', 'not ours');
-    const provider = createKeychainProvider({ store });
-    await provider.store(
+    const provider = createKeychainProvider({ store, service: REGISTRY_SERVICE });
+    await provider.storage.store(
       parseRegistry('mine.example'),
-      { ServerURL: 'mine.example', Username: 'u', Secret: 's' },
+      { serverURL: 'mine.example', username: 'u', secret: 's' },
       testContext(),
     );
-    expect(await provider.list(testContext())).toEqual([{ serverURL: 'mine.example', username: 'u' }]);
+    expect(await provider.storage.list(testContext())).toEqual([{ serverURL: 'mine.example', username: 'u' }]);
     expect([...store.items.keys()]).toContain(JSON.stringify(['credrelay', 'mine.example']));
   });
 
   it('reports a damaged entry as an error with the fix, not as not-found', async () => {
     const store = memorySecretStore();
     await store.setPassword('credrelay', 'broken.example', 'not json');
-    const provider = createKeychainProvider({ store });
+    const provider = createKeychainProvider({ store, service: REGISTRY_SERVICE });
     await expect(provider.get(parseRegistry('broken.example'), testContext())).rejects.toThrowError(
       /damaged: remove it with `credrelay logout broken.example` and log in again/,
     );

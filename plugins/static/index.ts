@@ -1,5 +1,4 @@
-import type { Provider } from '../../src/core/provider.js';
-import { referencedSecret } from '../../src/core/secrets/secret-name.js';
+import { type Provider, type ProviderContext, type RegistryIdentity, referencedSecret } from '../../src/plugin-api.js';
 
 const REFERENCE_OR_TEXT = /^[^\s]+$/;
 
@@ -12,39 +11,47 @@ const REFERENCE_OR_TEXT = /^[^\s]+$/;
 export function createStaticProvider(): Provider {
   return {
     name: 'static',
-    description: 'A fixed username and a password from a named secret ($NAME: keychain, then environment)',
-    hostPatterns: ['configured registries only'],
-    options: {
-      username: {
-        type: 'string',
-        required: true,
-        description: 'a user name, or a secret reference such as "$REGISTRY_USER"',
-        pattern: REFERENCE_OR_TEXT,
-      },
-      password: {
-        type: 'string',
-        required: true,
-        description:
-          'a secret reference such as "$DOCKERHUB_TOKEN" (store the value with `credrelay secrets set DOCKERHUB_TOKEN`; a password is never written in the config file)',
-        pattern: /^\$[A-Za-z_][A-Za-z0-9_]*$/,
+    about: {
+      description: 'A fixed username and a password from a named secret ($NAME: keychain, then environment)',
+      hostPatterns: ['configured registries only'],
+    },
+    routes: {
+      options: {
+        username: {
+          type: 'string',
+          required: true,
+          description: 'a user name, or a secret reference such as "$REGISTRY_USER"',
+          pattern: REFERENCE_OR_TEXT,
+        },
+        password: {
+          type: 'string',
+          required: true,
+          description:
+            'a secret reference such as "$DOCKERHUB_TOKEN" (store the value with `credrelay secrets set DOCKERHUB_TOKEN`; a password is never written in the config file)',
+          pattern: /^\$[A-Za-z_][A-Za-z0-9_]*$/,
+        },
       },
     },
     matches: () => false,
-    async diagnose(registry, context) {
-      await this.get(registry, context);
-      const named = ['username', 'password'].flatMap((key) => referencedSecret(String(context.options[key])) ?? []);
-      return `secret${named.length > 1 ? 's' : ''} ${named.join(' and ')} ${named.length > 1 ? 'are' : 'is'} set`;
-    },
-    async get(_registry, context) {
-      const resolve = (value: string) => {
-        const name = referencedSecret(value);
-        return name === undefined ? Promise.resolve(value) : context.resolveSecret(name);
-      };
-      const [username, secret] = await Promise.all([
-        resolve(String(context.options.username)),
-        resolve(String(context.options.password)),
-      ]);
-      return { username, secret };
+    get,
+    diagnostics: {
+      async diagnose(registry, context) {
+        await get(registry, context);
+        const named = ['username', 'password'].flatMap((key) => referencedSecret(String(context.options[key])) ?? []);
+        return `secret${named.length > 1 ? 's' : ''} ${named.join(' and ')} ${named.length > 1 ? 'are' : 'is'} set`;
+      },
     },
   };
+}
+
+async function get(_registry: RegistryIdentity, context: ProviderContext) {
+  const resolve = (value: string) => {
+    const name = referencedSecret(value);
+    return name === undefined ? Promise.resolve(value) : context.resolveSecret(name);
+  };
+  const [username, secret] = await Promise.all([
+    resolve(String(context.options.username)),
+    resolve(String(context.options.password)),
+  ]);
+  return { username, secret };
 }

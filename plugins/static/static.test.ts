@@ -7,7 +7,7 @@ runProviderContract('static', {
   create: createStaticProvider,
   ownHosts: [],
   spoofedHosts: ['registry.example', 'docker.io'],
-  sample: {
+  answers: {
     host: 'docker.io',
     options: { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
     secrets: { DOCKERHUB_TOKEN: 'pat' },
@@ -39,7 +39,7 @@ describe('static provider', () => {
     ).rejects.toThrowError(/secret DOCKERHUB_TOKEN is not set/);
   });
   it('declares a password that must be a reference', () => {
-    expect(provider.options!.password!.pattern!.test('$DOCKERHUB_TOKEN')).toBe(true);
-    expect(provider.options!.password!.pattern!.test('hunter2')).toBe(false);
+    expect(provider.routes!.options.password!.pattern!.test('$DOCKERHUB_TOKEN')).toBe(true);
+    expect(provider.routes!.options.password!.pattern!.test('hunter2')).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The main of `docker-credential-credrelay`. Docker runs it once per credential, so this path is kept as light as
  * Node allows: only `node:` modules and a few small modules of ours (protocol codec, daemon client) load before a
- * request is known to need more. keytar, oclif and the cloud SDKs load in the daemon, or here only when the request
- * is served in-process.
+ * request is known to need more. The keychain module, oclif and the cloud SDKs load in the daemon, or here only when
+ * the request is served in-process.
  * Anything that is not a protocol action goes to the management CLI, which loads oclif.
  */
 import { readSync } from 'node:fs';
@@ -17,11 +17,13 @@ import {
   versionLine,
 } from '../core/protocol/handler.js';
 import { packageVersion } from '../core/version.js';
+import type { ServiceRequest } from '../core/wire/contract.js';
 
 /** Runs the helper; a function rather than top-level code so that the client path can be bundled as CommonJS. */
 export async function main(args: readonly string[]): Promise<void> {
   const first = args[0];
-  if (first === 'kubelet' && args.length === 1) return finish(await serveKubelet());
+  if (first === 'kubelet' && args.length === 1)
+    return finish(await serve({ kind: 'kubelet', input: await readInput('kubelet') }));
   if (!isProtocolAction(first)) {
     const { runCli } = await import('../cli/run.js');
     await runCli(args);
@@ -29,44 +31,34 @@ export async function main(args: readonly string[]): Promise<void> {
   }
   // The reference helpers' exact answer to extra arguments.
   if (args.length !== 1) return finish({ stdout: `${USAGE_LINE}\n`, stderr: '', exitCode: 1 });
-  finish(await serve(first));
+  // `version` needs neither the daemon nor a router.
+  if (first === 'version') return finish({ stdout: `${versionLine(packageVersion())}\n`, stderr: '', exitCode: 0 });
+  finish(await serve({ kind: 'protocol', action: first, input: await readInput(first) }));
 }
 
 /**
- * Through the daemon when one can be used (started on demand), else in this process. `version` needs neither,
- * and CREDRELAY_NO_DAEMON=1 keeps every request in-process.
+ * Through the daemon when one can be used (started on demand), else in this process. CREDRELAY_NO_DAEMON=1 keeps
+ * every request in-process.
  */
-async function serve(action: ProtocolAction): Promise<ProtocolReply> {
-  if (action === 'version') return { stdout: `${versionLine(packageVersion())}\n`, stderr: '', exitCode: 0 };
-  const input = await readInput(action);
+async function serve(request: ServiceRequest): Promise<ProtocolReply> {
   if (process.env.CREDRELAY_NO_DAEMON !== '1') {
-    const { serveThroughDaemon } = await import('../client/daemon-client.js');
-    const reply = await serveThroughDaemon(action, input);
+    const { answerThroughDaemon } = await import('../client/daemon-client.js');
+    const reply = await answerThroughDaemon(request);
     if (reply !== undefined) return reply;
   }
-  const { serveInProcess } = await import('../serve-in-process.js');
-  return serveInProcess(action, input);
-}
-
-/** Kubernetes' kubelet runs `docker-credential-credrelay kubelet` as an image credential provider plugin. */
-async function serveKubelet(): Promise<ProtocolReply> {
-  const input = readStdinSync(MAX_KUBELET_REQUEST_BYTES + 1) ?? (await readStdinStream(MAX_KUBELET_REQUEST_BYTES + 1));
-  if (process.env.CREDRELAY_NO_DAEMON !== '1') {
-    const { serveKubeletThroughDaemon } = await import('../client/daemon-client.js');
-    const reply = await serveKubeletThroughDaemon(input);
-    if (reply !== undefined) return reply;
-  }
-  const { serveKubeletInProcess } = await import('../serve-in-process.js');
-  return serveKubeletInProcess(input);
+  const { answerInProcess } = await import('../serve-in-process.js');
+  return answerInProcess(request);
 }
 
 /**
  * Reads stdin for the actions that take input, and never more than one byte past that action's bound: the
  * codec rejects the oversized input with a clear message without us holding megabytes first.
  */
-async function readInput(action: ProtocolAction): Promise<Uint8Array> {
+async function readInput(action: ProtocolAction | 'kubelet'): Promise<Uint8Array> {
   if (action === 'list') return new Uint8Array(0);
-  const limit = (action === 'store' ? MAX_STORE_BYTES : MAX_SERVER_URL_BYTES) + 1;
+  const bound =
+    action === 'kubelet' ? MAX_KUBELET_REQUEST_BYTES : action === 'store' ? MAX_STORE_BYTES : MAX_SERVER_URL_BYTES;
+  const limit = bound + 1;
   return readStdinSync(limit) ?? (await readStdinStream(limit));
 }
 

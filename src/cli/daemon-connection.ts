@@ -1,8 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { requestThroughDaemon } from '../client/daemon-client.js';
-import { DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from '../core/wire/transport.js';
-import type { DaemonStatus } from '../daemon/server.js';
-import type { WireRequest } from '../core/wire/contract.js';
+import { DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } from '../core/wire/transport.js';
+import type { DaemonStatus, WireOp, WireRequest, WireResult } from '../core/wire/contract.js';
 import { CredrelayError } from '../core/errors.js';
 import { type CredrelayPaths, resolvePaths } from '../core/paths.js';
 import { isCredrelayDaemon, readPidFile } from '../core/util/process.js';
@@ -12,11 +11,13 @@ import { packageVersion } from '../core/version.js';
  * Asks the running daemon something on behalf of a command. Never starts one: a status question must not change
  * the answer. Resolves with undefined when no daemon runs.
  */
-export async function askDaemon<T>(build: (version: string) => WireRequest): Promise<T | undefined> {
+export async function askDaemon<Op extends WireOp>(
+  build: (version: string) => WireRequest<Op>,
+): Promise<WireResult<Op> | undefined> {
   const reply = await requestThroughDaemon(build, { start: false, notice: () => undefined });
   if (reply === undefined) return undefined;
   if (!reply.ok) throw new CredrelayError('INTERNAL', `the daemon refused the request: ${reply.message}`);
-  return reply.result as T;
+  return reply.result;
 }
 
 /**
@@ -43,12 +44,12 @@ export async function probeDaemon(
   const pid = readPidFile(paths.pidPath);
   const daemonPid = pid !== undefined && isCredrelayDaemon(pid) ? pid : undefined;
   try {
-    const reply = await callDaemon(
+    const reply = await sendRequest(
       paths.socketPath,
       { v: packageVersion(), op: 'status' },
       { ackMs, replyMs: DEFAULT_TIMEOUTS.replyMs },
     );
-    if (reply.ok) return { state: 'answering', status: reply.result as DaemonStatus };
+    if (reply.ok) return { state: 'answering', status: reply.result };
     return {
       state: 'not-answering',
       ...(daemonPid === undefined ? {} : { pid: daemonPid }),

@@ -1,4 +1,4 @@
-import { configuredStore, createBackend } from '../compose.js';
+import { configuredStore, composeRouter } from '../compose.js';
 import { type Config, loadConfig } from '../core/config.js';
 import { CredrelayError, type ErrorCode } from '../core/errors.js';
 import type { SecretStore } from '../core/keychain/secret-store.js';
@@ -57,8 +57,8 @@ export async function describeStore(config: Config, store: SecretStore): Promise
 }
 
 /** The user's configuration with the store a command uses. */
-export async function createCommandBackend(): Promise<{ config: Config; router: Router; store: SecretStore }> {
+export async function composeCommandRouter(): Promise<{ config: Config; router: Router; store: SecretStore }> {
   const config = loadConfig(resolvePaths().configPath);
   const store = commandSecretStore(config);
-  return { config, store, router: await createBackend({ config, store }) };
+  return { config, store, router: await composeRouter({ config, store }) };
 }

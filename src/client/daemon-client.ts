@@ -1,12 +1,10 @@
-import type { ProtocolAction, ProtocolReply } from '../core/protocol/handler.js';
+import type { ProtocolReply } from '../core/protocol/handler.js';
 import { type CredrelayPaths, resolvePaths } from '../core/paths.js';
 import { packageVersion } from '../core/version.js';
-import type { WireReply, WireRequest } from '../core/wire/contract.js';
-import { launchDaemon, waitUntilGone } from './launcher.js';
+import { type ServiceRequest, type WireOp, type WireReply, type WireRequest, toWire } from '../core/wire/contract.js';
 import { ensureRuntimeDir, inspectRuntimeDir } from '../core/wire/runtime-dir.js';
-import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, callDaemon } from '../core/wire/transport.js';
-
-type FinalReply = Exclude<WireReply, { ack: true }>;
+import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } from '../core/wire/transport.js';
+import { launchDaemon, waitUntilGone } from './launcher.js';
 
 export interface DaemonClientOptions {
   readonly paths?: CredrelayPaths;
@@ -27,10 +25,10 @@ const stderrNotice = (line: string): void => {
  * Resolves with undefined when the caller should serve the request itself: Docker must never fail because of the
  * daemon, so every daemon problem ends in a notice on stderr and an in-process answer.
  */
-export async function requestThroughDaemon(
-  build: (version: string) => WireRequest,
+export async function requestThroughDaemon<Op extends WireOp>(
+  build: (version: string) => WireRequest<Op>,
   options: DaemonClientOptions = {},
-): Promise<FinalReply | undefined> {
+): Promise<WireReply<Op> | undefined> {
   const paths = options.paths ?? resolvePaths();
   const version = options.version ?? packageVersion();
   const notice = options.notice ?? stderrNotice;
@@ -51,11 +49,11 @@ export async function requestThroughDaemon(
   let replaced = false;
   for (;;) {
     try {
-      const reply = await callDaemon(paths.socketPath, build(version), timeouts);
+      const reply = await sendRequest(paths.socketPath, build(version), timeouts);
       if (!reply.ok && reply.code === 'VERSION_MISMATCH' && !replaced && start) {
         // An upgrade must not leave the old daemon answering: ask it to go, then start ours.
         replaced = true;
-        await callDaemon(paths.socketPath, { v: version, op: 'shutdown' }, timeouts).catch(() => undefined);
+        await sendRequest(paths.socketPath, { v: version, op: 'shutdown' }, timeouts).catch(() => undefined);
         await waitUntilGone(paths.socketPath, 2000);
         launched = true;
         if (!(await launchDaemon(paths)) || refuseUnsafe())
@@ -81,21 +79,13 @@ function fallback(notice: (line: string) => void, why: string): undefined {
   return undefined;
 }
 
-/** One request whose answer is a ProtocolReply, through the daemon; undefined to serve it in-process. */
-async function replyThroughDaemon(
-  build: (version: string) => WireRequest,
-  options: DaemonClientOptions,
+/** A protocol or kubelet request through the daemon; undefined to serve it in-process. */
+export async function answerThroughDaemon(
+  request: ServiceRequest,
+  options: DaemonClientOptions = {},
 ): Promise<ProtocolReply | undefined> {
-  const reply = await requestThroughDaemon(build, options);
+  const reply = await requestThroughDaemon((v) => toWire(request, v), options);
   if (reply === undefined) return undefined;
   if (!reply.ok) return fallback(options.notice ?? stderrNotice, `the daemon refused the request (${reply.message})`);
-  return reply.result as ProtocolReply;
+  return reply.result;
 }
-
-/** The kubelet path: one CredentialProviderRequest through the daemon, or undefined to serve it in-process. */
-export const serveKubeletThroughDaemon = (input: Uint8Array, options: DaemonClientOptions = {}) =>
-  replyThroughDaemon((v) => ({ v, op: 'kubelet', input: Buffer.from(input).toString('base64') }), options);
-
-/** The protocol path: one action through the daemon, or undefined to serve it in-process. */
-export const serveThroughDaemon = (action: ProtocolAction, input: Uint8Array, options: DaemonClientOptions = {}) =>
-  replyThroughDaemon((v) => ({ v, op: 'protocol', action, input: Buffer.from(input).toString('base64') }), options);

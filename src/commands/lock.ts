@@ -8,7 +8,7 @@ export default class LockCommand extends CredrelayCommand {
   static override examples = ['<%= config.bin %> <%= command.id %>'];
 
   async run(): Promise<void> {
-    const answer = await askDaemon<{ wasUnlocked: boolean }>((v) => ({ v, op: 'lock' }));
+    const answer = await askDaemon((v) => ({ v, op: 'lock' }));
     this.log(answer?.wasUnlocked ? 'locked: the daemon forgot the file store key' : 'nothing was unlocked');
   }
 }

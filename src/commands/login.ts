@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { CredrelayCommand } from '../cli/base-command.js';
-import { createCommandBackend, storeName } from '../cli/secret-store.js';
+import { composeCommandRouter, storeName } from '../cli/secret-store.js';
 import { readSecretFromUser } from '../cli/read-secret.js';
 import { CredrelayError } from '../core/errors.js';
 import { parseRegistry } from '../core/registry/identity.js';
@@ -34,9 +34,9 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
   async run(): Promise<void> {
     const { args, flags } = await this.parse(LoginCommand);
     const registry = parseRegistry(args.host);
-    const { config, router } = await createCommandBackend();
+    const { config, router } = await composeCommandRouter();
     const decision = router.decide(registry);
-    if (decision.provider.store === undefined) {
+    if (decision.provider.storage === undefined) {
       this.log(
         `${registry.key} is served by the ${decision.provider.name} provider, which obtains its own credentials: no login is needed, nothing was stored`,
       );

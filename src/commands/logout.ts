@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { CredrelayCommand } from '../cli/base-command.js';
-import { createCommandBackend } from '../cli/secret-store.js';
+import { composeCommandRouter } from '../cli/secret-store.js';
 import { parseRegistry } from '../core/registry/identity.js';
 
 export default class LogoutCommand extends CredrelayCommand {
@@ -14,7 +14,7 @@ export default class LogoutCommand extends CredrelayCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(LogoutCommand);
     const registry = parseRegistry(args.host);
-    const { router } = await createCommandBackend();
+    const { router } = await composeCommandRouter();
     await router.erase(args.host, { notice: (line) => this.logToStderr(line) });
     this.log(`Removed the credentials for ${registry.key}`);
   }

@@ -1,4 +1,4 @@
-import { createConfiguredBackend } from '../compose.js';
+import { composeConfiguredRouter } from '../compose.js';
 import { CredrelayCommand } from '../cli/base-command.js';
 
 export default class ProvidersCommand extends CredrelayCommand {
@@ -9,19 +9,21 @@ export default class ProvidersCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<unknown[]> {
-    const router = await createConfiguredBackend();
+    const router = await composeConfiguredRouter();
     const providers = router.providers();
     for (const provider of providers) {
-      this.log(`${provider.name}: ${provider.description}`);
-      this.log(`  hosts    ${provider.hostPatterns.join('; ')}`);
-      const options = Object.keys(provider.options ?? {});
+      this.log(`${provider.name}: ${provider.about?.description ?? '(no description)'}`);
+      if (provider.about) this.log(`  hosts    ${provider.about.hostPatterns.join('; ')}`);
+      const options = Object.keys(provider.routes?.options ?? {});
       if (options.length > 0) this.log(`  options  ${options.join(', ')}`);
     }
     return providers.map((provider) => ({
       name: provider.name,
-      description: provider.description,
-      hostPatterns: provider.hostPatterns,
-      options: Object.fromEntries(Object.entries(provider.options ?? {}).map(([key, spec]) => [key, spec.description])),
+      description: provider.about?.description ?? '',
+      hostPatterns: provider.about?.hostPatterns ?? [],
+      options: Object.fromEntries(
+        Object.entries(provider.routes?.options ?? {}).map(([key, spec]) => [key, spec.description]),
+      ),
     }));
   }
 }

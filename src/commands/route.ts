@@ -1,8 +1,7 @@
 import { Args } from '@oclif/core';
 import { askDaemon } from '../cli/daemon-connection.js';
-import type { CacheRow } from '../cache/token-cache.js';
 import { CredrelayCommand } from '../cli/base-command.js';
-import { createCommandBackend, describeStore } from '../cli/secret-store.js';
+import { composeCommandRouter, describeStore } from '../cli/secret-store.js';
 import { parseRegistry } from '../core/registry/identity.js';
 import { EVERY_REGISTRY } from '../routing/router.js';
 import { referencedSecret } from '../core/secrets/secret-name.js';
@@ -21,19 +20,19 @@ export default class RouteCommand extends CredrelayCommand {
   async run(): Promise<Record<string, unknown>> {
     const { args } = await this.parse(RouteCommand);
     const registry = parseRegistry(args.host);
-    const { config, router, store } = await createCommandBackend();
+    const { config, router, store } = await composeCommandRouter();
     const decision = router.decide(registry);
     const reason =
       decision.reason.kind === 'registries'
         ? `the registries entry ${JSON.stringify(decision.reason.key)}`
         : decision.reason.kind === 'matcher'
-          ? `the ${decision.provider.name} provider's host matcher (${decision.provider.hostPatterns.join(', ')})`
+          ? `the ${decision.provider.name} provider's host matcher (${decision.provider.about?.hostPatterns.join(', ') ?? 'its own hosts'})`
           : 'no registries entry or provider claims it, so the keychain answers';
     const options = Object.entries(decision.options).map(([key, value]) => {
       const secret = typeof value === 'string' ? referencedSecret(value) : undefined;
       return secret === undefined ? `${key}=${String(value)}` : `${key}=$${secret} (secret ${secret}, not shown)`;
     });
-    const rows = await askDaemon<CacheRow[]>((v) => ({ v, op: 'cache-list' })).catch(() => undefined);
+    const rows = await askDaemon((v) => ({ v, op: 'cache-list' })).catch(() => undefined);
     const cached = rows?.find(
       (row) =>
         row.provider === decision.provider.name && (row.registry === registry.key || row.registry === EVERY_REGISTRY),
@@ -49,7 +48,7 @@ export default class RouteCommand extends CredrelayCommand {
       `registry   ${registry.key} (host ${registry.host}${registry.port === undefined ? '' : `, port ${registry.port}`}${registry.isDockerHub ? ', Docker Hub' : ''})`,
     );
     this.log(`routed by  ${reason}`);
-    this.log(`provider   ${decision.provider.name}: ${decision.provider.description}`);
+    this.log(`provider   ${decision.provider.name}: ${decision.provider.about?.description ?? '(no description)'}`);
     this.log(`options    ${options.length === 0 ? 'none' : options.join(', ')}`);
     this.log(`cache      ${cache}`);
     const storeLine = await describeStore(config, store);

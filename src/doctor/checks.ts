@@ -1,17 +1,14 @@
 import { realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { REGISTRY_SERVICE } from '../../plugins/keychain/index.js';
-import { createBackend } from '../compose.js';
+import { composeRouter } from '../compose.js';
 import { commandSecretStore } from '../cli/secret-store.js';
 import { describeDaemonState, probeDaemon } from '../cli/daemon-connection.js';
 import { inspectRuntimeDir } from '../core/wire/runtime-dir.js';
 import { type Config, loadConfig, parseConfig } from '../core/config.js';
-import { silentLogger } from '../core/logger.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
 import { toCredrelayError } from '../core/errors.js';
+import { REGISTRY_SERVICE } from '../core/keychain/secret-store.js';
 import { resolvePaths } from '../core/paths.js';
-import type { ProviderContext } from '../core/provider.js';
-import { createSecretResolver, createSecretVault } from '../core/secrets/secret-vault.js';
 import { withDeadline } from '../core/util/deadline.js';
 import { packageVersion } from '../core/version.js';
 
@@ -57,7 +54,7 @@ function checkHelperOnPath(): CheckResult {
     );
   }
   const ours = fileURLToPath(new URL('../../../bin/docker-credential-credrelay', import.meta.url));
-  let same = false;
+  let same: boolean;
   try {
     same = realpathSync(found) === realpathSync(ours);
   } catch {
@@ -160,7 +157,7 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
   let config;
   try {
     config = loadConfig(path);
-    router = await createBackend({ config });
+    router = await composeRouter({ config, store: commandSecretStore(config) });
   } catch (error) {
     return [
       fail(
@@ -176,7 +173,6 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
       `${path}: ${config.registries.length} registries entr${config.registries.length === 1 ? 'y' : 'ies'}, ${config.plugins.length} plugin(s)`,
     ),
   ];
-  const resolveSecret = createSecretResolver(createSecretVault(commandSecretStore(config)));
   for (const entry of config.registries) {
     const check = `${entry.provider} for ${entry.written}`;
     if (entry.pattern.kind !== 'exact') {
@@ -184,19 +180,15 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
       continue;
     }
     const decision = router.decide(entry.pattern.identity);
-    if (decision.provider.diagnose === undefined) {
+    const diagnostics = decision.provider.diagnostics;
+    if (diagnostics === undefined) {
       results.push(ok(check, `served by ${decision.provider.name}`));
       continue;
     }
-    const context: ProviderContext = {
-      options: decision.options,
-      notice: () => undefined,
-      logger: silentLogger,
-      resolveSecret,
-    };
+    const context = router.contextFor(decision.options, { notice: () => undefined });
     try {
       const detail = await withDeadline(
-        decision.provider.diagnose(entry.pattern.identity, context),
+        diagnostics.diagnose(entry.pattern.identity, context),
         PROVIDER_CHECK_DEADLINE_MS,
         () => new Error(`no answer within ${PROVIDER_CHECK_DEADLINE_MS / 1000} s`),
       );

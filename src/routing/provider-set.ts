@@ -47,7 +47,7 @@ export async function loadProviderSet(
         `${where} names provider "${entry.provider}", which does not exist; known providers: ${[...byName.keys()].join(', ')}`,
       );
     }
-    const specs = provider.options ?? {};
+    const specs = provider.routes?.options ?? {};
     for (const [option, value] of Object.entries(entry.options)) {
       const spec = specs[option];
       if (spec === undefined) {
@@ -68,7 +68,7 @@ export async function loadProviderSet(
           `${where}: provider "${provider.name}" needs option "${option}" (${spec.description})`,
         );
     }
-    const problem = provider.checkEntry?.(entry.pattern, entry.options);
+    const problem = provider.routes?.check?.(entry.pattern, entry.options);
     if (problem !== undefined) throw configError(config, `${where}: ${problem}`);
     return { written: entry.written, pattern: entry.pattern, provider: provider.name, options: entry.options };
   });
@@ -98,19 +98,27 @@ async function loadPlugin(config: Config, specifier: string): Promise<Provider> 
     );
   }
   const exported = module.default;
-  const provider = (typeof exported === 'function' ? await (exported as () => unknown)() : exported) as
-    Partial<Provider> | undefined;
-  const problem =
-    typeof provider !== 'object' || provider === null
-      ? 'its default export is not a provider (or a function returning one)'
-      : typeof provider.name !== 'string' || !PROVIDER_NAME.test(provider.name)
-        ? 'its name must be lower-case letters, digits and dashes'
-        : typeof provider.matches !== 'function' || typeof provider.get !== 'function'
-          ? 'it must have matches(registry) and get(registry, context) functions'
-          : typeof provider.description !== 'string' || !Array.isArray(provider.hostPatterns)
-            ? 'it must have a description and hostPatterns'
-            : undefined;
+  const provider: unknown = typeof exported === 'function' ? await (exported as () => unknown)() : exported;
+  const problem = providerProblem(provider);
   if (problem !== undefined)
     throw configError(config, `plugin ${JSON.stringify(specifier)}: ${problem} (see docs/plugins.md)`);
   return provider as Provider;
+}
+
+/** What makes a plugin's export unusable as a provider, checked before anything calls it. */
+function providerProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null)
+    return 'its default export is not a provider (or a function returning one)';
+  const provider = value as Record<string, unknown>;
+  if (typeof provider.name !== 'string' || !PROVIDER_NAME.test(provider.name))
+    return 'its name must be lower-case letters, digits and dashes';
+  if (typeof provider.matches !== 'function' || typeof provider.get !== 'function')
+    return 'it must have matches(registry) and get(registry, context) functions';
+  const capabilities = ['about', 'routes', 'cachePolicy', 'storage', 'diagnostics'] as const;
+  const malformed = capabilities.find((key) => provider[key] !== undefined && typeof provider[key] !== 'object');
+  if (malformed !== undefined) return `its "${malformed}" must be an object`;
+  const storage = provider.storage as Record<string, unknown> | undefined;
+  if (storage !== undefined && ['store', 'erase', 'list'].some((method) => typeof storage[method] !== 'function'))
+    return 'its storage must have store, erase and list functions';
+  return undefined;
 }

@@ -1,17 +1,18 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { CredrelayError, credentialsNotFound } from '../core/errors.js';
-import type { CredentialBackend, RequestContext } from '../core/protocol/handler.js';
-import type { Credential, Provider, ProviderContext } from '../core/provider.js';
-import type { ProviderSet } from './provider-set.js';
+import type { Credentials } from '../core/protocol/codec.js';
+import type { CredentialHelper, RequestContext } from '../core/protocol/handler.js';
+import type { Credential, Provider, ProviderContext, RouteOptionValues } from '../core/provider.js';
 import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
+import type { ProviderSet } from './provider-set.js';
 import { RouteTable } from './route-table.js';
 
 /** Where a registry goes, and why: what `credrelay route` explains. */
 export interface RoutingDecision {
   readonly registry: RegistryIdentity;
   readonly provider: Provider;
-  readonly options: Readonly<Record<string, unknown>>;
+  readonly options: RouteOptionValues;
   readonly reason:
     | { readonly kind: 'registries'; readonly key: string }
     | { readonly kind: 'matcher' }
@@ -29,7 +30,11 @@ export interface RouterOptions {
 /** The registry part of the cache key of a provider whose one token serves all its registries. */
 export const EVERY_REGISTRY = '*';
 
-export interface Router extends CredentialBackend {
+/**
+ * The one object that answers for a configuration: the docker-credential protocol's four calls, and what the CLI,
+ * doctor and the kubelet path ask of the routing.
+ */
+export interface Router extends CredentialHelper {
   decide(registry: RegistryIdentity): RoutingDecision;
   /** Every provider, in routing order (matchers first, the keychain last). */
   providers(): readonly Provider[];
@@ -37,11 +42,11 @@ export interface Router extends CredentialBackend {
   credentialFor(registry: RegistryIdentity, request: RequestContext): Promise<Credential | undefined>;
   /** Forgets cached tokens for one registry (including a token its provider shares across registries), or all. */
   clearCache(registry?: RegistryIdentity): number;
+  /** What a provider is handed for one request: the route's options, notices, the log, secret resolution. */
+  contextFor(options: RouteOptionValues, request: RequestContext): ProviderContext;
 }
 
-/** The cache identity of a request: the provider's own notion, or its options. */
-const identityOf = (provider: Provider, options: Readonly<Record<string, unknown>>): string =>
-  provider.cacheIdentity?.(options) ?? JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)));
+const NO_OPTIONS: RouteOptionValues = Object.freeze({});
 
 /**
  * Sends each registry to one provider, in this order: an explicit `registries` entry (exact keys, then the most
@@ -50,22 +55,47 @@ const identityOf = (provider: Provider, options: Readonly<Record<string, unknown
  * provider's failure is its own error, never turned into "not found".
  */
 export function createRouter(providers: ProviderSet, options: RouterOptions = {}): Router {
-  const cache = options.cache;
   const logger = options.logger ?? silentLogger;
-  const resolveSecret =
-    options.resolveSecret ??
-    (async (name: string) => {
-      throw new CredrelayError('SECRET_MISSING', `secret ${name} is not set: run \`credrelay secrets set ${name}\``);
-    });
-  const resolveAndRedact = async (name: string): Promise<string> => {
-    const value = await resolveSecret(name);
-    logger.redact(value);
-    return value;
-  };
-  const routes = new RouteTable(providers.routes);
-  const NO_OPTIONS = Object.freeze({});
+  const decide = decider(providers);
+  const contextFor = contextFactory(logger, options.resolveSecret ?? secretNotSet);
+  const cached = cacheKeeper(options.cache, decide);
 
-  const decide = (registry: RegistryIdentity): RoutingDecision => {
+  const credentialFor = async (registry: RegistryIdentity, request: RequestContext) => {
+    const decision = decide(registry);
+    const fetch = () => decision.provider.get(registry, contextFor(decision.options, request));
+    const credential = await cached.fetch(decision, fetch);
+    if (credential !== undefined) logger.redact(credential.secret);
+    return credential;
+  };
+
+  return {
+    decide,
+    contextFor,
+    credentialFor,
+    clearCache: cached.clear,
+    providers: () => [...providers.matchers, providers.keychain],
+    async get(serverURL, request) {
+      const credential = await credentialFor(parseRegistry(serverURL), request);
+      if (credential === undefined) throw credentialsNotFound();
+      return { username: credential.username, secret: credential.secret };
+    },
+    store: (credentials, request) => {
+      logger.redact(credentials.Secret);
+      return store(decide(parseRegistry(credentials.ServerURL)), credentials, contextFor, request);
+    },
+    erase: (serverURL, request) => {
+      const decision = decide(parseRegistry(serverURL));
+      cached.clear(decision.registry);
+      return erase(decision, contextFor, request);
+    },
+    list: (request) => list(providers, contextFor(NO_OPTIONS, request)),
+  };
+}
+
+/** The routing decision for a registry: a `registries` entry, a provider's matcher, or the keychain. */
+function decider(providers: ProviderSet): (registry: RegistryIdentity) => RoutingDecision {
+  const routes = new RouteTable(providers.routes);
+  return (registry) => {
     const route = routes.lookup(registry);
     if (route !== undefined) {
       return {
@@ -79,94 +109,91 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     if (matched !== undefined) return { registry, provider: matched, options: NO_OPTIONS, reason: { kind: 'matcher' } };
     return { registry, provider: providers.keychain, options: NO_OPTIONS, reason: { kind: 'fallback' } };
   };
+}
 
-  const contextFor = (decision: RoutingDecision, request: RequestContext): ProviderContext => ({
-    options: decision.options,
+const secretNotSet = async (name: string): Promise<string> => {
+  throw new CredrelayError('SECRET_MISSING', `secret ${name} is not set: run \`credrelay secrets set ${name}\``);
+};
+
+type ContextFactory = Router['contextFor'];
+
+function contextFactory(logger: Logger, resolveSecret: (name: string) => Promise<string>): ContextFactory {
+  const resolveAndRedact = async (name: string): Promise<string> => {
+    const value = await resolveSecret(name);
+    logger.redact(value);
+    return value;
+  };
+  return (options, request) => ({
+    options,
     notice: (line) => request.notice(line),
     logger,
     resolveSecret: resolveAndRedact,
   });
+}
+
+/** The daemon's cache as the router keys it: per provider, identity and registry (or every registry). */
+function cacheKeeper(cache: TokenCache | undefined, decide: (registry: RegistryIdentity) => RoutingDecision) {
   const cacheRegistry = (decision: RoutingDecision): string =>
-    decision.provider.sharesTokenAcrossRegistries ? EVERY_REGISTRY : decision.registry.key;
-  const clearCache = (registry?: RegistryIdentity): number => {
-    if (cache === undefined) return 0;
-    if (registry === undefined) return cache.clear();
-    const decision = decide(registry);
-    const shared = cacheRegistry(decision);
-    return cache.clear(
-      (entry) =>
-        entry.registry === registry.key || (entry.registry === shared && entry.provider === decision.provider.name),
-    );
-  };
-
-  const credentialFor = async (
-    registry: RegistryIdentity,
-    request: RequestContext,
-  ): Promise<Credential | undefined> => {
-    const decision = decide(registry);
-    const { provider } = decision;
-    const fetch = () => provider.get(registry, contextFor(decision, request));
-    const credential = cache
-      ? await cache.get(
-          {
-            provider: provider.name,
-            identity: identityOf(provider, decision.options),
-            registry: cacheRegistry(decision),
-          },
-          fetch,
-        )
-      : await fetch();
-    if (credential !== undefined) logger.redact(credential.secret);
-    return credential;
-  };
-
+    decision.provider.cachePolicy?.sharedAcrossRegistries ? EVERY_REGISTRY : decision.registry.key;
+  const identityOf = ({ provider, options }: RoutingDecision): string =>
+    provider.cachePolicy?.identity?.(options) ??
+    JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
-    decide,
-    clearCache,
-    credentialFor,
-    providers: () => [...providers.matchers, providers.keychain],
-    async get(serverURL, request) {
-      const credential = await credentialFor(parseRegistry(serverURL), request);
-      if (credential === undefined) throw credentialsNotFound();
-      return { username: credential.username, secret: credential.secret };
+    fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>) {
+      if (cache === undefined) return fetch();
+      const key = {
+        provider: decision.provider.name,
+        identity: identityOf(decision),
+        registry: cacheRegistry(decision),
+      };
+      return cache.get(key, fetch);
     },
-
-    async store(credentials, request) {
-      logger.redact(credentials.Secret);
-      const decision = decide(parseRegistry(credentials.ServerURL));
-      if (decision.provider.store === undefined) {
-        // `docker login` to a registry whose tokens credrelay mints must not fail; there is just nothing to keep.
-        request.notice(
-          `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider, which mints its own credentials; nothing was stored`,
-        );
-        return;
-      }
-      await decision.provider.store(decision.registry, credentials, contextFor(decision, request));
-    },
-    async erase(serverURL, request) {
-      const decision = decide(parseRegistry(serverURL));
-      clearCache(decision.registry);
-      if (decision.provider.erase === undefined) {
-        request.notice(
-          `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider; nothing is stored to erase (cached tokens were dropped)`,
-        );
-        return;
-      }
-      await decision.provider.erase(decision.registry, contextFor(decision, request));
-    },
-    async list(request) {
-      const listed = new Map<string, string>();
-      for (const provider of providers.byName.values()) {
-        if (provider.list === undefined) continue;
-        const context: ProviderContext = {
-          options: NO_OPTIONS,
-          notice: (line) => request.notice(line),
-          logger,
-          resolveSecret: resolveAndRedact,
-        };
-        for (const entry of await provider.list(context)) listed.set(entry.serverURL, entry.username);
-      }
-      return listed;
+    clear(registry?: RegistryIdentity): number {
+      if (cache === undefined) return 0;
+      if (registry === undefined) return cache.clear();
+      const decision = decide(registry);
+      const shared = cacheRegistry(decision);
+      return cache.clear(
+        (entry) =>
+          entry.registry === registry.key || (entry.registry === shared && entry.provider === decision.provider.name),
+      );
     },
   };
+}
+
+async function store(
+  decision: RoutingDecision,
+  credentials: Credentials,
+  contextFor: ContextFactory,
+  request: RequestContext,
+): Promise<void> {
+  const storage = decision.provider.storage;
+  if (storage === undefined) {
+    // `docker login` to a registry whose tokens credrelay mints must not fail; there is just nothing to keep.
+    request.notice(
+      `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider, which mints its own credentials; nothing was stored`,
+    );
+    return;
+  }
+  const credential = { serverURL: credentials.ServerURL, username: credentials.Username, secret: credentials.Secret };
+  await storage.store(decision.registry, credential, contextFor(decision.options, request));
+}
+
+async function erase(decision: RoutingDecision, contextFor: ContextFactory, request: RequestContext): Promise<void> {
+  const storage = decision.provider.storage;
+  if (storage === undefined) {
+    request.notice(
+      `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider; nothing is stored to erase (cached tokens were dropped)`,
+    );
+    return;
+  }
+  await storage.erase(decision.registry, contextFor(decision.options, request));
+}
+
+async function list(providers: ProviderSet, context: ProviderContext): Promise<ReadonlyMap<string, string>> {
+  const listed = new Map<string, string>();
+  for (const provider of providers.byName.values()) {
+    for (const entry of (await provider.storage?.list(context)) ?? []) listed.set(entry.serverURL, entry.username);
+  }
+  return listed;
 }

@@ -1,6 +1,7 @@
 import { toCredrelayError } from '../core/errors.js';
+import { type CredentialHelper, type ProtocolReply, handleAction } from '../core/protocol/handler.js';
+import type { ServiceRequest } from '../core/wire/contract.js';
 import { handleKubeletRequest } from '../kubelet/credential-provider.js';
-import { type CredentialBackend, type ProtocolAction, type ProtocolReply, handleAction } from '../core/protocol/handler.js';
 import type { Router } from '../routing/router.js';
 
 /**
@@ -18,26 +19,23 @@ export async function loadRouter(build: () => Promise<Router>): Promise<LoadedRo
   }
 }
 
-/** Answers one protocol action with a loaded router: the one place the daemon and the in-process path share. */
-export function answerProtocol(
-  action: ProtocolAction,
-  input: Uint8Array,
-  loaded: LoadedRouter,
-  version: string,
-): Promise<ProtocolReply> {
-  return handleAction(action, input, 'router' in loaded ? loaded.router : failingBackend(loaded.failure), version);
-}
-
-/** Answers one kubelet CredentialProviderRequest with a loaded router. */
-export async function answerKubelet(input: Uint8Array, loaded: LoadedRouter): Promise<ProtocolReply> {
+/**
+ * Answers one protocol or kubelet request with a loaded router: the one place where a helper's request is answered,
+ * used by the daemon and by the in-process path alike.
+ */
+export async function answer(request: ServiceRequest, loaded: LoadedRouter, version: string): Promise<ProtocolReply> {
+  if (request.kind === 'protocol') {
+    const helper = 'router' in loaded ? loaded.router : failingHelper(loaded.failure);
+    return handleAction(request.action, request.input, helper, version);
+  }
   if ('failure' in loaded) {
     return { stdout: '', stderr: `credrelay: ${toCredrelayError(loaded.failure).message}\n`, exitCode: 1 };
   }
-  return handleKubeletRequest(input, loaded.router);
+  return handleKubeletRequest(request.input, loaded.router);
 }
 
-/** A backend that answers everything with the configuration error, so the user sees it on every action. */
-function failingBackend(error: unknown): CredentialBackend {
+/** A helper that answers everything with the configuration error, so the user sees it on every action. */
+function failingHelper(error: unknown): CredentialHelper {
   const fail = async (): Promise<never> => {
     throw error;
   };

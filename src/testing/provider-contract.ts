@@ -5,10 +5,15 @@
  * `undefined`, or a CredrelayError: never a bare Error whose text could say anything.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../core/logger.js';
-import { CredrelayError } from '../core/errors.js';
-import { PROVIDER_NAME, type Provider, type ProviderContext } from '../core/provider.js';
-import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
+import {
+  CredrelayError,
+  PROVIDER_NAME,
+  type Provider,
+  type ProviderContext,
+  type RegistryIdentity,
+  parseRegistry,
+  silentLogger,
+} from '../plugin-api.js';
 
 export interface ProviderContractOptions {
   readonly create: () => Provider | Promise<Provider>;
@@ -16,11 +21,15 @@ export interface ProviderContractOptions {
   readonly ownHosts: readonly string[];
   /** Server strings that must never reach the provider: either they do not parse, or the matcher refuses them. */
   readonly spoofedHosts: readonly string[];
-  /** Options and a host with which `get` can be called for real (against a local endpoint, a fake, a keychain). */
-  readonly sample?: {
+  /**
+   * A registry the provider answers with a credential, and what it needs for that: route options, named secrets,
+   * environment variables (set for the call, then restored). Against a local endpoint, a fake, or a keychain.
+   */
+  readonly answers: {
     readonly host: string;
     readonly options?: Readonly<Record<string, unknown>>;
     readonly secrets?: Readonly<Record<string, string>>;
+    readonly environment?: Readonly<Record<string, string>>;
   };
 }
 
@@ -66,14 +75,20 @@ const tryParse = (serverURL: string): RegistryIdentity | undefined => {
 
 export function runProviderContract(name: string, contract: ProviderContractOptions): void {
   describe(`provider contract: ${name}`, () => {
-    it('has a valid name, a description and its host patterns', async () => {
+    it('has a valid name, and well-formed optional capabilities', async () => {
       const provider = await contract.create();
       expect(provider.name).toMatch(PROVIDER_NAME);
-      expect(provider.description.length).toBeGreaterThan(0);
-      expect(provider.hostPatterns.length).toBeGreaterThan(0);
-      for (const spec of Object.values(provider.options ?? {})) {
+      if (provider.about !== undefined) {
+        expect(provider.about.description.length).toBeGreaterThan(0);
+        expect(provider.about.hostPatterns.length).toBeGreaterThan(0);
+      }
+      for (const spec of Object.values(provider.routes?.options ?? {})) {
         expect(spec.type).toBe('string');
         expect(spec.description.length).toBeGreaterThan(0);
+      }
+      if (provider.storage !== undefined) {
+        for (const method of ['store', 'erase', 'list'] as const)
+          expect(typeof provider.storage[method]).toBe('function');
       }
     });
 
@@ -102,26 +117,42 @@ export function runProviderContract(name: string, contract: ProviderContractOpti
       }
     });
 
-    it.runIf(contract.sample !== undefined)(
-      'get answers with a well-formed credential, undefined, or a CredrelayError',
-      async () => {
-        const provider = await contract.create();
-        const sample = contract.sample!;
-        try {
-          const credential = await provider.get(
-            parseRegistry(sample.host),
-            testContext(sample.options, sample.secrets),
-          );
-          if (credential !== undefined) {
-            expect(typeof credential.username).toBe('string');
-            expect(credential.username.length).toBeGreaterThan(0);
-            expect(typeof credential.secret).toBe('string');
-            if (credential.expiresAt !== undefined) expect(credential.expiresAt).toBeInstanceOf(Date);
-          }
-        } catch (error) {
-          expect(error).toBeInstanceOf(CredrelayError);
-        }
-      },
-    );
+    it('answers its sample registry with a well-formed credential', async () => {
+      const provider = await contract.create();
+      const { host, options, secrets, environment } = contract.answers;
+      const registry = parseRegistry(host);
+      const credential = await withEnvironment(environment ?? {}, () =>
+        provider.get(registry, testContext(options, secrets)),
+      );
+      expect(credential, `${provider.name} answered nothing for ${host}`).toBeDefined();
+      expect(typeof credential?.username).toBe('string');
+      expect(credential?.username.length).toBeGreaterThan(0);
+      expect(typeof credential?.secret).toBe('string');
+      expect(credential?.secret.length).toBeGreaterThan(0);
+      if (credential?.expiresAt !== undefined) expect(credential.expiresAt).toBeInstanceOf(Date);
+    });
+
+    it('fails only with a CredrelayError, whose message reaches the user', async () => {
+      const provider = await contract.create();
+      // The sample registry with none of what it needs: nothing, or a CredrelayError, never a bare Error.
+      try {
+        await provider.get(parseRegistry(contract.answers.host), testContext(contract.answers.options, {}));
+      } catch (error) {
+        expect(error).toBeInstanceOf(CredrelayError);
+      }
+    });
   });
+}
+
+async function withEnvironment<T>(variables: Readonly<Record<string, string>>, run: () => Promise<T>): Promise<T> {
+  const saved = Object.keys(variables).map((name) => [name, process.env[name]] as const);
+  Object.assign(process.env, variables);
+  try {
+    return await run();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 }

@@ -12,7 +12,7 @@ export interface StorageProviderFixture {
 const context: ProviderContext = testContext();
 const registry = (serverURL: string) => parseRegistry(serverURL);
 const store = (provider: StorageProvider, ServerURL: string, Username: string, Secret: string) =>
-  provider.store(registry(ServerURL), { ServerURL, Username, Secret }, context);
+  provider.storage.store(registry(ServerURL), { serverURL: ServerURL, username: Username, secret: Secret }, context);
 
 /**
  * The behaviour every provider that owns storage must have, whatever it stores in. Each implementation runs it
@@ -56,7 +56,7 @@ export function runStorageProviderContract(name: string, setup: () => Promise<St
           secret: 'hub-pat',
         });
       }
-      await fixture.provider.erase(registry('docker.io'), context);
+      await fixture.provider.storage.erase(registry('docker.io'), context);
       expect(await fixture.provider.get(registry('https://index.docker.io/v1/'), context)).toBeUndefined();
     });
 
@@ -78,7 +78,7 @@ export function runStorageProviderContract(name: string, setup: () => Promise<St
         username: 'second',
         secret: 'two',
       });
-      const listed = (await fixture.provider.list(context)).filter((entry) =>
+      const listed = (await fixture.provider.storage.list(context)).filter((entry) =>
         entry.serverURL.includes('overwrite.example'),
       );
       expect(listed).toEqual([{ serverURL: 'https://overwrite.example:5000', username: 'second' }]);
@@ -86,16 +86,16 @@ export function runStorageProviderContract(name: string, setup: () => Promise<St
 
     it('lists entries under the server string they were stored with, and never a secret', async () => {
       await store(fixture.provider, 'https://listed.example/v1/', 'carol', 'list-secret-canary');
-      const entries = await fixture.provider.list(context);
+      const entries = await fixture.provider.storage.list(context);
       expect(entries).toContainEqual({ serverURL: 'https://listed.example/v1/', username: 'carol' });
       expect(JSON.stringify(entries)).not.toContain('list-secret-canary');
     });
 
     it('erases under any spelling, and erasing what is not stored succeeds', async () => {
       await store(fixture.provider, 'erase.example:7000', 'dave', 'pw');
-      await fixture.provider.erase(registry('https://erase.example:7000/'), context);
+      await fixture.provider.storage.erase(registry('https://erase.example:7000/'), context);
       expect(await fixture.provider.get(registry('erase.example:7000'), context)).toBeUndefined();
-      await expect(fixture.provider.erase(registry('erase.example:7000'), context)).resolves.toBeUndefined();
+      await expect(fixture.provider.storage.erase(registry('erase.example:7000'), context)).resolves.toBeUndefined();
     });
   });
 }

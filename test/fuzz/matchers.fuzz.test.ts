@@ -1,7 +1,8 @@
+import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
-import { builtinProviders } from '../../src/builtin-providers.js';
+import { builtinProviders } from '../../src/compose.js';
 import { parseConfig } from '../../src/core/config.js';
 import { loadProviderSet } from '../../src/routing/provider-set.js';
 import { type RegistryIdentity, parseRegistry } from '../../src/core/registry/identity.js';
@@ -62,7 +63,7 @@ const outside = (registry: RegistryIdentity, suffixes: readonly string[]) =>
 describe('no generated host outside a provider’s domains ever routes to it', async () => {
   const set = await loadProviderSet(
     parseConfig({}, '/fuzz.json'),
-    createKeychainProvider({ store: memorySecretStore() }),
+    createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
     builtinProviders(),
   );
   const router = createRouter(set);

@@ -277,7 +277,7 @@ describe('credrelay route and providers', () => {
     expect(route).toMatchObject({ provider: 'ecr', reason: { kind: 'matcher' } });
     expect(Date.parse(route.cache!.expiresAt)).toBeGreaterThan(Date.now() + 11 * 3600_000);
     expect((await cli(['route', 'elsewhere.example'])).stdout).toMatch(
-      /routed by  no registries entry or provider claims it, so the keychain answers/,
+      /routed by {2}no registries entry or provider claims it, so the keychain answers/,
     );
   });
 

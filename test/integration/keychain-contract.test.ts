@@ -1,3 +1,4 @@
+import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
 import { createOsKeychain } from '../../src/core/keychain/os-keychain.js';
@@ -19,15 +20,15 @@ afterAll(async () => {
 runStorageProviderContract(
   'keychain over gnome-keyring (real @napi-rs/keyring on its thread, real D-Bus)',
   async () => ({
-    provider: createKeychainProvider({ store: createOsKeychain() }),
+    provider: createKeychainProvider({ store: createOsKeychain(), service: REGISTRY_SERVICE }),
   }),
 );
 
 describe('keychain entries in the real keyring', () => {
   it('are kept under the credrelay service, keyed by registry identity', async () => {
-    await createKeychainProvider({ store: createOsKeychain() }).store(
+    await createKeychainProvider({ store: createOsKeychain(), service: REGISTRY_SERVICE }).storage.store(
       parseRegistry('https://Seen.Example:5000/v2/'),
-      { ServerURL: 'https://Seen.Example:5000/v2/', Username: 'erin', Secret: 'seen-secret' },
+      { serverURL: 'https://Seen.Example:5000/v2/', username: 'erin', secret: 'seen-secret' },
       testContext(),
     );
     const listing = keyring.search('credrelay');

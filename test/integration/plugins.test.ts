@@ -19,7 +19,7 @@ runProviderContract('gitlab-job-token (docs/examples)', {
     'gitlab.com',
     'evilregistry.gitlab.com',
   ],
-  sample: { host: 'registry.gitlab.com' },
+  answers: { host: 'registry.gitlab.com', environment: { CI_JOB_TOKEN: 'job-token-of-the-contract' } },
 });
 
 describe('a plugin loaded through "plugins" in the config, served by the daemon', () => {

@@ -1,8 +1,8 @@
 import { credentialsNotFound } from '../../src/core/errors.js';
-import type { CredentialBackend } from '../../src/core/protocol/handler.js';
+import type { CredentialHelper } from '../../src/core/protocol/handler.js';
 
-/** An in-memory backend keyed by the raw server string, as the reference helpers key theirs. */
-export function fakeBackend(): CredentialBackend & { entries: Map<string, { username: string; secret: string }> } {
+/** An in-memory helper keyed by the raw server string, as the reference helpers key theirs. */
+export function fakeBackend(): CredentialHelper & { entries: Map<string, { username: string; secret: string }> } {
   const entries = new Map<string, { username: string; secret: string }>();
   return {
     entries,

@@ -6,7 +6,7 @@ import { inspectRuntimeDir } from '../../src/core/wire/runtime-dir.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, loadConfig, parseConfig } from '../../src/core/config.js';
 import { acquireInstanceLock } from '../../src/daemon/instance-lock.js';
 import { createFileLogger, parseLogLevel, redactText } from '../../src/core/logger.js';
-import { LineSplitter } from '../../src/core/wire/contract.js';
+import { LineSplitter } from '../../src/core/wire/framing.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { makeTempDir } from '../support/temp.js';
 

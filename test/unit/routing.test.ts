@@ -1,8 +1,9 @@
+import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
-import { builtinProviders } from '../../src/builtin-providers.js';
+import { builtinProviders } from '../../src/compose.js';
 import { parseConfig } from '../../src/core/config.js';
 import type { Provider } from '../../src/core/provider.js';
 import { loadProviderSet } from '../../src/routing/provider-set.js';
@@ -74,16 +75,19 @@ describe('registry patterns', () => {
 
 const fakeProvider = (name: string, hosts: string[] = []): Provider => ({
   name,
-  description: `fake ${name}`,
-  hostPatterns: hosts.length ? hosts : ['configured routes only'],
-  options: { flavour: { type: 'string', description: 'a flavour' } },
+  about: { description: `fake ${name}`, hostPatterns: hosts.length ? hosts : ['configured routes only'] },
+  routes: { options: { flavour: { type: 'string', description: 'a flavour' } } },
   matches: (registry) => hosts.includes(registry.key),
   get: async (_registry, context) => ({ username: name, secret: `${name}:${JSON.stringify(context.options)}` }),
 });
 
 async function routerFor(document: unknown, providers: Provider[] = []) {
   const config = parseConfig(document, join(scratch.path, 'config.json'));
-  const set = await loadProviderSet(config, createKeychainProvider({ store: memorySecretStore() }), providers);
+  const set = await loadProviderSet(
+    config,
+    createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
+    providers,
+  );
   return createRouter(set);
 }
 

@@ -1,6 +1,7 @@
+import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
 import { describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
-import { builtinProviders } from '../../src/builtin-providers.js';
+import { builtinProviders } from '../../src/compose.js';
 import { parseConfig } from '../../src/core/config.js';
 import { CredrelayError } from '../../src/core/errors.js';
 import { loadProviderSet } from '../../src/routing/provider-set.js';
@@ -64,7 +65,7 @@ describe('registries entries with username and password', () => {
   const load = (registries: unknown) =>
     loadProviderSet(
       parseConfig({ registries }, '/c.json'),
-      createKeychainProvider({ store: memorySecretStore() }),
+      createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
       builtinProviders(),
     );
 

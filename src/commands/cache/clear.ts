@@ -19,7 +19,7 @@ export default class CacheClearCommand extends CredrelayCommand {
 
   async run(): Promise<void> {
     const { args } = await this.parse(CacheClearCommand);
-    const answer = await askDaemon<{ removed: number }>((v) => ({
+    const answer = await askDaemon((v) => ({
       v,
       op: 'cache-clear',
       ...(args.host ? { host: args.host } : {}),

@@ -1,4 +1,4 @@
-import type { CacheRow } from '../../cache/token-cache.js';
+import type { CacheRow } from '../../core/wire/contract.js';
 import { CredrelayCommand } from '../../cli/base-command.js';
 
 import { askDaemon } from '../../cli/daemon-connection.js';
@@ -10,8 +10,8 @@ export default class CacheListCommand extends CredrelayCommand {
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;
 
-  async run(): Promise<CacheRow[]> {
-    const rows = await askDaemon<CacheRow[]>((v) => ({ v, op: 'cache-list' }));
+  async run(): Promise<readonly CacheRow[]> {
+    const rows = await askDaemon((v) => ({ v, op: 'cache-list' }));
     if (rows === undefined) {
       this.log('no daemon is running, so nothing is cached');
       return [];

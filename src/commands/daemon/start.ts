@@ -2,7 +2,6 @@ import { CredrelayCommand } from '../../cli/base-command.js';
 
 import { launchDaemon } from '../../client/launcher.js';
 import { askDaemon } from '../../cli/daemon-connection.js';
-import type { DaemonStatus } from '../../daemon/server.js';
 import { resolvePaths } from '../../core/paths.js';
 
 export default class DaemonStartCommand extends CredrelayCommand {
@@ -12,7 +11,7 @@ export default class DaemonStartCommand extends CredrelayCommand {
   static override examples = ['<%= config.bin %> <%= command.id %>'];
 
   async run(): Promise<void> {
-    const running = await askDaemon<DaemonStatus>((v) => ({ v, op: 'status' }));
+    const running = await askDaemon((v) => ({ v, op: 'status' }));
     if (running !== undefined) {
       this.log(`the daemon is already running (pid ${running.pid}, version ${running.version})`);
       return;
@@ -24,7 +23,7 @@ export default class DaemonStartCommand extends CredrelayCommand {
         { exit: 1 },
       );
     }
-    const status = await askDaemon<DaemonStatus>((v) => ({ v, op: 'status' }));
+    const status = await askDaemon((v) => ({ v, op: 'status' }));
     this.log(`daemon started (pid ${status?.pid ?? '?'}) on ${paths.socketPath}`);
   }
 }

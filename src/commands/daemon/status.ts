@@ -1,6 +1,6 @@
 import { CredrelayCommand } from '../../cli/base-command.js';
 import { type DaemonState, describeDaemonState, probeDaemon } from '../../cli/daemon-connection.js';
-import type { DaemonStatus } from '../../daemon/server.js';
+import type { DaemonStatus } from '../../core/wire/contract.js';
 import { resolvePaths } from '../../core/paths.js';
 
 export default class DaemonStatusCommand extends CredrelayCommand {

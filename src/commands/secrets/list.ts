@@ -1,7 +1,7 @@
 import { CredrelayCommand } from '../../cli/base-command.js';
 
 import { createSecretVault } from '../../core/secrets/secret-vault.js';
-import { createCommandBackend } from '../../cli/secret-store.js';
+import { composeCommandRouter } from '../../cli/secret-store.js';
 
 export default class SecretsListCommand extends CredrelayCommand {
   static override summary = 'List the names of stored secrets (never their values).';
@@ -11,7 +11,7 @@ export default class SecretsListCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<string[]> {
-    const names = await createSecretVault((await createCommandBackend()).store).names();
+    const names = await createSecretVault((await composeCommandRouter()).store).names();
     if (names.length === 0) this.log('no secrets are stored');
     for (const name of names) this.log(name);
     return names;

@@ -2,7 +2,7 @@ import { CredrelayCommand } from '../../cli/base-command.js';
 import { Args } from '@oclif/core';
 import { assertSecretName } from '../../core/secrets/secret-name.js';
 import { createSecretVault } from '../../core/secrets/secret-vault.js';
-import { createCommandBackend } from '../../cli/secret-store.js';
+import { composeCommandRouter } from '../../cli/secret-store.js';
 
 export default class SecretsUnsetCommand extends CredrelayCommand {
   static override summary = 'Remove a named secret from the OS keychain (or the encrypted file store).';
@@ -14,7 +14,7 @@ export default class SecretsUnsetCommand extends CredrelayCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(SecretsUnsetCommand);
     const name = assertSecretName(args.name);
-    const removed = await createSecretVault((await createCommandBackend()).store).unset(name);
+    const removed = await createSecretVault((await composeCommandRouter()).store).unset(name);
     this.log(removed ? `removed secret ${name}` : `no secret named ${name} was stored`);
   }
 }

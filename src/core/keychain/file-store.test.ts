@@ -1,3 +1,4 @@
+import { REGISTRY_SERVICE } from './secret-store.js';
 import { chmodSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -35,7 +36,10 @@ runStorageProviderContract('keychain over the encrypted file store', async () =>
     path: join(contractDir.path, 'store.json'),
     keys: createStoreKeySource({ CREDRELAY_STORE_KEY_FILE: key }),
   });
-  return { provider: createKeychainProvider({ store }), teardown: async () => contractDir.remove() };
+  return {
+    provider: createKeychainProvider({ store, service: REGISTRY_SERVICE }),
+    teardown: async () => contractDir.remove(),
+  };
 });
 
 describe('the encrypted file store', () => {

@@ -9,10 +9,19 @@ export interface SecretStore {
   setPassword(service: string, account: string, password: string): Promise<void>;
   /** Whether there was something to remove. */
   deletePassword(service: string, account: string): Promise<boolean>;
-  findCredentials(service: string): Promise<Array<{ account: string; password: string }>>;
+  findCredentials(service: string): Promise<FoundCredential[]>;
   /** Which store this is and whether it can be used now, for `credrelay doctor` and `credrelay route`. */
   describe?(): Promise<StoreDescription>;
 }
+
+/** One item of a service, as `findCredentials` lists it. */
+export interface FoundCredential {
+  readonly account: string;
+  readonly password: string;
+}
+
+/** The keychain service under which credrelay keeps registry credentials, apart from everything else there. */
+export const REGISTRY_SERVICE = 'credrelay';
 
 /** What a store says about itself; never a secret. */
 export interface StoreDescription {

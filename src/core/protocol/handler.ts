@@ -8,14 +8,14 @@ export type ProtocolAction = (typeof PROTOCOL_ACTIONS)[number];
 export const isProtocolAction = (word: string | undefined): word is ProtocolAction =>
   (PROTOCOL_ACTIONS as readonly string[]).includes(word ?? '');
 
-/** Per-request facilities a backend may use. */
+/** Per-request facilities a helper may use. */
 export interface RequestContext {
   /** Says something to the user's terminal (stderr); the protocol answer on stdout stays clean. */
   notice(line: string): void;
 }
 
 /** What answers the protocol: the four methods of docker-credential-helpers' `Helper`, asynchronous. */
-export interface CredentialBackend {
+export interface CredentialHelper {
   /** Throws the not-found error when nothing serves `serverURL`. */
   get(serverURL: string, context: RequestContext): Promise<{ username: string; secret: string }>;
   store(credentials: Credentials, context: RequestContext): Promise<void>;
@@ -42,13 +42,13 @@ export interface ProtocolReply {
 export async function handleAction(
   action: ProtocolAction,
   input: Uint8Array,
-  backend: CredentialBackend,
+  helper: CredentialHelper,
   version: string,
 ): Promise<ProtocolReply> {
   const notices: string[] = [];
   const context: RequestContext = { notice: (line) => notices.push(`${line}\n`) };
   try {
-    const stdout = await answer(action, input, backend, version, context);
+    const stdout = await answer(action, input, helper, version, context);
     return { stdout, stderr: notices.join(''), exitCode: 0 };
   } catch (error) {
     const failure = toCredrelayError(error);
@@ -60,24 +60,24 @@ export async function handleAction(
 async function answer(
   action: ProtocolAction,
   input: Uint8Array,
-  backend: CredentialBackend,
+  helper: CredentialHelper,
   version: string,
   context: RequestContext,
 ): Promise<string> {
   switch (action) {
     case 'get': {
       const serverURL = decodeServerURL(input);
-      const { username, secret } = await backend.get(serverURL, context);
+      const { username, secret } = await helper.get(serverURL, context);
       return encodeCredentials({ ServerURL: serverURL, Username: username, Secret: secret });
     }
     case 'store':
-      await backend.store(decodeStoreRequest(input), context);
+      await helper.store(decodeStoreRequest(input), context);
       return '';
     case 'erase':
-      await backend.erase(decodeServerURL(input), context);
+      await helper.erase(decodeServerURL(input), context);
       return '';
     case 'list':
-      return encodeList(await backend.list(context));
+      return encodeList(await helper.list(context));
     case 'version':
       return `${versionLine(version)}\n`;
   }

@@ -1,66 +1,212 @@
 /**
- * The daemon's wire format: one JSON object per line, each way. A request gets an `ack` line as soon as the daemon
- * has read it, then one reply line. The ack lets a client tell a slow answer (a token exchange) from a daemon that
- * is not running its event loop at all (stopped, wedged), which the kernel would otherwise hide by accepting the
- * connection on its behalf.
+ * The daemon's wire contract, shared by the client and the daemon and by nothing else of theirs.
+ *
+ * Framing: one JSON object per line, each way (framing.ts). One request per connection: the client connects, sends
+ * one request line, and reads an `ack` line as soon as the daemon has read the request, then one reply line, after
+ * which the daemon closes the connection. The ack lets a client tell a slow answer (a token exchange) from a daemon
+ * that is not running its event loop at all (stopped, wedged), which the kernel would otherwise hide by accepting
+ * the connection on its behalf.
+ *
+ * Every request carries the client's version `v`. A daemon answers only its own version (VERSION_MISMATCH
+ * otherwise, which is how a client finds and replaces a daemon left from an upgrade); only `shutdown` is answered
+ * whatever the version. So both sides always speak the same revision of this file.
  */
+import type { ErrorCode } from '../errors.js';
+import type { FoundCredential } from '../keychain/secret-store.js';
+import { MAX_STORE_BYTES } from '../protocol/codec.js';
+import { type ProtocolAction, type ProtocolReply, isProtocolAction } from '../protocol/handler.js';
+import { MAX_KUBELET_REQUEST_BYTES } from '../protocol/kubelet-limits.js';
 
-/** Far above the largest request (a 1 MiB store document, base64-encoded). */
-export const MAX_LINE_BYTES = 2 * 1024 * 1024;
+/** What a helper process is asked: a docker-credential action or a kubelet request, and its stdin. */
+export type ServiceRequest =
+  | { readonly kind: 'protocol'; readonly action: ProtocolAction; readonly input: Uint8Array }
+  | { readonly kind: 'kubelet'; readonly input: Uint8Array };
 
-export type WireRequest =
-  | { readonly v: string; readonly op: 'protocol'; readonly action: string; readonly input: string }
-  | { readonly v: string; readonly op: 'kubelet'; readonly input: string }
-  | { readonly v: string; readonly op: 'status' | 'shutdown' | 'reload' | 'cache-list' }
-  | { readonly v: string; readonly op: 'cache-clear'; readonly host?: string }
-  /** `credrelay unlock`: the passphrase of the encrypted file store, kept by the daemon as derived keys only. */
-  | { readonly v: string; readonly op: 'unlock'; readonly passphrase: string }
-  | { readonly v: string; readonly op: 'lock' }
-  /** A CLI command's call on the daemon's secret store (the file store unlocked there). */
-  | { readonly v: string; readonly op: 'store-call'; readonly call: StoreCall };
+/** stdin of a helper process, base64-encoded. */
+interface WireInput {
+  readonly input: string;
+}
 
-/** One call on a secret store, as a CLI command makes it through the daemon. */
+/** One call on a secret store, as a CLI command makes it through the daemon (the file store unlocked there). */
 export type StoreCall =
   | { readonly method: 'getPassword' | 'deletePassword'; readonly service: string; readonly account: string }
   | { readonly method: 'setPassword'; readonly service: string; readonly account: string; readonly password: string }
   | { readonly method: 'findCredentials'; readonly service: string };
 
-export type WireOp = WireRequest['op'];
+/** What each store call answers. */
+export type StoreCallResult = string | null | boolean | readonly FoundCredential[];
 
-export type WireReply =
-  | { readonly ack: true }
-  | { readonly ok: true; readonly result: unknown }
-  | { readonly ok: false; readonly code: string; readonly message: string; readonly version?: string };
+/** What `credrelay daemon status` shows. */
+export interface DaemonStatus {
+  readonly pid: number;
+  readonly version: string;
+  readonly uptimeSeconds: number;
+  readonly socketPath: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly cacheEntries: number;
+  readonly idleTimeoutSeconds: number;
+  /** The configuration's `store`, and whether this daemon holds the file store's key (`credrelay unlock`). */
+  readonly store: string;
+  readonly storeUnlocked: boolean;
+  /** Why the configuration is not in use; every request fails with this until the file is fixed. */
+  readonly configError?: string;
+}
 
-export const encodeLine = (message: WireRequest | WireReply): string => `${JSON.stringify(message)}\n`;
+/** One cached token as `credrelay cache list` shows it: never the secret; dates as ISO strings. */
+export interface CacheRow {
+  readonly provider: string;
+  /** AWS profile or role, Google principal…: two identities never share a token. */
+  readonly identity: string;
+  readonly registry: string;
+  readonly fetchedAt: string;
+  readonly refreshAt: string;
+  readonly expiresAt: string;
+}
+
+type NoFields = Record<never, never>;
+
+/** Each op: the fields its request adds to `{v, op}`, and its result. */
+export interface WireOps {
+  /** A docker-credential action, answered as the helper process would answer it. */
+  protocol: { request: WireInput & { readonly action: ProtocolAction }; result: ProtocolReply };
+  /** A kubelet CredentialProviderRequest. */
+  kubelet: { request: WireInput; result: ProtocolReply };
+  status: { request: NoFields; result: DaemonStatus };
+  shutdown: { request: NoFields; result: { readonly stopping: true } };
+  reload: { request: NoFields; result: DaemonStatus };
+  'cache-list': { request: NoFields; result: readonly CacheRow[] };
+  'cache-clear': { request: { readonly host?: string }; result: { readonly removed: number } };
+  /** `credrelay unlock`: the passphrase of the encrypted file store, kept by the daemon as derived keys only. */
+  unlock: {
+    request: { readonly passphrase: string };
+    result: { readonly outcome: 'unlocked' | 'created'; readonly storePath: string };
+  };
+  lock: { request: NoFields; result: { readonly wasUnlocked: boolean } };
+  /** A CLI command's call on the daemon's secret store. */
+  'store-call': { request: { readonly call: StoreCall }; result: StoreCallResult };
+}
+
+export type WireOp = keyof WireOps;
+
+export type WireRequest<Op extends WireOp = WireOp> = Op extends WireOp
+  ? { readonly v: string; readonly op: Op } & WireOps[Op]['request']
+  : never;
+
+export type WireResult<Op extends WireOp> = WireOps[Op]['result'];
+
+/** Codes of the wire itself, and every CredrelayError code a request can fail with. */
+export type WireErrorCode = 'VERSION_MISMATCH' | 'BAD_REQUEST' | 'REQUEST_TOO_LARGE' | 'BUSY' | ErrorCode;
+
+export interface WireFailure {
+  readonly ok: false;
+  readonly code: WireErrorCode;
+  readonly message: string;
+  /** The daemon's version, with VERSION_MISMATCH. */
+  readonly version?: string;
+}
+
+export type WireReply<Op extends WireOp = WireOp> =
+  { readonly ok: true; readonly result: WireResult<Op> } | WireFailure;
+
+/** The daemon's first line on a connection: it has read the request. */
+export interface WireAck {
+  readonly ack: true;
+}
+
+const OPS: ReadonlySet<string> = new Set<WireOp>([
+  'protocol',
+  'kubelet',
+  'status',
+  'shutdown',
+  'reload',
+  'cache-list',
+  'cache-clear',
+  'unlock',
+  'lock',
+  'store-call',
+]);
+const STORE_METHODS: ReadonlySet<string> = new Set(['getPassword', 'setPassword', 'deletePassword', 'findCredentials']);
+/** The largest base64 stdin a request can carry: a store document, or a kubelet request. */
+const MAX_INPUT_BASE64 = Math.ceil((Math.max(MAX_STORE_BYTES, MAX_KUBELET_REQUEST_BYTES) + 1) / 3) * 4 + 4;
+
+type Fields = Readonly<Record<string, unknown>>;
+const isObject = (value: unknown): value is Fields =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The request on one line, or undefined when it is not one this contract defines. */
+export function decodeRequest(line: string): WireRequest | undefined {
+  const value = parseJson(line);
+  if (!isObject(value) || typeof value.v !== 'string' || typeof value.op !== 'string' || !OPS.has(value.op))
+    return undefined;
+  return requestFieldsValid(value) ? (value as WireRequest) : undefined;
+}
+
+function requestFieldsValid(request: Fields): boolean {
+  switch (request.op as WireOp) {
+    case 'protocol':
+      return inputValid(request) && typeof request.action === 'string' && isProtocolAction(request.action);
+    case 'kubelet':
+      return inputValid(request);
+    case 'cache-clear':
+      return request.host === undefined || typeof request.host === 'string';
+    case 'unlock':
+      return typeof request.passphrase === 'string' && request.passphrase.length > 0;
+    case 'store-call':
+      return isStoreCall(request.call);
+    default:
+      return true;
+  }
+}
+
+const inputValid = (request: Fields): boolean =>
+  typeof request.input === 'string' && request.input.length <= MAX_INPUT_BASE64;
+
+function isStoreCall(value: unknown): value is StoreCall {
+  if (!isObject(value) || typeof value.method !== 'string' || !STORE_METHODS.has(value.method)) return false;
+  if (typeof value.service !== 'string') return false;
+  if (value.method !== 'findCredentials' && typeof value.account !== 'string') return false;
+  return value.method !== 'setPassword' || typeof value.password === 'string';
+}
 
 /**
- * Splits a byte stream into lines, refusing any line longer than MAX_LINE_BYTES before holding more than that.
+ * A reply line: an ack, a reply to a request of `op`, or undefined when the line is neither. The envelope is checked
+ * here; the result's type is the contract's, which the version handshake guarantees both sides share.
  */
-export class LineSplitter {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+export function decodeReply<Op extends WireOp>(line: string, _op: Op): WireAck | WireReply<Op> | undefined {
+  const value = parseJson(line);
+  if (!isObject(value)) return undefined;
+  if (value.ack === true) return { ack: true };
+  if (value.ok === true && 'result' in value) return { ok: true, result: value.result as WireResult<Op> };
+  if (value.ok === false && typeof value.code === 'string' && typeof value.message === 'string') {
+    return {
+      ok: false,
+      code: value.code as WireErrorCode,
+      message: value.message,
+      ...(typeof value.version === 'string' ? { version: value.version } : {}),
+    };
+  }
+  return undefined;
+}
 
-  constructor(private readonly maxBytes = MAX_LINE_BYTES) {}
+/** A helper's request as the wire carries it. */
+export function toWire(request: ServiceRequest, v: string): WireRequest<'protocol' | 'kubelet'> {
+  const input = Buffer.from(request.input).toString('base64');
+  return request.kind === 'protocol'
+    ? { v, op: 'protocol', action: request.action, input }
+    : { v, op: 'kubelet', input };
+}
 
-  /** Returns the complete lines in `chunk`; throws RangeError when a line outgrows the limit. */
-  push(chunk: Buffer): string[] {
-    const lines: string[] = [];
-    let start = 0;
-    for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, start)) {
-      this.pending.push(chunk.subarray(start, newline));
-      this.pendingBytes += newline - start;
-      if (this.pendingBytes > this.maxBytes) throw new RangeError('line too long');
-      lines.push(Buffer.concat(this.pending).toString('utf8'));
-      this.pending = [];
-      this.pendingBytes = 0;
-      start = newline + 1;
-    }
-    if (start < chunk.length) {
-      this.pending.push(chunk.subarray(start));
-      this.pendingBytes += chunk.length - start;
-      if (this.pendingBytes > this.maxBytes) throw new RangeError('line too long');
-    }
-    return lines;
+/** The helper's request a wire request carries. */
+export function fromWire(request: WireRequest<'protocol' | 'kubelet'>): ServiceRequest {
+  const input = Buffer.from(request.input, 'base64');
+  return request.op === 'protocol' ? { kind: 'protocol', action: request.action, input } : { kind: 'kubelet', input };
+}
+
+function parseJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
   }
 }

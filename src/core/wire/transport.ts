@@ -1,5 +1,6 @@
 import { createConnection } from 'node:net';
-import { LineSplitter, type WireReply, type WireRequest, encodeLine } from './contract.js';
+import { type WireOp, type WireReply, type WireRequest, decodeReply } from './contract.js';
+import { LineSplitter, encodeLine } from './framing.js';
 
 /** Why the daemon could not answer; each reason leads the client to a different recovery. */
 export type DaemonFailure = 'absent' | 'timeout' | 'broken';
@@ -23,12 +24,12 @@ export interface CallTimeouts {
 
 export const DEFAULT_TIMEOUTS: CallTimeouts = { ackMs: 2000, replyMs: 30_000 };
 
-/** Sends one request to the daemon and resolves with its reply. */
-export function callDaemon(
+/** Sends one request to the daemon on a connection of its own and resolves with its reply. */
+export function sendRequest<Op extends WireOp>(
   socketPath: string,
-  request: WireRequest,
+  request: WireRequest<Op>,
   timeouts: CallTimeouts = DEFAULT_TIMEOUTS,
-): Promise<Exclude<WireReply, { ack: true }>> {
+): Promise<WireReply<Op>> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     const splitter = new LineSplitter();
@@ -57,12 +58,8 @@ export function callDaemon(
         return fail('broken', 'the daemon sent an oversized reply');
       }
       for (const line of lines) {
-        let reply: WireReply;
-        try {
-          reply = JSON.parse(line) as WireReply;
-        } catch {
-          return fail('broken', 'the daemon sent a malformed reply');
-        }
+        const reply = decodeReply(line, request.op);
+        if (reply === undefined) return fail('broken', 'the daemon sent a malformed reply');
         if ('ack' in reply) {
           if (!acknowledged) {
             acknowledged = true;

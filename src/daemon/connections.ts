@@ -1,0 +1,109 @@
+import type { Server, Socket } from 'node:net';
+import type { Logger } from '../core/logger.js';
+import { type WireErrorCode, type WireReply, type WireRequest, decodeRequest } from '../core/wire/contract.js';
+import { LineSplitter, encodeLine } from '../core/wire/framing.js';
+
+/**
+ * Limits on what clients can make the daemon hold. Each helper call is one short connection, so these are far
+ * above real use (a build's burst of helper calls is tens of connections; the load test makes 1,000 at once), and an
+ * idle connection costs little once its buffered bytes are bounded.
+ */
+export const MAX_CONNECTIONS = 1024;
+/** How long a connection may take to send its one request. */
+const REQUEST_READ_MS = 5000;
+/** Bytes of incomplete requests held across all connections. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** How long a refused connection's remaining input is drained before the connection is cut. */
+const REFUSED_DRAIN_MS = 2000;
+
+/** Answers one decoded request; the connection layer writes the reply. */
+export type RequestHandler = (request: WireRequest) => Promise<WireReply>;
+
+export interface Connections {
+  /** Ends every open connection: a stopping daemon must not be kept alive by one. */
+  destroyAll(): void;
+}
+
+/**
+ * The connection layer: one request per connection, framed as a line, acknowledged as soon as it is read, answered
+ * with one reply line, then closed. It bounds the connections, the time to send a request and the bytes held for
+ * incomplete requests, and refuses what it cannot decode.
+ */
+export function acceptConnections(server: Server, logger: Logger, handle: RequestHandler): Connections {
+  const refused = new WeakSet<Socket>();
+  const open = new Set<Socket>();
+  let bufferedBytes = 0;
+  // Connections past this are closed by Node at once, before they cost anything.
+  server.maxConnections = MAX_CONNECTIONS;
+
+  /**
+   * Refuses a request: the error reply, then our side of the connection closes. Whatever the client is still sending
+   * is read and dropped rather than met with a reset, which could destroy the reply before the client reads it;
+   * a client that keeps sending is cut off after REFUSED_DRAIN_MS.
+   */
+  const refuse = (socket: Socket, code: WireErrorCode, message: string): void => {
+    if (socket.destroyed || refused.has(socket)) return;
+    refused.add(socket);
+    socket.end(encodeLine({ ok: false, code, message }));
+    socket.setTimeout(REFUSED_DRAIN_MS, () => socket.destroy());
+  };
+
+  const serveLine = async (socket: Socket, line: string): Promise<void> => {
+    const request = decodeRequest(line);
+    if (request === undefined) {
+      logger.warn('rejected a malformed request');
+      return refuse(socket, 'BAD_REQUEST', 'the request is not a credrelay daemon request');
+    }
+    socket.write(encodeLine({ ack: true }));
+    const reply = await handle(request);
+    if (!socket.destroyed) socket.end(encodeLine(reply));
+  };
+
+  server.on('connection', (socket: Socket) => {
+    const splitter = new LineSplitter();
+    let pendingBytes = 0; // of the request not yet complete, counted in bufferedBytes
+    const release = () => {
+      bufferedBytes -= pendingBytes;
+      pendingBytes = 0;
+    };
+    open.add(socket);
+    socket.on('close', () => {
+      open.delete(socket);
+      release();
+    });
+    socket.on('error', () => undefined); // A client that went away mid-answer is not our problem.
+    socket.setTimeout(REQUEST_READ_MS, () => {
+      if (!refused.has(socket)) logger.warn('closed a connection that sent no complete request in time');
+      socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (refused.has(socket)) return; // what follows a refused request is read and dropped
+      pendingBytes += chunk.length;
+      bufferedBytes += chunk.length;
+      if (bufferedBytes > MAX_BUFFERED_BYTES) {
+        logger.warn('refused a request: the daemon holds too many incomplete requests');
+        release();
+        return refuse(socket, 'BUSY', 'the daemon is holding too many incomplete requests; retry');
+      }
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch {
+        logger.warn('rejected an oversized request');
+        release();
+        return refuse(socket, 'REQUEST_TOO_LARGE', 'the request is larger than the daemon accepts');
+      }
+      if (lines.length > 0) {
+        release();
+        socket.setTimeout(0); // the request is in: the answer may take as long as a token exchange does
+      }
+      for (const line of lines) void serveLine(socket, line);
+    });
+  });
+
+  return {
+    destroyAll: () => {
+      for (const socket of open) socket.destroy();
+    },
+  };
+}
