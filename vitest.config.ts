@@ -1,14 +1,36 @@
 import { defineConfig } from 'vitest/config';
 
+/** Tests that need nothing but Node: no keyring, registry, AWS emulator, Docker CLI, skopeo or Go, and no build. */
+const UNIT = [
+  'test/unit/**/*.test.ts',
+  'src/**/*.test.ts',
+  'plugins/**/*.test.ts',
+  'test/fuzz/matchers.fuzz.test.ts',
+  'test/fuzz/parsers.fuzz.test.ts',
+];
+
+const shared = {
+  // Child processes, not threads: the integration tests change process.env.
+  pool: 'forks' as const,
+  testTimeout: 30_000,
+  // Cloud libraries look for instance metadata at link-local addresses when nothing else is configured. Tests talk
+  // to loopback only: AWS's lookup is off, and Google's points at a closed loopback port unless a suite starts one.
+  env: { AWS_EC2_METADATA_DISABLED: 'true', GCE_METADATA_HOST: '127.0.0.1:9' },
+  hookTimeout: 120_000,
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'plugins/**/*.test.ts'],
-    // Child processes, not threads: keytar is a native module and the integration tests change process.env.
-    pool: 'forks',
-    testTimeout: 30_000,
-    // Cloud libraries look for instance metadata at link-local addresses when nothing else is configured. Tests talk
-    // to loopback only: AWS's lookup is off, and Google's points at a closed loopback port unless a suite starts one.
-    env: { AWS_EC2_METADATA_DISABLED: 'true', GCE_METADATA_HOST: '127.0.0.1:9' },
-    hookTimeout: 120_000,
+    projects: [
+      { test: { ...shared, name: 'unit', include: UNIT } },
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/load/**/*.test.ts', 'test/fuzz/**/*.test.ts'],
+          exclude: UNIT,
+        },
+      },
+    ],
   },
 });

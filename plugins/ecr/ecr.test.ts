@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
 import { explainAwsError } from './aws-errors.js';
 import { parseEcrHost } from './ecr-host.js';
 import { createEcrProvider } from './index.js';
-import { type EcrTokenRequest, decodeToken, fetchEcrToken } from './token-source.js';
+import { ECR_DEADLINE_MS, type EcrTokenRequest, decodeToken, fetchEcrToken } from './token-source.js';
 
 const ACCOUNT = '123456789012';
 
@@ -301,6 +301,27 @@ describe('the AWS SDK, driven through a capturing request handler', () => {
       else process.env.AWS_ENDPOINT_URL_ECR = previous;
     }
     expect(`${seen[0]!.hostname}`).toBe('127.0.0.1');
+  });
+
+  it('ends a token exchange that never answers at the 20 s deadline (fake timers: no real wait)', async () => {
+    vi.useFakeTimers();
+    try {
+      const hanging = { handle: () => new Promise<never>(() => undefined) };
+      const exchange = fetchEcrToken({ ...base, region: 'us-east-1', fips: false, dualStack: false }, ECR_DEADLINE_MS, {
+        requestHandler: hanging,
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-key' },
+      });
+      const outcome = exchange.then(
+        () => 'answered',
+        (error: Error) => error.message,
+      );
+      await vi.advanceTimersByTimeAsync(ECR_DEADLINE_MS - 1);
+      expect(await Promise.race([outcome, Promise.resolve('still waiting')])).toBe('still waiting');
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await outcome).toMatch(/no answer from AWS within 20 s; check the network, or AWS_ENDPOINT_URL_ECR/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('decodes tokens and refuses unreadable ones', () => {

@@ -1,7 +1,7 @@
 import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
 import { describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/core/registry/identity.js';
-import { testContext } from '../../src/testing/provider-contract.js';
+import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../../test/contract/storage-provider.js';
 import { memorySecretStore } from '../../test/support/memory-secret-store.js';
 import { createKeychainProvider } from './index.js';
@@ -9,6 +9,19 @@ import { createKeychainProvider } from './index.js';
 runStorageProviderContract('keychain over an in-memory secret store', async () => ({
   provider: createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
 }));
+
+runProviderContract('keychain', {
+  async create() {
+    const store = memorySecretStore();
+    const item = { serverURL: 'registry.example', username: 'alice', secret: 'stored-secret' };
+    await store.setPassword(REGISTRY_SERVICE, 'registry.example', JSON.stringify(item));
+    return createKeychainProvider({ store, service: REGISTRY_SERVICE });
+  },
+  ownHosts: ['registry.example', 'docker.io'],
+  spoofedHosts: [],
+  matchesEverything: true,
+  answers: { host: 'https://registry.example/v2/' },
+});
 
 describe('keychain provider', () => {
   it('keeps its entries under its own service, so list shows only them', async () => {

@@ -22,6 +22,11 @@ export interface ProviderContractOptions {
   /** Server strings that must never reach the provider: either they do not parse, or the matcher refuses them. */
   readonly spoofedHosts: readonly string[];
   /**
+   * The fallback that takes every registry (the keychain): it keys what it holds by exact identity, so it has no
+   * spoofs to refuse; the contract checks that it matches everything instead.
+   */
+  readonly matchesEverything?: boolean;
+  /**
    * A registry the provider answers with a credential, and what it needs for that: route options, named secrets,
    * environment variables (set for the call, then restored). Against a local endpoint, a fake, or a keychain.
    */
@@ -97,17 +102,26 @@ export function runProviderContract(name: string, contract: ProviderContractOpti
       for (const host of contract.ownHosts) expect(provider.matches(parseRegistry(host)), host).toBe(true);
     });
 
-    it('never matches a spoofed host, given or derived from its own', async () => {
+    it.runIf(contract.matchesEverything === true)('matches every registry (the fallback)', async () => {
       const provider = await contract.create();
-      const spoofs = [
-        ...contract.spoofedHosts,
-        ...contract.ownHosts.map((host) => parseRegistry(host).host).flatMap(derivedSpoofs),
-      ];
-      for (const spoof of spoofs) {
-        const identity = tryParse(spoof);
-        if (identity !== undefined) expect(provider.matches(identity), spoof).toBe(false);
-      }
+      for (const host of [...contract.ownHosts, 'registry.example', 'localhost:5000', '[::1]:5000', 'docker.io'])
+        expect(provider.matches(parseRegistry(host)), host).toBe(true);
     });
+
+    it.runIf(contract.matchesEverything !== true)(
+      'never matches a spoofed host, given or derived from its own',
+      async () => {
+        const provider = await contract.create();
+        const spoofs = [
+          ...contract.spoofedHosts,
+          ...contract.ownHosts.map((host) => parseRegistry(host).host).flatMap(derivedSpoofs),
+        ];
+        for (const spoof of spoofs) {
+          const identity = tryParse(spoof);
+          if (identity !== undefined) expect(provider.matches(identity), spoof).toBe(false);
+        }
+      },
+    );
 
     it('matches deterministically, as a pure function of the identity', async () => {
       const provider = await contract.create();

@@ -40,7 +40,6 @@ afterAll(async () => {
 beforeEach(() => {
   Object.assign(proxy.behaviour, {
     failEcrWith: undefined,
-    hangEcr: false,
     dropEcr: false,
     expiresInSeconds: 12 * 3600,
     uniqueTokens: false,
@@ -96,18 +95,9 @@ describe('ECR upstream faults: bounded retries with backoff, then a clear error'
     expect(calls.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('a hanging endpoint: the 20 s deadline ends it, never a hang', async () => {
-    proxy.behaviour.hangEcr = true;
-    const { result, ms } = await timedGet(ECR_HOST);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/no answer from AWS within 20 s|cannot reach the ECR endpoint/);
-    expect(ms).toBeGreaterThan(7_000);
-    expect(ms).toBeLessThan(26_000);
-  }, 40_000);
-
   it('through the daemon: a still-valid cached token is served while refreshes fail; once it expires, the error', async () => {
     const host = '210987654321.dkr.ecr.us-west-2.amazonaws.com';
-    proxy.behaviour.expiresInSeconds = 40; // refresh due at once; usable (less the 30 s margin) for 10 s
+    proxy.behaviour.expiresInSeconds = 34; // refresh due at once; usable (less the 30 s margin) for 4 s
     proxy.behaviour.uniqueTokens = true;
     const first = JSON.parse((await runHelper('get', host, env)).stdout).Secret as string;
     const fetchedAt = Date.now();
@@ -119,7 +109,7 @@ describe('ECR upstream faults: bounded retries with backoff, then a clear error'
       () => readFileSync(log, 'utf8').includes('background refresh failed'),
       15_000,
     );
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, fetchedAt + 10_500 - Date.now())));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, fetchedAt + 4_500 - Date.now())));
     const expired = await runHelper('get', host, env);
     expect(expired.code).toBe(1);
     expect(expired.stdout).toMatch(/the AWS request failed \(InternalServerError, HTTP 500\)/);

@@ -1,26 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Provider } from '../../src/core/provider.js';
-import { runProviderContract } from '../../src/testing/provider-contract.js';
 import { REPO_ROOT, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 
 /** docs/examples/gitlab-job-token.mjs is the plugin docs/plugins.md walks through; it must work as documented. */
 const EXAMPLE = join(REPO_ROOT, 'docs', 'examples', 'gitlab-job-token.mjs');
-const loadExample = async () => (await import(EXAMPLE)).default as Provider;
-
-runProviderContract('gitlab-job-token (docs/examples)', {
-  create: loadExample,
-  ownHosts: ['registry.gitlab.com', 'https://registry.gitlab.com/v2/'],
-  spoofedHosts: [
-    'registry.gitlab.com.attacker.example',
-    'registry.gitlab.com:5000',
-    'gitlab.com',
-    'evilregistry.gitlab.com',
-  ],
-  answers: { host: 'registry.gitlab.com', environment: { CI_JOB_TOKEN: 'job-token-of-the-contract' } },
-});
 
 describe('a plugin loaded through "plugins" in the config, served by the daemon', () => {
   let session: Keyring;

@@ -21,8 +21,6 @@ export interface AwsProxyBehaviour {
   failEcrWith?: { status: number; code: string } | undefined;
   /** Wait this long before forwarding each ECR call. */
   delayMs?: number;
-  /** Never answer ECR calls (the connection stays open until the client gives up). */
-  hangEcr?: boolean;
   /** Close the connection of every ECR call without answering. */
   dropEcr?: boolean;
 }
@@ -65,7 +63,6 @@ export async function startAwsProxy(upstream: string): Promise<AwsProxy> {
 
     const isToken = action === 'ecr:GetAuthorizationToken';
     if (service === 'ecr' && behaviour.delayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
-    if (service === 'ecr' && behaviour.hangEcr) return;
     if (service === 'ecr' && behaviour.dropEcr) {
       request.socket.destroy();
       return;

@@ -1,0 +1,104 @@
+/**
+ * The documentation a plugin author follows must be true: every TypeScript example in docs/plugins.md and the example
+ * plugin compile against the plugin API, the page names every member of the provider interface, and the example
+ * passes the provider contract.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Provider } from '../../src/plugin-api.js';
+import { runProviderContract } from '../../src/testing/provider-contract.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const EXAMPLE = join(ROOT, 'docs', 'examples', 'gitlab-job-token.mjs');
+const PLUGINS_DOC = readFileSync(join(ROOT, 'docs', 'plugins.md'), 'utf8');
+
+runProviderContract('gitlab-job-token (docs/examples)', {
+  create: async () => (await import(EXAMPLE)).default as Provider,
+  ownHosts: ['registry.gitlab.com', 'https://registry.gitlab.com/v2/'],
+  spoofedHosts: [
+    'registry.gitlab.com.attacker.example',
+    'registry.gitlab.com:5000',
+    'gitlab.com',
+    'evilregistry.gitlab.com',
+  ],
+  answers: { host: 'registry.gitlab.com', environment: { CI_JOB_TOKEN: 'job-token-of-the-contract' } },
+});
+
+/** Type-checks files as a plugin author's project would, with credrelay's package names mapped to its sources. */
+function typeErrors(files: readonly string[]): string[] {
+  const program = ts.createProgram(files, {
+    strict: true,
+    noEmit: true,
+    allowJs: true,
+    checkJs: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: ['node'],
+    typeRoots: [join(ROOT, 'node_modules', '@types')],
+    paths: {
+      'credrelay/provider': [join(ROOT, 'src', 'plugin-api.ts')],
+      'credrelay/testing': [join(ROOT, 'src', 'testing', 'provider-contract.ts')],
+    },
+    allowImportingTsExtensions: true,
+  });
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+}
+
+describe('docs/plugins.md', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'credrelay-docs-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const blocks = [...PLUGINS_DOC.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+
+  it('has TypeScript examples, and each compiles against the plugin API', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    copyFileSync(EXAMPLE, join(scratch, 'gitlab-job-token.mjs'));
+    writeFileSync(join(scratch, 'package.json'), '{"type":"module"}');
+    const files = blocks.map((code, index) => {
+      const file = join(scratch, `example-${index}.ts`);
+      writeFileSync(file, code);
+      return file;
+    });
+    expect(typeErrors([...files, join(scratch, 'gitlab-job-token.mjs')])).toEqual([]);
+  }, 60_000);
+
+  it('catches an example that does not fit the interface (the check above can fail)', () => {
+    const file = join(scratch, 'wrong.ts');
+    writeFileSync(
+      file,
+      "import type { Provider } from 'credrelay/provider';\nexport const p: Provider = { name: 'x', matches: () => true };\n",
+    );
+    expect(typeErrors([file]).join('\n')).toMatch(/get/);
+  }, 60_000);
+
+  it('names every member of the provider interface, its capabilities and its context', () => {
+    const source = ts.createSourceFile(
+      'provider.ts',
+      readFileSync(join(ROOT, 'src', 'core', 'provider.ts'), 'utf8'),
+      ts.ScriptTarget.ES2022,
+    );
+    const documented = [
+      'Provider',
+      'ProviderAbout',
+      'RouteSupport',
+      'OptionSpec',
+      'CachePolicy',
+      'CredentialStorage',
+      'Diagnostics',
+      'ProviderContext',
+    ];
+    const members = source.statements
+      .filter((node): node is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(node))
+      .filter((node) => documented.includes(node.name.text))
+      .flatMap((node) => node.members.map((member) => `${node.name.text}.${member.name?.getText(source)}`));
+    expect(members.length).toBeGreaterThan(20);
+    const missing = members.filter((member) => !PLUGINS_DOC.includes(`\`${member.split('.')[1]}`));
+    expect(missing).toEqual([]);
+  });
+});
