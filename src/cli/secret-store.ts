@@ -1,10 +1,10 @@
 import { configuredStore, composeRouter } from '../compose.js';
 import { type Config, loadConfig } from '../core/config.js';
-import { CredrelayError, type ErrorCode } from '../core/errors.js';
+import { CredrelayError } from '../core/errors.js';
 import type { SecretStore } from '../core/keychain/secret-store.js';
 import { resolvePaths } from '../core/paths.js';
 import type { Router } from '../routing/router.js';
-import type { StoreCall } from '../core/wire/contract.js';
+import { type StoreCall, type StoreCallResult, failureError } from '../core/wire/contract.js';
 import { requestThroughDaemon } from '../client/daemon-client.js';
 
 /**
@@ -14,7 +14,7 @@ import { requestThroughDaemon } from '../client/daemon-client.js';
  */
 export function commandSecretStore(config: Config): SecretStore {
   if (config.store !== 'file' || process.env.CREDRELAY_STORE_KEY_FILE) return configuredStore(config);
-  const call = async <T>(storeCall: StoreCall): Promise<T> => {
+  const call = async (storeCall: StoreCall): Promise<StoreCallResult> => {
     const reply = await requestThroughDaemon((v) => ({ v, op: 'store-call', call: storeCall }), {
       start: false,
       notice: () => undefined,
@@ -25,16 +25,27 @@ export function commandSecretStore(config: Config): SecretStore {
         'the credential store is locked (no daemon holds its key): run `credrelay unlock`, or set CREDRELAY_STORE_KEY_FILE to a file holding the passphrase',
       );
     }
-    if (!reply.ok) throw new CredrelayError(reply.code as ErrorCode, reply.message);
-    return reply.result as T;
+    if (!reply.ok) throw failureError(reply);
+    return reply.result;
   };
   return {
-    getPassword: (service, account) => call({ method: 'getPassword', service, account }),
-    setPassword: (service, account, password) => call({ method: 'setPassword', service, account, password }),
-    deletePassword: (service, account) => call({ method: 'deletePassword', service, account }),
-    findCredentials: (service) => call({ method: 'findCredentials', service }),
+    getPassword: async (service, account) => {
+      const result = await call({ method: 'getPassword', service, account });
+      return typeof result === 'string' || result === null ? result : malformed();
+    },
+    setPassword: async (service, account, password) => {
+      await call({ method: 'setPassword', service, account, password });
+    },
+    deletePassword: async (service, account) => {
+      const result = await call({ method: 'deletePassword', service, account });
+      return typeof result === 'boolean' ? result : malformed();
+    },
+    findCredentials: async (service) => {
+      const result = await call({ method: 'findCredentials', service });
+      return Array.isArray(result) ? [...result] : malformed();
+    },
     describe: async () => {
-      const store = await call<unknown>({ method: 'findCredentials', service: 'credrelay' }).then(
+      const store = await call({ method: 'findCredentials', service: 'credrelay' }).then(
         () => ({ usable: true, detail: 'key: unlocked in the daemon' }),
         (error: Error) => ({ usable: false, detail: error.message }),
       );
@@ -42,6 +53,10 @@ export function commandSecretStore(config: Config): SecretStore {
     },
   };
 }
+
+const malformed = (): never => {
+  throw new CredrelayError('INTERNAL', 'the daemon answered a store call with something that is not a store answer');
+};
 
 /** How messages name where secrets went. */
 export const storeName = (config: Config): string =>

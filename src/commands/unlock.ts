@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { readSecretFromUser } from '../cli/read-secret.js';
 import { requestThroughDaemon } from '../client/daemon-client.js';
-import { CredrelayError, type ErrorCode } from '../core/errors.js';
+import { CredrelayError } from '../core/errors.js';
+import { failureError } from '../core/wire/contract.js';
 
 export default class UnlockCommand extends CredrelayCommand {
   static override summary =
@@ -35,8 +36,8 @@ On unattended machines, set CREDRELAY_STORE_KEY_FILE to a file holding the passp
         'the daemon could not be started, and only the daemon can hold the key: run `credrelay doctor`',
       );
     }
-    if (!reply.ok) throw new CredrelayError(reply.code as ErrorCode, reply.message);
-    const { outcome, storePath } = reply.result as { outcome: 'unlocked' | 'created'; storePath: string };
+    if (!reply.ok) throw failureError(reply);
+    const { outcome, storePath } = reply.result;
     this.log(
       outcome === 'created'
         ? `created the encrypted file store ${storePath}; the daemon holds its key until \`credrelay lock\``

@@ -11,7 +11,7 @@
  * otherwise, which is how a client finds and replaces a daemon left from an upgrade); only `shutdown` is answered
  * whatever the version. So both sides always speak the same revision of this file.
  */
-import type { ErrorCode } from '../errors.js';
+import { CredrelayError, type ErrorCode } from '../errors.js';
 import type { FoundCredential } from '../keychain/secret-store.js';
 import { MAX_STORE_BYTES } from '../protocol/codec.js';
 import { type ProtocolAction, type ProtocolReply, isProtocolAction } from '../protocol/handler.js';
@@ -108,6 +108,17 @@ export interface WireFailure {
 
 export type WireReply<Op extends WireOp = WireOp> =
   { readonly ok: true; readonly result: WireResult<Op> } | WireFailure;
+
+/** Codes only the wire itself answers with; every other code is a CredrelayError's. */
+const WIRE_ONLY_CODES: ReadonlySet<string> = new Set(['VERSION_MISMATCH', 'BAD_REQUEST', 'REQUEST_TOO_LARGE', 'BUSY']);
+
+/** A failure reply as the error a command reports: the daemon's own error, or an internal one for a wire code. */
+export function failureError(failure: WireFailure): CredrelayError {
+  const code = failure.code;
+  return WIRE_ONLY_CODES.has(code)
+    ? new CredrelayError('INTERNAL', failure.message)
+    : new CredrelayError(code as ErrorCode, failure.message);
+}
 
 /** The daemon's first line on a connection: it has read the request. */
 export interface WireAck {
