@@ -21,6 +21,9 @@ const shared = {
 
 export default defineConfig({
   test: {
+    // Two suites at a time: each starts its own keyring, registry and daemons under its own directories, and most of
+    // their time is spent waiting on those processes, not on the CPU.
+    maxWorkers: 2,
     projects: [
       { test: { ...shared, name: 'unit', include: UNIT } },
       {

@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund
 npm run --silent build        # dist/: the compiled TypeScript and the bundled protocol client
 npm link --no-audit --no-fund # puts credrelay and docker-credential-credrelay on PATH, where Docker looks
+# npm ci built the native client when it found a C compiler (scripts/build-native.mjs); Docker then runs it, and it
+# hands everything it does not answer from the daemon to the Node client. Without it, Docker runs the Node client.
+if [ -x dist/native/docker-credential-credrelay ]; then
+  ln -sf "$PWD/dist/native/docker-credential-credrelay" "$(npm prefix -g)/bin/docker-credential-credrelay"
+fi
 
 echo
 echo "installed: $(command -v docker-credential-credrelay) ($(docker-credential-credrelay version))"

@@ -66,7 +66,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
 }
 
 /** Variables credrelay, its keychain module and the cloud libraries read, by exact name. */
-const RELEVANT_NAMES = new Set([
+export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
   'HOME',
   'USER',
   'LOGNAME',
@@ -100,7 +100,7 @@ const RELEVANT_NAMES = new Set([
 ]);
 
 /** ...and by prefix: credrelay's own, XDG's, and every cloud SDK's and CLI's. */
-const RELEVANT_PREFIXES = [
+export const RELEVANT_PREFIXES: readonly string[] = [
   'CREDRELAY_',
   'XDG_',
   'AWS_',

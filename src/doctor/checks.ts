@@ -1,4 +1,5 @@
-import { realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeRouter } from '../compose.js';
 import { commandSecretStore } from '../cli/secret-store.js';
@@ -53,20 +54,52 @@ function checkHelperOnPath(): CheckResult {
       'run `npm link` in the credrelay checkout, or `npm install -g credrelay`',
     );
   }
-  const ours = fileURLToPath(new URL('../../../bin/docker-credential-credrelay', import.meta.url));
-  let same: boolean;
+  const installation = fileURLToPath(new URL('../../../', import.meta.url));
+  const candidates = ['bin/docker-credential-credrelay', 'dist/native/docker-credential-credrelay'];
+  let resolved: string;
   try {
-    same = realpathSync(found) === realpathSync(ours);
+    resolved = realpathSync(found);
   } catch {
-    same = false;
+    resolved = found;
   }
-  return same
-    ? ok('helper on PATH', `${found} (Docker runs this one, credrelay ${packageVersion()})`)
-    : warn(
-        'helper on PATH',
-        `Docker runs ${found}, which is not this installation (${ours})`,
-        'put this installation first on PATH, or remove the other one',
-      );
+  const ours = candidates.some((candidate) => {
+    try {
+      return realpathSync(join(installation, candidate)) === resolved;
+    } catch {
+      return false;
+    }
+  });
+  if (!ours) {
+    return warn(
+      'helper on PATH',
+      `Docker runs ${found}, which is not this installation (${installation})`,
+      'put this installation first on PATH, or remove the other one',
+    );
+  }
+  const built = join(installation, 'dist', 'native', 'docker-credential-credrelay');
+  const client = isNativeExecutable(resolved)
+    ? 'the native client, which answers from the daemon and hands the rest to the Node client'
+    : isNativeExecutable(built)
+      ? `the Node client (the native client is built, ${built}, but not the one on PATH: run \`npm run setup\`)`
+      : 'the Node client (no native client was built: install a C compiler and reinstall for the fast path)';
+  return ok('helper on PATH', `${found} (Docker runs ${client}; credrelay ${packageVersion()})`);
+}
+
+/** An ELF or Mach-O executable, rather than a script: what an install that found a compiler puts in place. */
+function isNativeExecutable(path: string): boolean {
+  const magic = Buffer.alloc(4);
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      readSync(fd, magic, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  const word = magic.readUInt32BE(0);
+  return word === 0x7f454c46 || word === 0xcffaedfe || word === 0xcefaedfe || word === 0xfeedfacf;
 }
 
 function checkDockerConfig(): CheckResult {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, realpathSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, run } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
@@ -30,7 +30,8 @@ beforeAll(async () => {
   [keyring, registry] = await Promise.all([startKeyring(), startRegistry('installed-user', 'installed-pass-7310')]);
   toolsOnly = join(dir.path, 'node-and-npm');
   mkdirSync(toolsOnly);
-  for (const tool of ['node', 'npm', 'npx']) {
+  // sh too: npm runs package scripts with it, and every machine has one. No compiler.
+  for (const tool of ['node', 'npm', 'npx', 'sh']) {
     symlinkSync(
       realpathSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim()),
       join(toolsOnly, tool),
@@ -44,42 +45,66 @@ afterAll(async () => {
   dir.remove();
 });
 
+/** The packed tarball: dist/ was built by the test command, and packing must not rebuild it under other suites. */
+let tarball: string;
+
+/** `npm install -g` of the tarball into `into`, with a fresh HOME and `path` as the whole PATH. */
+async function installGlobally(into: string, path: string) {
+  const fresh = join(dir.path, `home-${basename(into)}`);
+  mkdirSync(fresh);
+  return run(
+    join(toolsOnly, 'npm'),
+    ['install', '-g', '--prefix', into, '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball],
+    {
+      env: {
+        ...Object.fromEntries(Object.keys(process.env).map((key) => [key, undefined])),
+        HOME: fresh,
+        PATH: path,
+        npm_config_cache: npmCache,
+        ...(npmCafile === 'null' || npmCafile === 'undefined' ? {} : { npm_config_cafile: npmCafile }),
+      },
+      timeoutMs: 170_000,
+    },
+  );
+}
+
+const isElf = (path: string): boolean =>
+  readFileSync(path)
+    .subarray(0, 4)
+    .equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+
 describe('npm install -g of the packed tarball', () => {
-  it('installs with no compiler on PATH and a fresh HOME, and ships no tests', async () => {
-    // dist/ was built by the test command; packing must not rebuild it under the suites running beside this one.
+  it('installs with no compiler on PATH and a fresh HOME, keeps the Node client, and ships no tests', async () => {
     const packed = join(dir.path, 'packed');
     mkdirSync(packed);
     execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', packed], {
       cwd: REPO_ROOT,
       stdio: 'ignore',
     });
-    const [tarball] = readdirSync(packed);
-    const listing = execFileSync('tar', ['-tzf', join(packed, tarball!)], { encoding: 'utf8' }).split('\n');
+    tarball = join(packed, readdirSync(packed)[0]!);
+    const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
     expect(listing).toEqual(
-      expect.arrayContaining(['package/LICENSE', 'package/README.md', 'package/docs/security.md']),
+      expect.arrayContaining([
+        'package/LICENSE',
+        'package/README.md',
+        'package/docs/security.md',
+        'package/src/native/credential-client.c',
+        'package/scripts/build-native.mjs',
+        'package/bin/docker-credential-credrelay-node',
+      ]),
     );
     expect(listing.filter((file) => /\.test\.|\/test\//.test(file))).toEqual([]);
 
-    for (const compiler of ['cc', 'gcc', 'g++', 'c++', 'make'])
+    for (const compiler of ['cc', 'gcc', 'clang', 'g++', 'c++', 'make'])
       expect(existsSync(join(toolsOnly, compiler))).toBe(false);
-    const fresh = join(dir.path, 'fresh-home');
-    mkdirSync(fresh);
-    const installed = await run(
-      join(toolsOnly, 'npm'),
-      ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', join(packed, tarball!)],
-      {
-        env: {
-          ...Object.fromEntries(Object.keys(process.env).map((key) => [key, undefined])),
-          HOME: fresh,
-          PATH: toolsOnly,
-          npm_config_cache: npmCache,
-          ...(npmCafile === 'null' || npmCafile === 'undefined' ? {} : { npm_config_cafile: npmCafile }),
-        },
-        timeoutMs: 170_000,
-      },
-    );
+    const installed = await installGlobally(prefix, toolsOnly);
     expect(installed.code, installed.stderr).toBe(0);
-    expect(installed.stderr).not.toMatch(/install scripts|gyp|prebuild/); // nothing to build, nothing to allow
+    expect(installed.stdout).toContain(
+      'credrelay: no C compiler found (cc, gcc or clang); docker-credential-credrelay stays the Node client',
+    );
+    expect(installed.stderr).not.toMatch(/gyp|prebuild/); // the keychain module came prebuilt
+    const helper = join(prefix, 'lib', 'node_modules', 'credrelay', 'bin', 'docker-credential-credrelay');
+    expect(isElf(helper)).toBe(false);
     expect(existsSync(join(prefix, 'bin', 'docker-credential-credrelay'))).toBe(true);
     expect(existsSync(join(prefix, 'lib', 'node_modules', 'credrelay', 'node_modules', '@napi-rs'))).toBe(true);
   }, 180_000);
@@ -95,7 +120,9 @@ describe('npm install -g of the packed tarball', () => {
     expect((await run(installedCli, ['configure-docker'], { env })).code).toBe(0);
     const doctor = await run(installedCli, ['doctor'], { env });
     expect(doctor.code, doctor.stdout).toBe(0);
-    expect(doctor.stdout).toMatch(/^✓ helper on PATH +.*prefix\/bin\/docker-credential-credrelay/m);
+    expect(doctor.stdout).toMatch(
+      /^✓ helper on PATH +.*prefix\/bin\/docker-credential-credrelay \(Docker runs the Node client \(no native client was built/m,
+    );
     expect(doctor.stdout).toMatch(/^✓ keychain +reachable: the Secret Service/m);
 
     const dockerPath = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : '/usr/bin/docker';
@@ -116,4 +143,32 @@ describe('npm install -g of the packed tarball', () => {
     });
     expect(refused.stderr).toMatch(/unauthorized|no basic auth|authentication required/i);
   }, 60_000);
+
+  it("with a C compiler: the native client takes the launcher's place, answers from the daemon, and doctor says so", async () => {
+    const withCompiler = join(dir.path, 'prefix-native');
+    const installed = await installGlobally(withCompiler, `${toolsOnly}:${process.env.PATH}`);
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(installed.stdout).not.toMatch(/credrelay: /); // built: nothing to say
+    const packageRoot = join(withCompiler, 'lib', 'node_modules', 'credrelay');
+    expect(isElf(join(packageRoot, 'bin', 'docker-credential-credrelay'))).toBe(true);
+    const env = {
+      ...keyring.env,
+      PATH: `${join(withCompiler, 'bin')}:${toolsOnly}`,
+      DOCKER_CONFIG: join(dir.path, 'docker-native'),
+    };
+    const helper = join(withCompiler, 'bin', 'docker-credential-credrelay');
+    const stored = JSON.stringify({
+      ServerURL: 'native-install.example',
+      Username: 'nat',
+      Secret: 'native-install-secret',
+    });
+    expect((await run(helper, ['store'], { env, input: stored })).code).toBe(0); // started a daemon
+    const got = await run(helper, ['get'], { env, input: 'native-install.example' });
+    expect(JSON.parse(got.stdout)).toMatchObject({ Username: 'nat', Secret: 'native-install-secret' });
+    expect((await run(helper, ['version'], { env })).stdout).toBe('docker-credential-credrelay (credrelay) 0.1.0\n');
+    const doctor = await run(join(withCompiler, 'bin', 'credrelay'), ['doctor'], { env });
+    expect(doctor.stdout).toMatch(
+      /^✓ helper on PATH +.*\(Docker runs the native client, which answers from the daemon/m,
+    );
+  }, 180_000);
 });

@@ -86,6 +86,16 @@ export function createFileStore(options: FileStoreOptions): SecretStore {
   /** Changes the store under its lock; creates it (with the key source's passphrase) when it does not exist. */
   const update = async (change: (records: Record<string, string>, keys: StoreKeys) => boolean): Promise<boolean> => {
     ensurePrivateDirectory(dirname(path));
+    // The keys are derived (scrypt, ~0.1 s of CPU) before the lock is taken and kept by the key source, so that
+    // writers queue behind each other for milliseconds, not for a derivation each.
+    const kdf = (() => {
+      try {
+        return readStore(path)?.kdf;
+      } catch {
+        return undefined; // reported under the lock, by open()
+      }
+    })();
+    if (kdf !== undefined) await keySource.keysFor(kdf).catch(() => undefined);
     const release = await takeLock(`${path}.lock`, lockTimeoutMs);
     try {
       let opened = await open();
