@@ -3,10 +3,12 @@
  * noisy: within each section the commands run interleaved, round by round, in a shuffled order). It writes
  * docs/benchmark.md and docs/benchmark.svg, and prints the table.
  *
- * A. a warm `get`: bare node, credrelay through a warm daemon and in-process, and Debian's Go helpers
- *    (docker-credential-secretservice on the same keyring; docker-credential-ecr-login on a warm file cache);
+ * A. a warm `get`: bare node, credrelay's native client and its Node client through a warm daemon, in-process, and
+ *    Debian's Go helpers (docker-credential-secretservice on the same keyring; docker-credential-ecr-login on a warm
+ *    file cache);
  * B. the first `get` for a new ECR registry, against moto with 150 ms of upstream latency, with and without the daemon;
- * C. a `docker build`-like burst: `list`, then one `get` for each of 20 registries.
+ * C. a `docker build`-like burst: `list`, then one `get` for each of 20 registries;
+ * D. the management CLI's start: `credrelay --version`, `--help` and `route HOST`, against bare node.
  *
  * Every command reads a credential that exists. Nothing leaves this machine: AWS calls go to moto on loopback, and the
  * Go ECR helper, which ignores AWS_ENDPOINT_URL_ECR, runs only on its warm cache with its proxy set to a closed port.
@@ -17,7 +19,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startAwsProxy } from '../test/support/aws-proxy.js';
-import { HELPER, REPO_ROOT, pathWithCredrelay } from '../test/support/helper.js';
+import { existsSync } from 'node:fs';
+import { CLI, REPO_ROOT, pathWithCredrelay } from '../test/support/helper.js';
 import { startKeyring } from '../test/support/keyring.js';
 import { startMoto } from '../test/support/moto.js';
 import { makeTempDir } from '../test/support/temp.js';
@@ -26,9 +29,14 @@ const roundsArgument = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArgument === -1 ? 40 : Number(process.argv[roundsArgument + 1]);
 const WARMUP = 3;
 const ECR_HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+/** The native client as the install builds it, and the Node client it hands over to. */
+const NATIVE = join(REPO_ROOT, 'dist', 'native', 'docker-credential-credrelay');
+const NODE_CLIENT = join(REPO_ROOT, 'bin', 'docker-credential-credrelay-node');
+if (!existsSync(NATIVE))
+  throw new Error(`${NATIVE} is missing: run \`node scripts/build-native.mjs\` (needs a C compiler)`);
 
 interface Subject {
-  readonly section: 'A' | 'B' | 'C';
+  readonly section: 'A' | 'B' | 'C' | 'D';
   readonly label: string;
   /** One measured unit of work; rejects if any command in it fails. */
   readonly run: (round: number) => Promise<void>;
@@ -109,10 +117,10 @@ try {
   const registries = Array.from({ length: 20 }, (_, i) => `burst-${i}.example:5000`);
   for (const host of ['bench.example:5000', ...registries]) {
     const document = JSON.stringify({ ServerURL: host, Username: 'bench', Secret: 'bench-secret' });
-    for (const helper of [HELPER, 'docker-credential-secretservice']) await exec(helper, ['store'], document, env);
+    for (const helper of [NODE_CLIENT, 'docker-credential-secretservice']) await exec(helper, ['store'], document, env);
   }
   proxy.behaviour.expiresInSeconds = 12 * 3600;
-  await exec(HELPER, ['get'], ECR_HOST, env, /123456789012-auth-token/);
+  await exec(NODE_CLIENT, ['get'], ECR_HOST, env, /123456789012-auth-token/);
 
   // The Go ECR helper's warm cache, as it writes it after a first call.
   const ecrCache = join(scratch.path, 'ecr-cache');
@@ -145,18 +153,28 @@ try {
     { section: 'A', label: 'node, empty script', run: () => exec(process.execPath, [empty], '', env) },
     {
       section: 'A',
-      label: 'credrelay get, warm daemon (keychain)',
-      run: () => exec(HELPER, ['get'], 'bench.example:5000', env, /bench-secret/),
+      label: 'credrelay get, native client, warm daemon (keychain)',
+      run: () => exec(NATIVE, ['get'], 'bench.example:5000', env, /bench-secret/),
     },
     {
       section: 'A',
-      label: 'credrelay get, warm daemon (ECR token cached)',
-      run: () => exec(HELPER, ['get'], ECR_HOST, env, /auth-token/),
+      label: 'credrelay get, native client, warm daemon (ECR token cached)',
+      run: () => exec(NATIVE, ['get'], ECR_HOST, env, /auth-token/),
+    },
+    {
+      section: 'A',
+      label: 'credrelay get, Node client, warm daemon (keychain)',
+      run: () => exec(NODE_CLIENT, ['get'], 'bench.example:5000', env, /bench-secret/),
+    },
+    {
+      section: 'A',
+      label: 'credrelay get, Node client, warm daemon (ECR token cached)',
+      run: () => exec(NODE_CLIENT, ['get'], ECR_HOST, env, /auth-token/),
     },
     {
       section: 'A',
       label: 'credrelay get, in-process (keychain)',
-      run: () => exec(HELPER, ['get'], 'bench.example:5000', inProcess, /bench-secret/),
+      run: () => exec(NODE_CLIENT, ['get'], 'bench.example:5000', inProcess, /bench-secret/),
     },
     {
       section: 'A',
@@ -175,12 +193,13 @@ try {
     {
       section: 'B',
       label: 'credrelay first get, new registry, warm daemon',
-      run: () => exec(HELPER, ['get'], `${(account += 1)}.dkr.ecr.us-east-1.amazonaws.com`, env, /auth-token/),
+      run: () => exec(NATIVE, ['get'], `${(account += 1)}.dkr.ecr.us-east-1.amazonaws.com`, env, /auth-token/),
     },
     {
       section: 'B',
       label: 'credrelay first get, new registry, in-process',
-      run: () => exec(HELPER, ['get'], `${(account += 1)}.dkr.ecr.us-east-1.amazonaws.com`, inProcess, /auth-token/),
+      run: () =>
+        exec(NODE_CLIENT, ['get'], `${(account += 1)}.dkr.ecr.us-east-1.amazonaws.com`, inProcess, /auth-token/),
     },
   ];
   const burst = (helper: string, helperEnv: NodeJS.ProcessEnv) => async () => {
@@ -188,12 +207,24 @@ try {
     for (const host of registries) await exec(helper, ['get'], host, helperEnv, /bench-secret/);
   };
   const bursts: Subject[] = [
-    { section: 'C', label: 'credrelay list + 20 gets, warm daemon', run: burst(HELPER, env) },
-    { section: 'C', label: 'credrelay list + 20 gets, in-process', run: burst(HELPER, inProcess) },
+    { section: 'C', label: 'credrelay list + 20 gets, native client, warm daemon', run: burst(NATIVE, env) },
+    { section: 'C', label: 'credrelay list + 20 gets, Node client, warm daemon', run: burst(NODE_CLIENT, env) },
+    { section: 'C', label: 'credrelay list + 20 gets, in-process', run: burst(NODE_CLIENT, inProcess) },
     {
       section: 'C',
       label: 'docker-credential-secretservice list + 20 gets (Go)',
       run: burst('docker-credential-secretservice', env),
+    },
+  ];
+
+  const cliStart: Subject[] = [
+    { section: 'D', label: 'node, empty script (CLI section)', run: () => exec(process.execPath, [empty], '', env) },
+    { section: 'D', label: 'credrelay --version', run: () => exec(CLI, ['--version'], '', env, /^credrelay\/0/) },
+    { section: 'D', label: 'credrelay --help', run: () => exec(CLI, ['--help'], '', env, /COMMANDS/) },
+    {
+      section: 'D',
+      label: 'credrelay route HOST',
+      run: () => exec(CLI, ['route', 'bench.example:5000'], '', env, /routed by/),
     },
   ];
 
@@ -202,30 +233,31 @@ try {
     [warm, ROUNDS],
     [first, Math.max(5, Math.round(ROUNDS / 3))],
     [bursts, Math.max(3, Math.round(ROUNDS / 5))],
+    [cliStart, Math.max(5, Math.round(ROUNDS / 2))],
   ] as const) {
     for (const [subject, values] of await measure([...subjects], rounds)) results.set(subject, statsOf(values));
   }
 
   const median = (subject: Subject) => results.get(subject)!.median;
   const ratio = (a: Subject, b: Subject) => (median(a) / median(b)).toFixed(2);
-  const [nodeFloor, warmKeychain, warmEcr, inProcessKeychain, secretservice, ecrLogin] = warm as [
-    Subject,
-    Subject,
-    Subject,
-    Subject,
-    Subject,
-    Subject,
-  ];
+  const [nodeFloor, nativeKeychain, nativeEcr, warmKeychain, warmEcr, inProcessKeychain, secretservice, ecrLogin] =
+    warm as [Subject, Subject, Subject, Subject, Subject, Subject, Subject, Subject];
   const [firstDaemon, firstInProcess] = first as [Subject, Subject];
-  const [burstDaemon, burstInProcess, burstGo] = bursts as [Subject, Subject, Subject];
+  const [burstNative, burstDaemon, burstInProcess, burstGo] = bursts as [Subject, Subject, Subject, Subject];
+  const [cliFloor, cliVersion, cliHelp, cliRoute] = cliStart as [Subject, Subject, Subject, Subject];
   const headline = [
-    `warm get (keychain) / bare node = ${ratio(warmKeychain, nodeFloor)} (target <= 1.10)`,
-    `warm get (ECR token) / bare node = ${ratio(warmEcr, nodeFloor)}`,
-    `get in-process / get through the warm daemon (keychain) = ${ratio(inProcessKeychain, warmKeychain)}`,
-    `warm get (keychain) / docker-credential-secretservice = ${ratio(warmKeychain, secretservice)}`,
-    `warm get (ECR token) / docker-credential-ecr-login on a warm cache = ${ratio(warmEcr, ecrLogin)}`,
+    `native warm get (keychain) / docker-credential-secretservice = ${ratio(nativeKeychain, secretservice)} (target <= 0.5)`,
+    `native warm get (ECR token) / docker-credential-ecr-login on a warm cache = ${ratio(nativeEcr, ecrLogin)} (target <= 0.5)`,
+    `burst of list + 20 gets: native / Go helper = ${ratio(burstNative, burstGo)} (target <= 0.5)`,
+    `Node client warm get (keychain) / bare node = ${ratio(warmKeychain, nodeFloor)} (target <= 1.20)`,
+    `Node client warm get (ECR token) / bare node = ${ratio(warmEcr, nodeFloor)}`,
+    `native warm get / Node client warm get (keychain) = ${ratio(nativeKeychain, warmKeychain)}`,
+    `credrelay --version / bare node = ${ratio(cliVersion, cliFloor)} (target <= 1.5)`,
+    `credrelay --help / bare node = ${ratio(cliHelp, cliFloor)} (target <= 2)`,
+    `credrelay route HOST / bare node = ${ratio(cliRoute, cliFloor)} (target <= 2)`,
+    `get in-process / Node client through the warm daemon (keychain) = ${ratio(inProcessKeychain, warmKeychain)}`,
     `first get for a new registry: in-process / warm daemon = ${ratio(firstInProcess, firstDaemon)}`,
-    `burst of list + 20 gets: in-process / warm daemon = ${ratio(burstInProcess, burstDaemon)}; warm daemon / Go helper = ${ratio(burstDaemon, burstGo)}`,
+    `burst of list + 20 gets: in-process / Node client, warm daemon = ${ratio(burstInProcess, burstDaemon)}; Node client / Go helper = ${ratio(burstDaemon, burstGo)}`,
   ];
 
   const rows = [...results].map(
@@ -249,15 +281,24 @@ ${rows.join('\n')}
 
 ${headline.map((line) => `- ${line}`).join('\n')}
 
-## Where the Go helpers are faster, and why
+## Where the time goes
 
-A Go helper is a static binary: its whole call took ${median(secretservice).toFixed(0)} ms (secretservice) and
-${median(ecrLogin).toFixed(0)} ms (ecr-login) in this run, while any Node.js program first pays Node's own start-up,
-${median(nodeFloor).toFixed(0)} ms here (row "node, empty script"). That start-up is the difference in A and C:
-credrelay's warm path adds ${(median(warmKeychain) - median(nodeFloor)).toFixed(0)} ms to it for a keychain credential
+The native client (src/native/, built at install where a C compiler is found) is a small C program: it finds the
+daemon's socket as the Node client does, sends the request, and prints the answer. Its warm \`get\` took
+${median(nativeKeychain).toFixed(1)} ms for a keychain credential and ${median(nativeEcr).toFixed(1)} ms for a cached
+ECR token, against ${median(secretservice).toFixed(1)} ms for Debian's docker-credential-secretservice (Go, the same
+keyring) and ${median(ecrLogin).toFixed(1)} ms for docker-credential-ecr-login on its warm file cache. Every time here
+includes starting the process from this benchmark (Node's spawn), the same for every row.
+
+The Node client is the fallback: the native client hands it everything it does not answer from the daemon. Any
+Node.js program first pays Node's own start-up, ${median(nodeFloor).toFixed(0)} ms here (row "node, empty script");
+the Node client adds ${(median(warmKeychain) - median(nodeFloor)).toFixed(0)} ms to it for a keychain credential
 (loading one bundled file, connecting to the daemon, the daemon's D-Bus lookup) and
 ${(median(warmEcr) - median(nodeFloor)).toFixed(0)} ms for a cached ECR token. In a burst, start-up is paid once per
-helper call, 21 times, so the Go helper stays ahead by about the same factor.
+helper call, 21 times.
+
+The management CLI (D) is bundled with oclif into one file, and \`--version\` is answered before it loads.
+\`credrelay route HOST\` also builds the configuration's router and asks the daemon and the keychain.
 
 What the daemon buys is shown by B and C within credrelay: a first request for a new registry costs
 ${median(firstDaemon).toFixed(0)} ms through the warm daemon (the SDK already loaded, credentials resolved, 150 ms
@@ -286,7 +327,7 @@ function chart(rows: Array<[Subject, Stats]>): string {
   const scaleMax = (section: Subject['section']) =>
     Math.max(...rows.filter(([subject]) => subject.section === section).map(([, stats]) => stats.p75)) * 1.05;
   let x = (ms: number) => ms;
-  const colours = { A: '#4e79a7', B: '#f28e2b', C: '#59a14f' } as const;
+  const colours = { A: '#4e79a7', B: '#f28e2b', C: '#59a14f', D: '#b07aa1' } as const;
   const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   let y = 40;
   const parts: string[] = [];
@@ -296,9 +337,12 @@ function chart(rows: Array<[Subject, Stats]>): string {
       section = subject.section;
       const max = scaleMax(subject.section);
       x = (ms: number) => left + ((width - left - 70) * ms) / max;
-      const title = { A: 'A. warm get', B: 'B. first get, new registry (150 ms upstream)', C: 'C. list + 20 gets' }[
-        subject.section
-      ];
+      const title = {
+        A: 'A. warm get',
+        B: 'B. first get, new registry (150 ms upstream)',
+        C: 'C. list + 20 gets',
+        D: 'D. management CLI start',
+      }[subject.section];
       parts.push(`<text x="10" y="${y + 12}" font-weight="bold">${title}</text>`);
       y += barHeight + gap;
     }

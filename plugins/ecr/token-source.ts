@@ -24,9 +24,9 @@ export const ECR_DEADLINE_MS = 20_000;
 const DEFAULT_SESSION_NAME = 'credrelay';
 
 /**
- * Mints a token with the AWS SDK for JavaScript. The SDK is imported here, on first use, in the daemon. The
- * credential chain is built afresh for every exchange with `ignoreCache`, so the daemon sees a changed `~/.aws`
- * or a new SSO session without a restart; exchanges are rare (a token lasts 12 hours and is cached).
+ * Mints a token with the AWS SDK for JavaScript. The SDK is imported here, on first use, in the daemon. One client
+ * serves each (endpoint, identity) and is reused across exchanges (see tokenClient); its credentials are resolved
+ * afresh for every exchange, so the daemon sees a changed `~/.aws` or a new SSO session without a restart.
  */
 export async function fetchEcrToken(
   request: EcrTokenRequest,
@@ -43,21 +43,15 @@ export async function fetchEcrToken(
   // The SDK warns on stderr that future releases will need Node 22; a credential helper's stderr is not the place.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const exchange = async (): Promise<Credential> => {
-    const credentials = await awsCredentials(request);
-    // An endpoint the user configured (a VPC endpoint, a proxy, an emulator) is used as it is; the SDK refuses to
-    // combine one with the FIPS or dual-stack variants that the host name asks for.
-    const endpointVariants = configuredEndpoint(request.kind)
-      ? {}
-      : { useFipsEndpoint: request.fips, useDualstackEndpoint: request.dualStack };
-    const clientConfig = {
-      region: request.region,
-      credentials,
-      ...endpointVariants,
-      maxAttempts: 3,
-      requestHandler: { connectionTimeout: 3000, requestTimeout: 8000 },
-      ...clientOverrides,
-    };
-    return request.kind === 'public' ? publicToken(clientConfig) : privateToken(clientConfig, request.accountId!);
+    if (Object.keys(clientOverrides).length > 0) {
+      const client = await newTokenClient(request, clientOverrides);
+      try {
+        return await client.token(request.accountId);
+      } finally {
+        client.destroy();
+      }
+    }
+    return (await tokenClient(request)).token(request.accountId);
   };
   try {
     return await withDeadline(
@@ -73,8 +67,6 @@ export async function fetchEcrToken(
     throw explainAwsError(error, attempt);
   }
 }
-
-type ClientConfig = Record<string, unknown> & { region: string };
 
 /**
  * The AWS credentials a request signs with: the SDK's default chain (or a named profile), built afresh with
@@ -139,27 +131,106 @@ export const configuredEndpoint = (kind: 'private' | 'public'): string | undefin
   process.env.AWS_ENDPOINT_URL ||
   undefined;
 
-async function privateToken(config: ClientConfig, accountId: string): Promise<Credential> {
-  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
-  const client = new ECRClient(config);
-  try {
-    const output = await client.send(new GetAuthorizationTokenCommand({ registryIds: [accountId] }));
-    const data = output.authorizationData?.[0];
-    return decodeToken(data?.authorizationToken, data?.expiresAt);
-  } finally {
-    client.destroy();
-  }
+/** An SDK client that mints ECR tokens for one endpoint and identity. */
+interface TokenClient {
+  token(accountId: string | undefined): Promise<Credential>;
+  destroy(): void;
 }
 
-async function publicToken(config: ClientConfig): Promise<Credential> {
-  const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr-public');
-  const client = new ECRPUBLICClient({ ...config, region: ECR_PUBLIC_REGION });
-  try {
-    const output = await client.send(new GetAuthorizationTokenCommand({}));
-    return decodeToken(output.authorizationData?.authorizationToken, output.authorizationData?.expiresAt);
-  } finally {
-    client.destroy();
+/** How many clients the daemon keeps: far above the (endpoint, identity) pairs of any configuration. */
+const MAX_CLIENTS = 32;
+const clients = new Map<string, Promise<TokenClient>>();
+
+/**
+ * The client for a request's endpoint and identity, reused across exchanges: an SDK client holds a middleware
+ * stack, an HTTP agent and its endpoint rules, and building one per exchange grew the daemon's memory. The pool is
+ * bounded; the least recently used client is destroyed to make room.
+ */
+function tokenClient(request: EcrTokenRequest): Promise<TokenClient> {
+  const key = JSON.stringify([
+    request.kind,
+    request.region,
+    request.fips,
+    request.dualStack,
+    configuredEndpoint(request.kind) ?? '',
+    request.profile ?? process.env.AWS_PROFILE ?? '',
+    request.roleArn ?? '',
+    request.externalId ?? '',
+    request.sessionName ?? '',
+  ]);
+  let client = clients.get(key);
+  if (client !== undefined) {
+    clients.delete(key); // re-inserted as the most recently used
+  } else {
+    client = newTokenClient(request, {});
+    client.catch(() => clients.delete(key));
   }
+  clients.set(key, client);
+  if (clients.size > MAX_CLIENTS) {
+    const [oldestKey, oldest] = clients.entries().next().value as [string, Promise<TokenClient>];
+    clients.delete(oldestKey);
+    void oldest.then((evicted) => evicted.destroy(), () => undefined);
+  }
+  return client;
+}
+
+async function newTokenClient(request: EcrTokenRequest, overrides: Record<string, unknown>): Promise<TokenClient> {
+  // An endpoint the user configured (a VPC endpoint, a proxy, an emulator) is used as it is; the SDK refuses to
+  // combine one with the FIPS or dual-stack variants that the host name asks for.
+  const endpointVariants = configuredEndpoint(request.kind)
+    ? {}
+    : { useFipsEndpoint: request.fips, useDualstackEndpoint: request.dualStack };
+  const config = {
+    region: request.region,
+    credentials: await reusableCredentials(request),
+    ...endpointVariants,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 3000, requestTimeout: 8000 },
+    ...overrides,
+  };
+  if (request.kind === 'public') {
+    const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr-public');
+    const client = new ECRPUBLICClient({ ...config, region: ECR_PUBLIC_REGION });
+    return {
+      async token() {
+        const output = await client.send(new GetAuthorizationTokenCommand({}));
+        return decodeToken(output.authorizationData?.authorizationToken, output.authorizationData?.expiresAt);
+      },
+      destroy: () => client.destroy(),
+    };
+  }
+  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
+  const client = new ECRClient(config);
+  return {
+    async token(accountId) {
+      const output = await client.send(new GetAuthorizationTokenCommand({ registryIds: [accountId!] }));
+      const data = output.authorizationData?.[0];
+      return decodeToken(data?.authorizationToken, data?.expiresAt);
+    },
+    destroy: () => client.destroy(),
+  };
+}
+
+/** Ahead of this, the SDK treats credentials as expiring and resolves them again (its memo's refresh window). */
+const RESOLVE_AGAIN_WITHIN_MS = 60_000;
+
+/**
+ * The credentials a reused client signs with. A client memoizes what its provider returns until it nears expiry; a
+ * long-lived key from `~/.aws/credentials` has none, and would be kept for the life of the daemon. So credentials
+ * from the chain are handed over as expiring within a minute: the client resolves them again, from a fresh chain,
+ * on its next exchange. An assumed role's provider keeps its temporary credentials and refreshes them itself.
+ */
+async function reusableCredentials(request: EcrTokenRequest) {
+  if (request.roleArn) return awsCredentials(request);
+  const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
+  return async () => {
+    const resolved = await fromNodeProviderChain({
+      ...(request.profile ? { profile: request.profile } : {}),
+      ignoreCache: true,
+    })();
+    const soon = new Date(Date.now() + RESOLVE_AGAIN_WITHIN_MS);
+    return { ...resolved, expiration: resolved.expiration && resolved.expiration < soon ? resolved.expiration : soon };
+  };
 }
 
 /** An ECR authorization token is base64 of `user:password`; the user is always `AWS`. */

@@ -25,7 +25,9 @@ export async function main(args: readonly string[]): Promise<void> {
   if (first === 'kubelet' && args.length === 1)
     return finish(await serve({ kind: 'kubelet', input: await readInput('kubelet') }));
   if (!isProtocolAction(first)) {
-    const { runCli } = await import('../cli/run.js');
+    // The CLI's bundle (see src/cli/commands.ts), named through a variable so that this bundle does not include it.
+    const cliBundle = '../cli/bundle.cjs';
+    const { runCli } = (await import(cliBundle)) as typeof import('../cli/run.js');
     await runCli(args);
     return;
   }

@@ -1,7 +1,7 @@
 import { configuredStore, composeRouter } from '../compose.js';
 import { type Config, loadConfig } from '../core/config.js';
 import { CredrelayError } from '../core/errors.js';
-import type { SecretStore } from '../core/keychain/secret-store.js';
+import type { SecretStore, StoreDescription } from '../core/keychain/secret-store.js';
 import { resolvePaths } from '../core/paths.js';
 import type { Router } from '../routing/router.js';
 import { type StoreCall, type StoreCallResult, failureError } from '../core/wire/contract.js';
@@ -58,13 +58,28 @@ const malformed = (): never => {
   throw new CredrelayError('INTERNAL', 'the daemon answered a store call with something that is not a store answer');
 };
 
+async function describedByDaemon(): Promise<StoreDescription | undefined> {
+  const reply = await requestThroughDaemon((v) => ({ v, op: 'store-call', call: { method: 'describe' } }), {
+    start: false,
+    notice: () => undefined,
+  }).catch(() => undefined);
+  if (reply === undefined || !reply.ok) return undefined;
+  const result = reply.result;
+  if (typeof result !== 'object' || result === null || Array.isArray(result) || !('usable' in result)) return undefined;
+  return result;
+}
+
 /** How messages name where secrets went. */
 export const storeName = (config: Config): string =>
   config.store === 'file' ? 'the encrypted file store' : 'the OS keychain';
 
-/** One line on the store in use: which, from which setting, and whether it can be used now. */
+/**
+ * One line on the store in use: which, from which setting, and whether it can be used now. A daemon of this
+ * environment answers from its warm keychain thread (the same store, the same D-Bus session); without one, the store
+ * is asked here.
+ */
 export async function describeStore(config: Config, store: SecretStore): Promise<string> {
-  const description = await store.describe?.();
+  const description = (await describedByDaemon()) ?? (await store.describe?.());
   const setting = `"store": "${config.store}"`;
   if (description === undefined) return setting;
   const state = description.usable ? (description.detail ?? 'reachable') : `not usable: ${description.detail}`;

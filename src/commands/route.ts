@@ -21,6 +21,11 @@ export default class RouteCommand extends CredrelayCommand {
     const { args } = await this.parse(RouteCommand);
     const registry = parseRegistry(args.host);
     const { config, router, store } = await composeCommandRouter();
+    // The daemon's cache and the store's state are independent questions: asked at once.
+    const [rows, storeLine] = await Promise.all([
+      askDaemon((v) => ({ v, op: 'cache-list' })).catch(() => undefined),
+      describeStore(config, store),
+    ]);
     const decision = router.decide(registry);
     const reason =
       decision.reason.kind === 'registries'
@@ -32,7 +37,6 @@ export default class RouteCommand extends CredrelayCommand {
       const secret = typeof value === 'string' ? referencedSecret(value) : undefined;
       return secret === undefined ? `${key}=${String(value)}` : `${key}=$${secret} (secret ${secret}, not shown)`;
     });
-    const rows = await askDaemon((v) => ({ v, op: 'cache-list' })).catch(() => undefined);
     const cached = rows?.find(
       (row) =>
         row.provider === decision.provider.name && (row.registry === registry.key || row.registry === EVERY_REGISTRY),
@@ -51,7 +55,6 @@ export default class RouteCommand extends CredrelayCommand {
     this.log(`provider   ${decision.provider.name}: ${decision.provider.about?.description ?? '(no description)'}`);
     this.log(`options    ${options.length === 0 ? 'none' : options.join(', ')}`);
     this.log(`cache      ${cache}`);
-    const storeLine = await describeStore(config, store);
     this.log(`store      ${storeLine}`);
     return {
       registry: registry.key,

@@ -115,6 +115,8 @@ async function callStore(store: SecretStore, call: StoreCall): Promise<StoreCall
       return store.deletePassword(call.service, call.account);
     case 'findCredentials':
       return store.findCredentials(call.service);
+    case 'describe':
+      return (await store.describe?.()) ?? null;
   }
 }
 

@@ -201,10 +201,12 @@ export function createOsKeychain(options: OsKeychainOptions = {}): SecretStore {
     describe: async (): Promise<StoreDescription> => {
       const backend = OS_BACKENDS[process.platform] ?? `the ${process.platform} keychain`;
       try {
-        const probe = await call<{ reachable: boolean; message?: string; kernelKeyring?: boolean }>('check', {
-          op: 'probe',
-        });
-        if (probe.reachable && (await isDefaultCollectionLocked(timeoutMs)) === true) {
+        // The lock state comes from D-Bus directly, so it is asked while the keychain thread starts.
+        const [probe, locked] = await Promise.all([
+          call<{ reachable: boolean; message?: string; kernelKeyring?: boolean }>('check', { op: 'probe' }),
+          isDefaultCollectionLocked(timeoutMs),
+        ]);
+        if (probe.reachable && locked === true) {
           const locked = explainKeychainError(new Error('the default collection is locked')).message;
           return { kind: 'os', backend, usable: false, detail: locked };
         }

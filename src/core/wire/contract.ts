@@ -12,7 +12,7 @@
  * whatever the version. So both sides always speak the same revision of this file.
  */
 import { CredrelayError, type ErrorCode } from '../errors.js';
-import type { FoundCredential } from '../keychain/secret-store.js';
+import type { FoundCredential, StoreDescription } from '../keychain/secret-store.js';
 import { MAX_STORE_BYTES } from '../protocol/codec.js';
 import { type ProtocolAction, type ProtocolReply, isProtocolAction } from '../protocol/handler.js';
 import { MAX_KUBELET_REQUEST_BYTES } from '../protocol/kubelet-limits.js';
@@ -31,10 +31,12 @@ interface WireInput {
 export type StoreCall =
   | { readonly method: 'getPassword' | 'deletePassword'; readonly service: string; readonly account: string }
   | { readonly method: 'setPassword'; readonly service: string; readonly account: string; readonly password: string }
-  | { readonly method: 'findCredentials'; readonly service: string };
+  | { readonly method: 'findCredentials'; readonly service: string }
+  /** Which store, and whether it can be used now: from the daemon's warm keychain thread. */
+  | { readonly method: 'describe' };
 
 /** What each store call answers. */
-export type StoreCallResult = string | null | boolean | readonly FoundCredential[];
+export type StoreCallResult = string | null | boolean | readonly FoundCredential[] | StoreDescription;
 
 /** What `credrelay daemon status` shows. */
 export interface DaemonStatus {
@@ -137,7 +139,13 @@ const OPS: ReadonlySet<string> = new Set<WireOp>([
   'lock',
   'store-call',
 ]);
-const STORE_METHODS: ReadonlySet<string> = new Set(['getPassword', 'setPassword', 'deletePassword', 'findCredentials']);
+const STORE_METHODS: ReadonlySet<string> = new Set([
+  'getPassword',
+  'setPassword',
+  'deletePassword',
+  'findCredentials',
+  'describe',
+]);
 /** The largest base64 stdin a request can carry: a store document, or a kubelet request. */
 const MAX_INPUT_BASE64 = Math.ceil((Math.max(MAX_STORE_BYTES, MAX_KUBELET_REQUEST_BYTES) + 1) / 3) * 4 + 4;
 
@@ -175,6 +183,7 @@ const inputValid = (request: Fields): boolean =>
 
 function isStoreCall(value: unknown): value is StoreCall {
   if (!isObject(value) || typeof value.method !== 'string' || !STORE_METHODS.has(value.method)) return false;
+  if (value.method === 'describe') return true;
   if (typeof value.service !== 'string') return false;
   if (value.method !== 'findCredentials' && typeof value.account !== 'string') return false;
   return value.method !== 'setPassword' || typeof value.password === 'string';
