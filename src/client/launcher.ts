@@ -17,6 +17,12 @@ const STALE_LAUNCH_LOCK_MS = 10_000;
  *
  * Returns whether the daemon is accepting connections at the end.
  */
+/**
+ * V8's young generation, a few MiB rather than its default of up to 32: the daemon's garbage is small and
+ * short-lived (one request, one token exchange), and a large nursery only holds it longer, in resident memory.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
+
 export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promise<boolean> {
   if (ensureRuntimeDir(paths.runtimeDir, paths.socketPath).state !== 'safe') return false;
   const owner = takeLaunchLock(paths.launchLockPath);
@@ -25,7 +31,7 @@ export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promis
     if (owner && !(await isListening(paths.socketPath))) {
       const { spawn } = await import('node:child_process');
       const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
-      const child = spawn(process.execPath, [daemonMain], {
+      const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain], {
         detached: true,
         stdio: 'ignore',
         env: paths.daemonEnvironment,

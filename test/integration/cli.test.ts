@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 describe('credrelay configure-docker', () => {
-  const configFile = () => join(dockerConfig, 'config.json');
+  const configFile = (dir = dockerConfig) => join(dir, 'config.json');
   const realistic = {
     auths: { 'ghcr.io': { auth: 'b2N0bzpwYXQ=' }, 'registry.example': {} },
     credsStore: 'desktop',
@@ -53,6 +53,19 @@ describe('credrelay configure-docker', () => {
     plugins: { debug: { hooks: 'exec' } },
     proxies: { default: { httpProxy: 'http://proxy.corp.example:3128' } },
   };
+
+  /**
+   * A Docker config directory of a test's own, holding `realistic` (mode 0640), after the given configure-docker
+   * runs: each test starts from the state it describes, whatever ran before it.
+   */
+  async function dockerConfigAfter(name: string, runs: string[][]): Promise<string> {
+    const dir = join(session.root, `docker-${name}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(configFile(dir), JSON.stringify(realistic, null, 2));
+    chmodSync(configFile(dir), 0o640);
+    for (const args of runs) expect((await cli(args, { env: { DOCKER_CONFIG: dir } })).code).toBe(0);
+    return dir;
+  }
 
   it('--dry-run prints the change and writes nothing', async () => {
     mkdirSync(dockerConfig, { recursive: true });
@@ -69,37 +82,42 @@ describe('credrelay configure-docker', () => {
   });
 
   it('sets credsStore, keeps every other key in its order, keeps the mode, backs up, and warns about the replaced helper', async () => {
-    const before = readFileSync(configFile(), 'utf8');
-    const result = await cli(['configure-docker']);
+    const dir = await dockerConfigAfter('sets', []);
+    const before = readFileSync(configFile(dir), 'utf8');
+    const result = await cli(['configure-docker'], { env: { DOCKER_CONFIG: dir } });
     expect(result.code).toBe(0);
     expect(unwrap(result.stderr)).toMatch(
       /replacing credsStore "desktop": credentials stored by docker-credential-desktop stay there/,
     );
-    const written = JSON.parse(readFileSync(configFile(), 'utf8')) as Record<string, unknown>;
+    const written = JSON.parse(readFileSync(configFile(dir), 'utf8')) as Record<string, unknown>;
     expect(written).toEqual({ ...realistic, credsStore: 'credrelay' });
     expect(Object.keys(written)).toEqual(Object.keys(realistic));
-    expect(statSync(configFile()).mode & 0o777).toBe(0o640);
-    expect(readFileSync(`${configFile()}.bak`, 'utf8')).toBe(before);
-    expect(readdirSync(dockerConfig).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(statSync(configFile(dir)).mode & 0o777).toBe(0o640);
+    expect(readFileSync(`${configFile(dir)}.bak`, 'utf8')).toBe(before);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('is idempotent: a second run changes nothing', async () => {
-    const before = readFileSync(configFile(), 'utf8');
-    const mtime = statSync(configFile()).mtimeMs;
-    const result = await cli(['configure-docker']);
+    const dir = await dockerConfigAfter('idempotent', [['configure-docker']]);
+    const before = readFileSync(configFile(dir), 'utf8');
+    const mtime = statSync(configFile(dir)).mtimeMs;
+    const result = await cli(['configure-docker'], { env: { DOCKER_CONFIG: dir } });
     expect(result.stdout).toMatch(/already uses credrelay; nothing changed/);
-    expect(readFileSync(configFile(), 'utf8')).toBe(before);
-    expect(statSync(configFile()).mtimeMs).toBe(mtime);
+    expect(readFileSync(configFile(dir), 'utf8')).toBe(before);
+    expect(statSync(configFile(dir)).mtimeMs).toBe(mtime);
   });
 
+  const registriesRun = () => [
+    'configure-docker',
+    '--registries',
+    `https://${registry.host}/,docker.io,123456789012.dkr.ecr.us-east-1.amazonaws.com`,
+  ];
+
   it('--registries adds credHelpers entries (Docker Hub under both names), idempotently', async () => {
-    const result = await cli([
-      'configure-docker',
-      '--registries',
-      `https://${registry.host}/,docker.io,123456789012.dkr.ecr.us-east-1.amazonaws.com`,
-    ]);
+    const dir = await dockerConfigAfter('registries', [['configure-docker']]);
+    const result = await cli(registriesRun(), { env: { DOCKER_CONFIG: dir } });
     expect(result.code).toBe(0);
-    const written = JSON.parse(readFileSync(configFile(), 'utf8')) as {
+    const written = JSON.parse(readFileSync(configFile(dir), 'utf8')) as {
       credHelpers: Record<string, string>;
       credsStore: string;
     };
@@ -110,18 +128,23 @@ describe('credrelay configure-docker', () => {
       '123456789012.dkr.ecr.us-east-1.amazonaws.com': 'credrelay',
     });
     expect(written.credsStore).toBe('credrelay');
-    expect((await cli(['configure-docker', '--registries', registry.host])).stdout).toMatch(/nothing changed/);
+    expect(
+      (await cli(['configure-docker', '--registries', registry.host], { env: { DOCKER_CONFIG: dir } })).stdout,
+    ).toMatch(/nothing changed/);
   });
 
   it('--undo puts back what credrelay replaced: credsStore "desktop", and no credHelpers it added', async () => {
-    const result = await cli(['configure-docker', '--undo']);
+    const dir = await dockerConfigAfter('undo', [['configure-docker'], registriesRun()]);
+    const result = await cli(['configure-docker', '--undo'], { env: { DOCKER_CONFIG: dir } });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/set credsStore back to "desktop"/);
     expect(result.stdout).toMatch(/removed credHelpers\["docker\.io"\]/);
-    const written = JSON.parse(readFileSync(configFile(), 'utf8')) as Record<string, unknown>;
+    const written = JSON.parse(readFileSync(configFile(dir), 'utf8')) as Record<string, unknown>;
     expect(written).toEqual(realistic);
     expect(Object.keys(written)).toEqual(Object.keys(realistic));
-    expect((await cli(['configure-docker', '--undo'])).stdout).toMatch(/has no credrelay entries; nothing changed/);
+    expect((await cli(['configure-docker', '--undo'], { env: { DOCKER_CONFIG: dir } })).stdout).toMatch(
+      /has no credrelay entries; nothing changed/,
+    );
   });
 
   it('--undo restores a credHelpers entry credrelay replaced, and removes credrelay entries it knows nothing of', async () => {
@@ -217,6 +240,11 @@ describe('credrelay login and logout', () => {
   });
 
   it('logout erases under any spelling', async () => {
+    // What the tests above stored, stored again: this test starts from that state on its own too.
+    await cli(['login', `http://${registry.host}`, '-u', registry.username, '--password-stdin'], {
+      input: registry.password,
+    });
+    await cli(['login', '127.0.0.1:1', '-u', 'u', '--password-stdin', '--no-verify'], { input: 'p' });
     expect((await cli(['logout', `https://${registry.host}/v2/`])).stdout).toBe(
       `Removed the credentials for ${registry.host}\n`,
     );
@@ -229,24 +257,27 @@ describe('credrelay login and logout', () => {
   });
 });
 
+/** An AWS profile and a configuration with an ECR route and a static route, as route and doctor explain them. */
+function writeRoutedConfig(): void {
+  mkdirSync(join(session.home, '.aws'), { recursive: true });
+  writeFileSync(
+    join(session.home, '.aws', 'credentials'),
+    '[default]\naws_access_key_id = AKIDCLIPROFILE000001\naws_secret_access_key = x\n',
+  );
+  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
+  writeFileSync(
+    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
+    JSON.stringify({
+      registries: {
+        '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr', profile: 'default' },
+        'https://index.docker.io/v1/': { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
+      },
+    }),
+  );
+}
+
 describe('credrelay route and providers', () => {
-  beforeAll(() => {
-    mkdirSync(join(session.home, '.aws'), { recursive: true });
-    writeFileSync(
-      join(session.home, '.aws', 'credentials'),
-      '[default]\naws_access_key_id = AKIDCLIPROFILE000001\naws_secret_access_key = x\n',
-    );
-    mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
-    writeFileSync(
-      join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
-      JSON.stringify({
-        registries: {
-          '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr', profile: 'default' },
-          'https://index.docker.io/v1/': { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
-        },
-      }),
-    );
-  });
+  beforeAll(writeRoutedConfig);
 
   it('explains a registries entry, naming secrets without resolving them', async () => {
     await cli(['daemon', 'stop']);
@@ -295,6 +326,7 @@ describe('credrelay route and providers', () => {
 
 describe('credrelay doctor', () => {
   it('on a healthy set-up: every check passes, exit 0, and no secret is printed', async () => {
+    writeRoutedConfig();
     await cli(['configure-docker']);
     await cli(['secrets', 'set', 'DOCKERHUB_TOKEN'], { input: 'doctor-canary-pat' });
     await runHelper('list', '', env); // a running daemon, so that its socket is checked too

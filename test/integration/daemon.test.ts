@@ -40,6 +40,14 @@ const get = (host: string, env_ = env) => runHelper('get', host, env_);
 const expectCredential = (result: { stdout: string; code: number | null }, host: string) => {
   expect(result).toMatchObject({ code: 0, stdout: `{"ServerURL":"${host}","Username":"ivan","Secret":"${CANARY}"}\n` });
 };
+/**
+ * The state most tests start from, whatever ran before them: the credential stored (in-process, so that no daemon is
+ * started by it), and with `daemon`, a daemon running.
+ */
+async function given(options: { daemon?: boolean } = {}): Promise<void> {
+  expect((await store('reg.example:5000', { ...env, CREDRELAY_NO_DAEMON: '1' })).code).toBe(0);
+  if (options.daemon) expectCredential(await get('reg.example:5000'), 'reg.example:5000');
+}
 const waitForExit = (pid: number) => waitFor(`pid ${pid} to exit`, () => !isAlive(pid));
 const logText = () => readFileSync(join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log'), 'utf8');
 
@@ -71,6 +79,7 @@ describe('starting on demand', () => {
   });
 
   it('CREDRELAY_NO_DAEMON=1 serves in-process and starts nothing', async () => {
+    await given();
     const runtime = makeTempDir('no-daemon');
     try {
       const isolated = { ...env, XDG_RUNTIME_DIR: runtime.path, CREDRELAY_NO_DAEMON: '1' };
@@ -84,6 +93,7 @@ describe('starting on demand', () => {
 
 describe('faults', () => {
   it('a daemon killed with SIGKILL between calls: the next call succeeds with a new daemon', async () => {
+    await given({ daemon: true });
     const killed = daemonPid(session.runtimeDir)!;
     process.kill(killed, 'SIGKILL');
     await waitForExit(killed);
@@ -95,6 +105,7 @@ describe('faults', () => {
   });
 
   it('a daemon killed with SIGKILL during a call: that call still succeeds', async () => {
+    await given({ daemon: true });
     const victim = daemonPid(session.runtimeDir)!;
     process.kill(victim, 'SIGSTOP'); // so that the request is certainly in flight when the daemon dies
     const pending = get('reg.example:5000');
@@ -107,7 +118,7 @@ describe('faults', () => {
   });
 
   it('an unresponsive daemon (SIGSTOP): the client gives up within seconds, says so, and serves in-process', async () => {
-    await get('reg.example:5000'); // a live daemon again
+    await given({ daemon: true }); // a live daemon again
     const stopped = daemonPid(session.runtimeDir)!;
     process.kill(stopped, 'SIGSTOP');
     try {
@@ -125,6 +136,7 @@ describe('faults', () => {
   });
 
   it('20 clients cold-starting at once all succeed, and exactly one daemon runs', async () => {
+    await given({ daemon: true });
     const previous = daemonPid(session.runtimeDir)!;
     process.kill(previous, 'SIGTERM');
     await waitForExit(previous);
@@ -160,6 +172,7 @@ describe('a runtime directory that is not private is never used', () => {
   it.each(cases)(
     '%s: refused with a reason on stderr, the planted socket gets nothing, the answer comes in-process',
     async (_name, spoil, reason) => {
+      await given();
       const runtime = makeTempDir('planted');
       try {
         const dir = join(runtime.path, 'credrelay');
@@ -181,6 +194,7 @@ describe('a runtime directory that is not private is never used', () => {
   );
 
   it('a symbolic link in place of the directory is refused too', async () => {
+    await given();
     const runtime = makeTempDir('symlinked');
     try {
       const elsewhere = join(runtime.path, 'elsewhere');
@@ -198,7 +212,7 @@ describe('a runtime directory that is not private is never used', () => {
   });
 
   it('another user cannot connect: the directory is 0700 and the socket itself 0600', async () => {
-    await get('reg.example:5000');
+    await given({ daemon: true });
     const probe = `require('node:net').createConnection(${JSON.stringify(socketPath)}).on('connect',()=>{console.log('CONNECTED');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(0)})`;
     const asNobody = () =>
       execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', probe], {
@@ -220,7 +234,7 @@ describe('a runtime directory that is not private is never used', () => {
 
 describe('the wire', () => {
   it('a malformed request gets an error reply and its connection closed; others are still served', async () => {
-    await get('reg.example:5000');
+    await given({ daemon: true });
     expect(await rawRequest(socketPath, 'this is not json\n')).toEqual([
       expect.stringContaining('"code":"BAD_REQUEST"'),
     ]);
@@ -231,12 +245,14 @@ describe('the wire', () => {
   });
 
   it('an oversized request gets an error reply and its connection closed; others are still served', async () => {
+    await given({ daemon: true });
     const replies = await rawRequest(socketPath, Buffer.alloc(3 * 1024 * 1024, 'x'));
     expect(replies).toEqual([expect.stringContaining('"code":"REQUEST_TOO_LARGE"')]);
     expectCredential(await get('reg.example:5000'), 'reg.example:5000');
   });
 
   it('acknowledges a request before answering it', async () => {
+    await given({ daemon: true });
     const input = Buffer.from('reg.example:5000').toString('base64');
     const replies = await rawRequest(
       socketPath,
@@ -249,6 +265,7 @@ describe('the wire', () => {
 
 describe('upgrades: a client that finds a daemon of another version replaces it', () => {
   it('asks the old daemon to exit and starts its own', async () => {
+    await given({ daemon: true });
     const current = daemonPid(session.runtimeDir)!;
     process.kill(current, 'SIGTERM');
     await waitForExit(current);
@@ -299,7 +316,7 @@ describe('credrelay daemon and cache commands', () => {
   const cli = (...args: string[]) => run(CLI, args, { env });
 
   it('status shows pid, version, uptime, socket and cache size; exits 1 when none runs', async () => {
-    await get('reg.example:5000');
+    await given({ daemon: true });
     const status = await cli('daemon', 'status');
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(
@@ -317,6 +334,7 @@ describe('credrelay daemon and cache commands', () => {
   });
 
   it('start starts one, and says so when one already runs', async () => {
+    await cli('daemon', 'stop');
     expect((await cli('daemon', 'start')).stdout).toMatch(/^daemon started \(pid \d+\)/);
     expect((await cli('daemon', 'start')).stdout).toMatch(
       /^the daemon is already running \(pid \d+, version 0\.1\.0\)/,
@@ -325,6 +343,7 @@ describe('credrelay daemon and cache commands', () => {
   });
 
   it('cache list and clear answer from the running daemon', async () => {
+    await given({ daemon: true });
     expect(await cli('cache', 'list')).toMatchObject({ code: 0, stdout: 'the cache is empty\n' });
     expect(JSON.parse((await cli('cache', 'list', '--json')).stdout)).toEqual([]);
     expect(await cli('cache', 'clear', 'reg.example:5000')).toMatchObject({
@@ -334,6 +353,7 @@ describe('credrelay daemon and cache commands', () => {
   });
 
   it('run stays in the foreground and removes its socket on SIGTERM and SIGINT', async () => {
+    await given();
     await cli('daemon', 'stop');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const foreground = spawn(CLI, ['daemon', 'run'], {
@@ -394,6 +414,7 @@ describe('configuration: idle exit and reloading', () => {
   });
 
   it('reloads on SIGHUP', async () => {
+    await runHelper('list', '', configured.env); // a running daemon
     writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 1200 } }));
     process.kill((await status()).pid, 'SIGHUP');
     const log = join(configured.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log');
@@ -407,6 +428,7 @@ describe('configuration: idle exit and reloading', () => {
 
   it('exits after the idle timeout, removing its socket', async () => {
     // The pid first: with a 1-second timeout the daemon may be gone before a slower question could reach it.
+    await runHelper('list', '', configured.env);
     const { pid } = await status();
     writeFileSync(configPath, JSON.stringify({ daemon: { idleTimeoutSeconds: 1 } }));
     process.kill(pid, 'SIGHUP');
