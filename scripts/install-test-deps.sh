@@ -7,6 +7,7 @@
 #   test fixtures: openssl (a self-signed certificate for a TLS registry)
 #   references:    the Go secretservice helper and Docker's Go client library (golang-go) to compare answers with
 #   benchmark:     hyperfine, amazon-ecr-credential-helper
+#   native client: gcc and libc6-dev (with its AddressSanitizer and UBSan runtimes)
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,7 @@ packages=(
   docker-registry apache2-utils skopeo openssl
   golang-go golang-docker-credential-helpers golang-github-docker-docker-credential-helpers-dev golang-golang-x-sys-dev
   hyperfine amazon-ecr-credential-helper
+  gcc libc6-dev # the native client: built at install, tested with AddressSanitizer and UBSan (libasan, libubsan)
 )
 command -v docker >/dev/null 2>&1 || packages+=(docker.io) # only its client is used
 

@@ -6,13 +6,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The real services and clients the integration suites use: installed here when one is missing.
-for tool in dbus-daemon gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo docker go docker-credential-secretservice; do
+for tool in dbus-daemon gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo docker go docker-credential-secretservice cc; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     bash scripts/install-test-deps.sh || exit 1
     break
   fi
 done
 [ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
+[ -x dist/native/docker-credential-credrelay ] || node scripts/build-native.mjs # installed after npm ci: a compiler
 
 npm run --silent build || exit 1
 npx tsc -p tsconfig.test.json || exit 1

@@ -169,7 +169,10 @@ function tokenClient(request: EcrTokenRequest): Promise<TokenClient> {
   if (clients.size > MAX_CLIENTS) {
     const [oldestKey, oldest] = clients.entries().next().value as [string, Promise<TokenClient>];
     clients.delete(oldestKey);
-    void oldest.then((evicted) => evicted.destroy(), () => undefined);
+    void oldest.then(
+      (evicted) => evicted.destroy(),
+      () => undefined,
+    );
   }
   return client;
 }

@@ -30,80 +30,90 @@ export interface Connections {
  * incomplete requests, and refuses what it cannot decode.
  */
 export function acceptConnections(server: Server, logger: Logger, handle: RequestHandler): Connections {
-  const refused = new WeakSet<Socket>();
-  const open = new Set<Socket>();
-  let bufferedBytes = 0;
   // Connections past this are closed by Node at once, before they cost anything.
   server.maxConnections = MAX_CONNECTIONS;
+  const layer = new ConnectionLayer(logger, handle);
+  server.on('connection', (socket: Socket) => layer.serve(socket));
+  return { destroyAll: () => layer.destroyAll() };
+}
+
+class ConnectionLayer {
+  private readonly refused = new WeakSet<Socket>();
+  private readonly open = new Set<Socket>();
+  /** Bytes of incomplete requests across all connections. */
+  private bufferedBytes = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly handle: RequestHandler,
+  ) {}
+
+  serve(socket: Socket): void {
+    const splitter = new LineSplitter();
+    let pendingBytes = 0; // of the request not yet complete, counted in bufferedBytes
+    const release = () => {
+      this.bufferedBytes -= pendingBytes;
+      pendingBytes = 0;
+    };
+    this.open.add(socket);
+    socket.on('close', () => {
+      this.open.delete(socket);
+      release();
+    });
+    socket.on('error', () => undefined); // A client that went away mid-answer is not our problem.
+    socket.setTimeout(REQUEST_READ_MS, () => {
+      if (!this.refused.has(socket)) this.logger.warn('closed a connection that sent no complete request in time');
+      socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.refused.has(socket)) return; // what follows a refused request is read and dropped
+      pendingBytes += chunk.length;
+      this.bufferedBytes += chunk.length;
+      if (this.bufferedBytes > MAX_BUFFERED_BYTES) {
+        this.logger.warn('refused a request: the daemon holds too many incomplete requests');
+        release();
+        return this.refuse(socket, 'BUSY', 'the daemon is holding too many incomplete requests; retry');
+      }
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch {
+        this.logger.warn('rejected an oversized request');
+        release();
+        return this.refuse(socket, 'REQUEST_TOO_LARGE', 'the request is larger than the daemon accepts');
+      }
+      if (lines.length > 0) {
+        release();
+        socket.setTimeout(0); // the request is in: the answer may take as long as a token exchange does
+      }
+      for (const line of lines) void this.serveLine(socket, line);
+    });
+  }
+
+  destroyAll(): void {
+    for (const socket of this.open) socket.destroy();
+  }
+
+  private async serveLine(socket: Socket, line: string): Promise<void> {
+    const request = decodeRequest(line);
+    if (request === undefined) {
+      this.logger.warn('rejected a malformed request');
+      return this.refuse(socket, 'BAD_REQUEST', 'the request is not a credrelay daemon request');
+    }
+    socket.write(encodeLine({ ack: true }));
+    const reply = await this.handle(request);
+    if (!socket.destroyed) socket.end(encodeLine(reply));
+  }
 
   /**
    * Refuses a request: the error reply, then our side of the connection closes. Whatever the client is still sending
    * is read and dropped rather than met with a reset, which could destroy the reply before the client reads it;
    * a client that keeps sending is cut off after REFUSED_DRAIN_MS.
    */
-  const refuse = (socket: Socket, code: WireErrorCode, message: string): void => {
-    if (socket.destroyed || refused.has(socket)) return;
-    refused.add(socket);
+  private refuse(socket: Socket, code: WireErrorCode, message: string): void {
+    if (socket.destroyed || this.refused.has(socket)) return;
+    this.refused.add(socket);
     socket.end(encodeLine({ ok: false, code, message }));
     socket.setTimeout(REFUSED_DRAIN_MS, () => socket.destroy());
-  };
-
-  const serveLine = async (socket: Socket, line: string): Promise<void> => {
-    const request = decodeRequest(line);
-    if (request === undefined) {
-      logger.warn('rejected a malformed request');
-      return refuse(socket, 'BAD_REQUEST', 'the request is not a credrelay daemon request');
-    }
-    socket.write(encodeLine({ ack: true }));
-    const reply = await handle(request);
-    if (!socket.destroyed) socket.end(encodeLine(reply));
-  };
-
-  server.on('connection', (socket: Socket) => {
-    const splitter = new LineSplitter();
-    let pendingBytes = 0; // of the request not yet complete, counted in bufferedBytes
-    const release = () => {
-      bufferedBytes -= pendingBytes;
-      pendingBytes = 0;
-    };
-    open.add(socket);
-    socket.on('close', () => {
-      open.delete(socket);
-      release();
-    });
-    socket.on('error', () => undefined); // A client that went away mid-answer is not our problem.
-    socket.setTimeout(REQUEST_READ_MS, () => {
-      if (!refused.has(socket)) logger.warn('closed a connection that sent no complete request in time');
-      socket.destroy();
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (refused.has(socket)) return; // what follows a refused request is read and dropped
-      pendingBytes += chunk.length;
-      bufferedBytes += chunk.length;
-      if (bufferedBytes > MAX_BUFFERED_BYTES) {
-        logger.warn('refused a request: the daemon holds too many incomplete requests');
-        release();
-        return refuse(socket, 'BUSY', 'the daemon is holding too many incomplete requests; retry');
-      }
-      let lines: string[];
-      try {
-        lines = splitter.push(chunk);
-      } catch {
-        logger.warn('rejected an oversized request');
-        release();
-        return refuse(socket, 'REQUEST_TOO_LARGE', 'the request is larger than the daemon accepts');
-      }
-      if (lines.length > 0) {
-        release();
-        socket.setTimeout(0); // the request is in: the answer may take as long as a token exchange does
-      }
-      for (const line of lines) void serveLine(socket, line);
-    });
-  });
-
-  return {
-    destroyAll: () => {
-      for (const socket of open) socket.destroy();
-    },
-  };
+  }
 }

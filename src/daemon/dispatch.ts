@@ -34,8 +34,45 @@ type Handlers = { [Op in WireOp]: (request: WireRequest<Op>) => Promise<WireResu
 
 /** Answers each op of the wire contract with the daemon's state. */
 export function createDispatcher(options: DispatchOptions): Dispatcher {
+  const { version, state } = options;
+  const handlers = handlersFor(options);
+
+  const run = async <Op extends WireOp>(request: WireRequest<Op>): Promise<WireResult<Op>> => {
+    if (request.op !== 'shutdown') {
+      if (request.v !== version) {
+        // The client's version is not echoed: it knows its own, and the field is whatever was sent.
+        throw new WireError('VERSION_MISMATCH', `this daemon is version ${version}; the client is of another version`);
+      }
+      await state.ensureCurrentConfig();
+    }
+    const handler = handlers[request.op] as (request: WireRequest<Op>) => Promise<WireResult<Op>> | WireResult<Op>;
+    return handler(request);
+  };
+
+  return {
+    async reply(request) {
+      try {
+        return { ok: true, result: await run(request) };
+      } catch (error) {
+        if (error instanceof WireError) {
+          return {
+            ok: false,
+            code: error.code,
+            message: error.message,
+            ...(error.code === 'VERSION_MISMATCH' ? { version } : {}),
+          };
+        }
+        const { code, message } = toCredrelayError(error);
+        return { ok: false, code, message };
+      }
+    },
+  };
+}
+
+/** One handler per op of the wire contract. */
+function handlersFor(options: DispatchOptions): Handlers {
   const { version, paths, state } = options;
-  const handlers: Handlers = {
+  return {
     protocol: (request) => answer(fromWire(request), state.loaded(), version),
     kubelet: (request) => answer(fromWire(request), state.loaded(), version),
     status: () => options.status(),
@@ -69,37 +106,6 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     },
     lock: () => ({ wasUnlocked: forgetUnlockedKeys() }),
     'store-call': (request) => callStore(state.store(), request.call),
-  };
-
-  const run = async <Op extends WireOp>(request: WireRequest<Op>): Promise<WireResult<Op>> => {
-    if (request.op !== 'shutdown') {
-      if (request.v !== version) {
-        // The client's version is not echoed: it knows its own, and the field is whatever was sent.
-        throw new WireError('VERSION_MISMATCH', `this daemon is version ${version}; the client is of another version`);
-      }
-      await state.ensureCurrentConfig();
-    }
-    const handler = handlers[request.op] as (request: WireRequest<Op>) => Promise<WireResult<Op>> | WireResult<Op>;
-    return handler(request);
-  };
-
-  return {
-    async reply(request) {
-      try {
-        return { ok: true, result: await run(request) };
-      } catch (error) {
-        if (error instanceof WireError) {
-          return {
-            ok: false,
-            code: error.code,
-            message: error.message,
-            ...(error.code === 'VERSION_MISMATCH' ? { version } : {}),
-          };
-        }
-        const { code, message } = toCredrelayError(error);
-        return { ok: false, code, message };
-      }
-    },
   };
 }
 

@@ -10,7 +10,7 @@ import { isListening } from '../core/wire/transport.js';
 import { acceptConnections } from './connections.js';
 import { createDispatcher } from './dispatch.js';
 import { acquireInstanceLock } from './instance-lock.js';
-import { forgetSecrets, idleTimer, loadDaemonState } from './lifecycle.js';
+import { type DaemonState, forgetSecrets, idleTimer, loadDaemonState } from './lifecycle.js';
 
 export interface DaemonOptions {
   readonly paths: CredrelayPaths;
@@ -51,22 +51,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const state = await loadDaemonState(paths, logger, clock, () => idle.touch());
   idle.touch(); // with the loaded configuration's timeout
 
-  const status = (): DaemonStatus => {
-    const loaded = state.loaded();
-    return {
-      pid: process.pid,
-      version,
-      uptimeSeconds: Math.round((clock() - startedAt) / 1000),
-      socketPath: paths.socketPath,
-      configPath: paths.configPath,
-      logPath: paths.logPath,
-      cacheEntries: state.cache.size,
-      idleTimeoutSeconds: state.config().daemon.idleTimeoutSeconds,
-      store: state.config().store,
-      storeUnlocked: holdsUnlockedKeys(),
-      ...('failure' in loaded ? { configError: describeFailure(loaded.failure) } : {}),
-    };
-  };
+  const status = (): DaemonStatus => daemonStatus(options, state, Math.round((clock() - startedAt) / 1000));
   const dispatcher = createDispatcher({ version, paths, state, status });
 
   const handle = async (request: WireRequest): Promise<WireReply> => {
@@ -115,7 +100,24 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   return { closed, shutdown, reload: state.reload, status };
 }
 
-const describeFailure = (failure: unknown): string => toCredrelayError(failure).message;
+/** What `credrelay daemon status` shows: never a secret. */
+function daemonStatus(options: DaemonOptions, state: DaemonState, uptimeSeconds: number): DaemonStatus {
+  const loaded = state.loaded();
+  const { paths } = options;
+  return {
+    pid: process.pid,
+    version: options.version,
+    uptimeSeconds,
+    socketPath: paths.socketPath,
+    configPath: paths.configPath,
+    logPath: paths.logPath,
+    cacheEntries: state.cache.size,
+    idleTimeoutSeconds: state.config().daemon.idleTimeoutSeconds,
+    store: state.config().store,
+    storeUnlocked: holdsUnlockedKeys(),
+    ...('failure' in loaded ? { configError: toCredrelayError(loaded.failure).message } : {}),
+  };
+}
 
 /**
  * Makes the socket ours: a private runtime directory, the instance lock, and no live daemon on the socket. Returns
