@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHome, makeClientHome } from '../support/client-home.js';
 import { daemonProcesses, isAlive } from '../support/daemon.js';
@@ -151,6 +151,7 @@ describe('honest daemon status', () => {
     const squatter: ChildProcess = spawn('sleep', ['60'], { stdio: 'ignore' });
     try {
       const pidPath = resolvePaths(helperEnvironment(env)).pidPath;
+      mkdirSync(dirname(pidPath), { recursive: true, mode: 0o700 }); // a runtime directory, whatever ran before
       writeFileSync(pidPath, `${squatter.pid}\n`);
       expect((await cli(['doctor'])).stdout).toMatch(/^✓ daemon +not running; the next helper call starts it/m);
       expect((await runHelper('list', '', env)).code).toBe(0);

@@ -28,6 +28,13 @@ const docker = (args: string[], input?: string) =>
   run('docker', args, { env, ...(input === undefined ? {} : { input }) });
 const listed = async () => JSON.parse((await runHelper('list', '', env)).stdout) as Record<string, string>;
 
+/** Logged in (and with an image pushed): the state later tests start from, whatever ran before them. */
+async function givenLoggedIn(withImage = false): Promise<void> {
+  const login = await docker(['login', '-u', registry.username, '--password-stdin', registry.host], registry.password);
+  expect(login.stdout).toContain('Login Succeeded');
+  if (withImage) expect((await pushAndInspect(registry.host, client.home, env)).pushed.code).toBe(0);
+}
+
 describe('docker CLI with "credsStore": "credrelay"', () => {
   beforeAll(() => client.writeDockerConfig({ credsStore: 'credrelay' }));
 
@@ -57,6 +64,7 @@ describe('docker CLI with "credsStore": "credrelay"', () => {
   });
 
   it('docker manifest inspect reads an image with the stored credential', async () => {
+    await givenLoggedIn();
     // Put an image there first, through skopeo and credrelay, since no engine can push here.
     const { pushed } = await pushAndInspect(registry.host, client.home, env);
     expect(pushed.stderr).toBe('');
@@ -71,6 +79,7 @@ describe('docker CLI with "credsStore": "credrelay"', () => {
   });
 
   it('with credHelpers for the host instead of credsStore, reads the same credential', async () => {
+    await givenLoggedIn(true);
     client.writeDockerConfig({ credHelpers: { [registry.host]: 'credrelay' } });
     try {
       const result = await docker(['manifest', 'inspect', '--insecure', `${registry.host}/demo:v1`]);
@@ -81,6 +90,7 @@ describe('docker CLI with "credsStore": "credrelay"', () => {
   });
 
   it('docker logout erases it, and the registry then refuses the read', async () => {
+    await givenLoggedIn();
     const result = await docker(['logout', registry.host]);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');

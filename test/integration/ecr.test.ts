@@ -152,6 +152,7 @@ describe('the daemon caches ECR tokens', () => {
     const host = '888888888888.dkr.ecr.ca-central-1.amazonaws.com';
     proxy.behaviour.delayMs = 300; // a realistic token exchange, so the requests really overlap
     try {
+      await runHelper('list', '', env); // a running daemon, whatever ran before
       const socketPath = daemonSocketFor(env);
       const secrets = await Promise.all(Array.from({ length: 300 }, () => socketGet(socketPath, host)));
       for (const secret of secrets) expect(secret).toBe(MOTO_PASSWORD('888888888888'));

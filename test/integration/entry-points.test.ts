@@ -19,6 +19,11 @@ afterAll(async () => {
 let recordings = 0;
 /** Runs the helper and returns the third-party packages (under node_modules) it loaded. */
 async function packagesLoaded(args: string[], input = ''): Promise<string[]> {
+  return (await modulesLoaded(args, input)).packages;
+}
+
+/** Runs the helper and returns the third-party packages and every module file it loaded. */
+async function modulesLoaded(args: string[], input = ''): Promise<{ packages: string[]; files: string[] }> {
   const file = join(scratch.path, `imports-${(recordings += 1)}.txt`);
   const result = await run(
     process.execPath,
@@ -30,7 +35,10 @@ async function packagesLoaded(args: string[], input = ''): Promise<string[]> {
   );
   expect(result.code, result.stdout + result.stderr).toBe(0);
   const urls = readFileSync(file, 'utf8').split('\n');
-  return [...new Set(urls.flatMap((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? []))].sort();
+  return {
+    packages: [...new Set(urls.flatMap((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? []))].sort(),
+    files: urls,
+  };
 }
 
 describe('the protocol path loads only what it needs', () => {
@@ -51,8 +59,11 @@ describe('the protocol path loads only what it needs', () => {
     });
     expect(JSON.parse(answer.stdout)).toMatchObject({ Secret: 's' });
   });
-  it('anything else goes to the management CLI, which loads oclif', async () => {
-    expect(await packagesLoaded(['--help'])).toContain('@oclif/core');
+  it('anything else goes to the management CLI: one bundle with oclif in it', async () => {
+    const { packages, files } = await modulesLoaded(['--help']);
+    expect(files.filter((url) => url.endsWith('/dist/src/cli/bundle.cjs'))).not.toEqual([]);
+    // oclif is inside the bundle: no module of its own package is resolved and loaded one by one.
+    expect(packages).not.toContain('@oclif/core');
   });
 });
 

@@ -61,6 +61,11 @@ afterAll(async () => {
 });
 
 const withKeyFile = () => ({ ...session, CREDRELAY_STORE_KEY_FILE: keyFile });
+/** The store exists, sealed with PASSPHRASE: a test that needs one starts from it, whatever ran before. */
+async function givenStore(): Promise<void> {
+  const entry = JSON.stringify({ ServerURL: 'given.example', Username: 'given', Secret: 'given-secret' });
+  expect((await runHelper('store', entry, { ...withKeyFile(), CREDRELAY_NO_DAEMON: '1' })).code).toBe(0);
+}
 const docker = (args: string[], env: Record<string, string | undefined>, input?: string) =>
   run('docker', args, { env, ...(input === undefined ? {} : { input }) });
 const login = (env: Record<string, string | undefined>) =>
@@ -117,6 +122,7 @@ describe('the encrypted file store on a machine without D-Bus', () => {
   });
 
   it('with credrelay unlock instead: the daemon keeps the key until credrelay lock', async () => {
+    await givenStore();
     await stopCredrelayDaemon(runtimeDir);
     const wrong = await cli(['unlock', '--passphrase-stdin'], session, 'not the passphrase\n');
     expect(wrong.code).toBe(1);
@@ -190,6 +196,7 @@ describe('the encrypted file store on a machine without D-Bus', () => {
   });
 
   it('a wrong, missing or loose key file is a clear error, never "not found"', async () => {
+    await givenStore();
     await stopCredrelayDaemon(runtimeDir);
     const wrongKey = join(root.path, 'secrets', 'wrong-key');
     writeFileSync(wrongKey, 'another passphrase', { mode: 0o600 });

@@ -86,10 +86,12 @@ describe.each(Object.entries(HELPERS))('Docker client library against %s', (_nam
   });
 
   it('List shows the entry', async () => {
+    expect(await library(helper, ['store', host, 'grace'], 'lib-secret')).toEqual({ ok: true }); // whatever ran before
     expect((await library(helper, ['list'])).list).toMatchObject({ [host]: 'grace' });
   });
 
   it('Erase removes it, and Get is then IsErrCredentialsNotFound', async () => {
+    expect(await library(helper, ['store', host, 'grace'], 'lib-secret')).toEqual({ ok: true });
     expect(await library(helper, ['erase', host])).toEqual({ ok: true });
     expect(await library(helper, ['get', host])).toMatchObject({ ok: false, notFound: true });
   });

@@ -77,6 +77,7 @@ describe('Application Default Credentials from the metadata server, through the 
   });
 
   it('many concurrent gets across hosts still share that one token', async () => {
+    await runHelper('list', '', env); // a running daemon, whatever ran before
     const socketPath = daemonSocketFor(env);
     const secrets = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
@@ -88,6 +89,7 @@ describe('Application Default Credentials from the metadata server, through the 
   });
 
   it('the cache holds one entry for every Google host; clearing any Google host forgets it', async () => {
+    await get('gcr.io'); // a cached token, whatever ran before
     const listed = JSON.parse((await run(CLI, ['cache', 'list', '--json'], { env })).stdout) as Array<
       Record<string, string>
     >;

@@ -62,55 +62,84 @@ afterAll(async () => {
   await registry.stop();
 });
 
+/** Runs `step` once, however many tests ask for it: each test can run alone and still see everything run. */
+const once = <T>(step: () => Promise<T>): (() => Promise<T>) => {
+  let running: Promise<T> | undefined;
+  return () => (running ??= step());
+};
+
+const protocolActions = once(async () => {
+  await helper('store', JSON.stringify({ ServerURL: 'stored.example', Username: 'u', Secret: STORED }));
+  const got = await helper('get', 'stored.example', STORED);
+  await helper('list', '');
+  await helper('store', `{"ServerURL":"x.example","Username":"u","Secret":"${BROKEN}" !!`);
+  await helper('get', `https://user:${BROKEN}@stored.example`);
+  await helper('erase', 'nothing.example');
+  return { got };
+});
+
+const secretsAndKubelet = once(async () => {
+  await cli(['secrets', 'set', 'NAMED_TOKEN'], NAMED);
+  await cli(['secrets', 'list']);
+  const named = await helper('get', 'named.example', NAMED);
+  const kubelet = await record(
+    'helper kubelet',
+    run(HELPER, ['kubelet'], {
+      env,
+      input: JSON.stringify({
+        apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+        kind: 'CredentialProviderRequest',
+        image: 'named.example/app:1',
+      }),
+    }),
+    NAMED,
+  );
+  return { named, kubelet };
+});
+
+const loginAndManagement = once(async () => {
+  const login = await cli(['login', registry.host, '-u', 'leaky', '--password-stdin'], LOGIN);
+  await cli(['login', registry.host, '-u', 'leaky', '--password-stdin'], BROKEN);
+  await cli(['configure-docker']);
+  for (const command of [
+    ['route', 'named.example'],
+    ['route', 'stored.example', '--json'],
+    ['providers'],
+    ['doctor'],
+    ['doctor', '--json'],
+    ['daemon', 'status', '--json'],
+    ['cache', 'list', '--json'],
+    ['cache', 'clear'],
+  ]) {
+    await cli(command);
+  }
+  await cli(['logout', registry.host]);
+  return { login };
+});
+
+const everything = async () => {
+  await protocolActions();
+  await secretsAndKubelet();
+  await loginAndManagement();
+};
+
 describe('with every command and action run on canary secrets', () => {
   it('the protocol actions, through the daemon at debug level', async () => {
-    await helper('store', JSON.stringify({ ServerURL: 'stored.example', Username: 'u', Secret: STORED }));
-    expect((await helper('get', 'stored.example', STORED)).stdout).toContain(STORED);
-    await helper('list', '');
-    await helper('store', `{"ServerURL":"x.example","Username":"u","Secret":"${BROKEN}" !!`);
-    await helper('get', `https://user:${BROKEN}@stored.example`);
-    await helper('erase', 'nothing.example');
+    expect((await protocolActions()).got.stdout).toContain(STORED);
   });
 
   it('secrets, static routes and kubelet', async () => {
-    await cli(['secrets', 'set', 'NAMED_TOKEN'], NAMED);
-    await cli(['secrets', 'list']);
-    expect((await helper('get', 'named.example', NAMED)).stdout).toContain(NAMED);
-    const kubelet = await record(
-      'helper kubelet',
-      run(HELPER, ['kubelet'], {
-        env,
-        input: JSON.stringify({
-          apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
-          kind: 'CredentialProviderRequest',
-          image: 'named.example/app:1',
-        }),
-      }),
-      NAMED,
-    );
+    const { named, kubelet } = await secretsAndKubelet();
+    expect(named.stdout).toContain(NAMED);
     expect(kubelet.stdout).toContain(NAMED);
   });
 
   it('login against a real registry, and the management commands', async () => {
-    expect((await cli(['login', registry.host, '-u', 'leaky', '--password-stdin'], LOGIN)).code).toBe(0);
-    await cli(['login', registry.host, '-u', 'leaky', '--password-stdin'], BROKEN);
-    await cli(['configure-docker']);
-    for (const command of [
-      ['route', 'named.example'],
-      ['route', 'stored.example', '--json'],
-      ['providers'],
-      ['doctor'],
-      ['doctor', '--json'],
-      ['daemon', 'status', '--json'],
-      ['cache', 'list', '--json'],
-      ['cache', 'clear'],
-    ]) {
-      await cli(command);
-    }
-    await cli(['logout', registry.host]);
+    expect((await loginAndManagement()).login.code).toBe(0);
   });
 
   it('no process argument holds a canary while the daemon works', async () => {
+    await secretsAndKubelet();
     const seen: string[] = [];
     const burst = Promise.all(Array.from({ length: 10 }, () => runHelper('get', 'named.example', env)));
     const sampler = setInterval(() => seen.push(...commandLines()), 5);
@@ -120,7 +149,8 @@ describe('with every command and action run on canary secrets', () => {
     for (const value of CANARIES) expect(seen.filter((line) => line.includes(value))).toEqual([]);
   });
 
-  it('no output carries a canary except the protocol answer meant to carry it', () => {
+  it('no output carries a canary except the protocol answer meant to carry it', async () => {
+    await everything();
     expect(outputs.length).toBeGreaterThan(20);
     for (const { what, result, mayCarry } of outputs) {
       for (const value of CANARIES) {
@@ -130,7 +160,8 @@ describe('with every command and action run on canary secrets', () => {
     }
   });
 
-  it('no file under the session or the temporary directory holds a canary; the log exists, at debug level', () => {
+  it('no file under the session or the temporary directory holds a canary; the log exists, at debug level', async () => {
+    await everything();
     const log = join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log');
     expect(statSync(log).size).toBeGreaterThan(0);
     expect(readFileSync(log, 'utf8')).toMatch(/"level":"debug","msg":"request served"/);

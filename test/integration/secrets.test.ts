@@ -60,6 +60,17 @@ afterAll(async () => {
   await Promise.all([registry.stop(), proxy.stop(), moto.stop()]);
 });
 
+/** The secrets the example configuration names, set again: a test that needs them starts from them on its own. */
+async function givenSecrets(): Promise<void> {
+  for (const [name, value] of [
+    ['DOCKERHUB_TOKEN', HUB_PAT],
+    ['GOOGLE_AR_JSON_BASE64', AR_KEY_BASE64],
+    ['LOCAL_REGISTRY_TOKEN', registry.password],
+  ] as const) {
+    expect((await cli(['secrets', 'set', name], value)).code).toBe(0);
+  }
+}
+
 describe('credrelay secrets', () => {
   it('set reads the value from stdin and stores it in the keychain, apart from registry credentials', async () => {
     expect(await cli(['secrets', 'set', 'DOCKERHUB_TOKEN'], `${HUB_PAT}\n`)).toMatchObject({
@@ -80,7 +91,7 @@ describe('credrelay secrets', () => {
   });
 
   it('list shows names only, never values', async () => {
-    await cli(['secrets', 'set', 'LOCAL_REGISTRY_TOKEN'], registry.password);
+    await givenSecrets();
     const listed = await cli(['secrets', 'list']);
     expect(listed.stdout).toBe('DOCKERHUB_TOKEN\nGOOGLE_AR_JSON_BASE64\nLOCAL_REGISTRY_TOKEN\n');
     expect(JSON.parse((await cli(['secrets', 'list', '--json'])).stdout)).toEqual([
@@ -105,6 +116,7 @@ describe('credrelay secrets', () => {
 
 describe('the example configuration answers for every registry', () => {
   it('Docker Hub under every spelling: the username and the PAT from the keychain', async () => {
+    await givenSecrets();
     for (const spelling of ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io', 'registry-1.docker.io']) {
       const result = await runHelper('get', spelling, env);
       expect(JSON.parse(result.stdout)).toEqual({ ServerURL: spelling, Username: 'myuser', Secret: HUB_PAT });
@@ -112,6 +124,7 @@ describe('the example configuration answers for every registry', () => {
   });
 
   it('Artifact Registry in the _json_key_base64 shape, exactly as configured', async () => {
+    await givenSecrets();
     expect(JSON.parse((await runHelper('get', 'us-docker.pkg.dev', env)).stdout)).toEqual({
       ServerURL: 'us-docker.pkg.dev',
       Username: '_json_key_base64',
@@ -127,6 +140,7 @@ describe('the example configuration answers for every registry', () => {
   });
 
   it('a registry on this machine: skopeo pushes and inspects with the referenced secret', async () => {
+    await givenSecrets();
     const { pushed, inspected } = await pushAndInspect(registry.host, session.home, env);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);

@@ -39,6 +39,15 @@ describe('skopeo with credHelpers -> credrelay', () => {
     expect(result.stderr).toMatch(/unauthorized|authentication required/i);
   });
 
+  /** Logged in: the state the tests after the login start from, whatever ran before them. */
+  const givenLoggedIn = async () => {
+    const login = await skopeo(
+      ['login', '--tls-verify=false', '-u', registry.username, '--password-stdin', registry.host],
+      registry.password,
+    );
+    expect(login.code).toBe(0);
+  };
+
   it('skopeo login with a wrong password fails and stores nothing', async () => {
     const result = await skopeo(
       ['login', '--tls-verify=false', '-u', registry.username, '--password-stdin', registry.host],
@@ -59,6 +68,7 @@ describe('skopeo with credHelpers -> credrelay', () => {
   });
 
   it('skopeo copy pushes with the credential, and skopeo inspect reads it back', async () => {
+    await givenLoggedIn();
     const image = writeOciImage(join(client.home, 'image'));
     const copied = await skopeo(['copy', '--dest-tls-verify=false', image, `docker://${registry.host}/demo:v1`]);
     expect(copied.code).toBe(0);
@@ -71,6 +81,7 @@ describe('skopeo with credHelpers -> credrelay', () => {
   });
 
   it('skopeo logout erases through credrelay, and reads are refused afterwards', async () => {
+    await givenLoggedIn();
     expect((await skopeo(['logout', registry.host])).code).toBe(0);
     expect(JSON.parse((await runHelper('list', '', env)).stdout)).toEqual({});
     const refused = await skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/demo:v1`]);
