@@ -26,6 +26,8 @@ export default tseslint.config(
         Buffer: 'readonly',
         require: 'readonly',
         __filename: 'readonly',
+        __dirname: 'readonly',
+        module: 'writable',
       },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -86,9 +86,15 @@ export async function describeStore(config: Config, store: SecretStore): Promise
   return `${description.backend} (${setting}); ${state}`;
 }
 
-/** The user's configuration with the store a command uses. */
-export async function composeCommandRouter(): Promise<{ config: Config; router: Router; store: SecretStore }> {
+/** The user's configuration and the store a command uses, and the router they build (still being built). */
+export function commandRouting(): { config: Config; store: SecretStore; router: Promise<Router> } {
   const config = loadConfig(resolvePaths().configPath);
   const store = commandSecretStore(config);
-  return { config, store, router: await composeRouter({ config, store }) };
+  return { config, store, router: composeRouter({ config, store }) };
+}
+
+/** The user's configuration with the store a command uses, and its router. */
+export async function composeCommandRouter(): Promise<{ config: Config; router: Router; store: SecretStore }> {
+  const { config, store, router } = commandRouting();
+  return { config, store, router: await router };
 }

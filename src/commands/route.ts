@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { askDaemon } from '../cli/daemon-connection.js';
 import { CredrelayCommand } from '../cli/base-command.js';
-import { composeCommandRouter, describeStore } from '../cli/secret-store.js';
+import { commandRouting, describeStore } from '../cli/secret-store.js';
 import { parseRegistry } from '../core/registry/identity.js';
 import { EVERY_REGISTRY } from '../routing/router.js';
 import { referencedSecret } from '../core/secrets/secret-name.js';
@@ -20,9 +20,10 @@ export default class RouteCommand extends CredrelayCommand {
   async run(): Promise<Record<string, unknown>> {
     const { args } = await this.parse(RouteCommand);
     const registry = parseRegistry(args.host);
-    const { config, router, store } = await composeCommandRouter();
-    // The daemon's cache and the store's state are independent questions: asked at once.
-    const [rows, storeLine] = await Promise.all([
+    const { config, store, router: routing } = commandRouting();
+    // The router, the daemon's cache and the store's state are independent questions: asked at once.
+    const [router, rows, storeLine] = await Promise.all([
+      routing,
       askDaemon((v) => ({ v, op: 'cache-list' })).catch(() => undefined),
       describeStore(config, store),
     ]);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../util/crypto.js';
 import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CredrelayError } from '../errors.js';
@@ -205,7 +205,7 @@ export async function unlockFileStore(path: string, passphrase: string): Promise
 }
 
 function recordId(keys: StoreKeys, service: string, account: string): string {
-  return createHmac('sha256', keys.idKey).update(service).update('\0').update(account).digest('base64url');
+  return nodeCrypto().createHmac('sha256', keys.idKey).update(service).update('\0').update(account).digest('base64url');
 }
 
 /** JSON with trailing spaces, to a multiple of PAD_TO bytes: JSON.parse ignores them. */
@@ -216,8 +216,8 @@ function padded(record: RecordPlaintext): string {
 }
 
 function seal(keys: StoreKeys, id: string, plaintext: string): string {
-  const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', keys.encryptionKey, nonce);
+  const nonce = nodeCrypto().randomBytes(NONCE_BYTES);
+  const cipher = nodeCrypto().createCipheriv('aes-256-gcm', keys.encryptionKey, nonce);
   cipher.setAAD(Buffer.from(`${FORMAT}/${VERSION}:${id}`));
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64');
@@ -228,7 +228,7 @@ function unseal(keys: StoreKeys, id: string, sealed: string): string | undefined
   const bytes = Buffer.from(sealed, 'base64');
   if (bytes.length < NONCE_BYTES + TAG_BYTES) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', keys.encryptionKey, bytes.subarray(0, NONCE_BYTES));
+    const decipher = nodeCrypto().createDecipheriv('aes-256-gcm', keys.encryptionKey, bytes.subarray(0, NONCE_BYTES));
     decipher.setAAD(Buffer.from(`${FORMAT}/${VERSION}:${id}`));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
     return Buffer.concat([

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt } from 'node:crypto';
+import { nodeCrypto } from '../util/crypto.js';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { CredrelayError } from '../errors.js';
@@ -42,7 +42,7 @@ const MAX_PASSPHRASE_BYTES = 4096;
 export const newKdfParams = (): KdfParams => ({
   algorithm: 'scrypt',
   ...SCRYPT,
-  salt: randomBytes(16).toString('base64'),
+  salt: nodeCrypto().randomBytes(16).toString('base64'),
 });
 
 export function deriveKeys(passphrase: string, kdf: KdfParams): Promise<StoreKeys> {
@@ -52,10 +52,16 @@ export function deriveKeys(passphrase: string, kdf: KdfParams): Promise<StoreKey
     );
   }
   return new Promise((resolve, reject) =>
-    scrypt(passphrase, Buffer.from(kdf.salt, 'base64'), 64, { ...kdf, maxmem: 256 * kdf.N * kdf.r }, (error, key) => {
-      if (error) return reject(new CredrelayError('STORE_FAILED', 'deriving the credential store key failed'));
-      resolve({ encryptionKey: key.subarray(0, 32), idKey: key.subarray(32) });
-    }),
+    nodeCrypto().scrypt(
+      passphrase,
+      Buffer.from(kdf.salt, 'base64'),
+      64,
+      { ...kdf, maxmem: 256 * kdf.N * kdf.r },
+      (error, key) => {
+        if (error) return reject(new CredrelayError('STORE_FAILED', 'deriving the credential store key failed'));
+        resolve({ encryptionKey: key.subarray(0, 32), idKey: key.subarray(32) });
+      },
+    ),
   );
 }
 
@@ -92,7 +98,7 @@ export function createStoreKeySource(env: NodeJS.ProcessEnv = process.env): Stor
         throw new CredrelayError('STORE_LOCKED', `the credential store is locked: ${LOCKED_FIX}`);
       }
       const passphrase = readKeyFile(keyFile);
-      const id = `${kdf.salt}:${createHash('sha256').update(passphrase).digest('base64')}`;
+      const id = `${kdf.salt}:${nodeCrypto().createHash('sha256').update(passphrase).digest('base64')}`;
       let keys = derived.get(id);
       if (keys === undefined) {
         if (derived.size >= MAX_DERIVED) derived.delete(derived.keys().next().value as string);

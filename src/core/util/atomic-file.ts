@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from './crypto.js';
 import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
  * reaches the disk too.
  */
 export function replaceFileAtomically(path: string, content: string | Buffer, mode: number): void {
-  const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`;
+  const temporary = `${path}.${nodeCrypto().randomBytes(8).toString('hex')}.tmp`;
   const fd = openSync(temporary, 'wx', mode);
   try {
     fchmodSync(fd, mode);
