@@ -19,11 +19,10 @@ function loadCli(useCache = true) {
       cachedData = undefined; // not built yet, or removed: compile as usual
     }
   }
-  const script = new vm.Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), {
-    filename: BUNDLE,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // A script run by vm has no import() of its own; the bundle turns its dynamic imports into require() (the cloud
+  // SDKs are CommonJS), and a plugin, which may be an ES module, is imported through this one.
+  globalThis.credrelayImport = (specifier) => import(specifier);
+  const script = new vm.Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
   const module = new Module(BUNDLE, require.main);
   module.filename = BUNDLE;
   module.paths = Module._nodeModulePaths(dirname(BUNDLE));

@@ -7,6 +7,8 @@ import { createKeychainProvider } from '../plugins/keychain/index.js';
 import { createEcrProvider } from '../plugins/ecr/index.js';
 import { createGarProvider } from '../plugins/gar/index.js';
 import { createStaticProvider } from '../plugins/static/index.js';
+import { createExecProvider } from '../plugins/exec/index.js';
+import { createGhcrProvider } from '../plugins/ghcr/index.js';
 import type { TokenCache } from './cache/token-cache.js';
 import { type Config, loadConfig } from './core/config.js';
 import type { Logger } from './core/logger.js';
@@ -27,7 +29,13 @@ export interface CompositionOptions {
 }
 
 /** The providers that ship with credrelay besides the keychain, in the order their host matchers are consulted. */
-export const builtinProviders = (): Provider[] => [createEcrProvider(), createGarProvider(), createStaticProvider()];
+export const builtinProviders = (): Provider[] => [
+  createEcrProvider(),
+  createGarProvider(),
+  createGhcrProvider(),
+  createStaticProvider(),
+  createExecProvider(),
+];
 
 /**
  * Builds what answers the protocol from a configuration, the same in the daemon and in a helper process: the

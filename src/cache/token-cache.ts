@@ -69,8 +69,11 @@ export class TokenCache {
     this.logger = options.logger ?? silentLogger;
   }
 
-  /** A cached credential for `key`, or the result of `fetch` (shared with every concurrent caller). */
-  async get(key: CacheKey, fetch: () => Promise<Credential | undefined>): Promise<Credential | undefined> {
+  /**
+   * A cached credential for `key`, or the result of `fetch` (shared with every concurrent caller). A credential with
+   * no expiry of its own is kept for `keepMs` when that is given (and refreshed only once that has passed), else not.
+   */
+  async get(key: CacheKey, fetch: () => Promise<Credential | undefined>, keepMs = 0): Promise<Credential | undefined> {
     const id = cacheId(key);
     const entry = this.store.get<Entry>(id);
     const now = this.clock();
@@ -87,25 +90,38 @@ export class TokenCache {
       }
       return entry.credential;
     }
-    return this.fetchOnce(id, key, fetch);
+    return this.fetchOnce(id, key, fetch, keepMs);
   }
 
   private fetchOnce(
     id: string,
     key: CacheKey,
     fetch: () => Promise<Credential | undefined>,
+    keepMs = 0,
   ): Promise<Credential | undefined> {
     let pending = this.inFlight.get(id);
     if (pending === undefined) {
       pending = fetch()
         .then((credential) => {
-          this.remember(id, key, credential);
+          if (credential?.expiresAt !== undefined) this.remember(id, key, credential);
+          else if (credential !== undefined && keepMs > 0) this.keep(id, key, credential, keepMs);
           return credential;
         })
         .finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, pending);
     }
     return pending;
+  }
+
+  /** A long-lived credential, kept for `keepMs` and then fetched again: no refresh ahead, nothing expires it early. */
+  private keep(id: string, key: CacheKey, credential: Credential, keepMs: number): void {
+    const fetchedAt = this.clock();
+    const expiresAt = fetchedAt + keepMs + EXPIRY_MARGIN_MS;
+    this.store.set(
+      id,
+      { ...key, credential, fetchedAt, refreshAt: expiresAt, expiresAt },
+      Math.ceil(keepMs / 1000) + 60,
+    );
   }
 
   private remember(id: string, key: CacheKey, credential: Credential | undefined): void {

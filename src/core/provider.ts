@@ -76,10 +76,12 @@ export interface ProviderAbout {
 
 /** One option a provider accepts in a `registries` entry. */
 export interface OptionSpec {
-  readonly type: 'string';
+  readonly type: 'string' | 'number' | 'boolean';
   readonly description: string;
-  /** The value must match this; the description says what it should look like. */
+  /** A string must match this; the description says what it should look like. */
   readonly pattern?: RegExp;
+  /** A number must be an integer within these bounds, inclusive. */
+  readonly range?: readonly [number, number];
   readonly required?: boolean;
 }
 
@@ -101,6 +103,11 @@ export interface CachePolicy {
    * and every pkg.dev host alike), so the cache keeps one per identity instead of one per registry.
    */
   readonly sharedAcrossRegistries?: boolean;
+  /**
+   * How long the daemon keeps a credential that has no expiry of its own (a long-lived token read from elsewhere),
+   * so that a rotated one is picked up after that. Without it, such a credential is not cached.
+   */
+  keepSeconds?(options: RouteOptionValues): number;
 }
 
 export interface CredentialStorage {

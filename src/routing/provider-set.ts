@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { Config } from '../core/config.js';
 import { CredrelayError } from '../core/errors.js';
 import { untrustedReason } from '../core/util/file-trust.js';
-import { PROVIDER_NAME, type Provider, type StorageProvider } from '../core/provider.js';
+import { type OptionSpec, PROVIDER_NAME, type Provider, type StorageProvider } from '../core/provider.js';
 import type { Route } from './route-table.js';
 
 /** The providers of one configuration: the keychain fallback, and the others in matching order. */
@@ -57,7 +57,7 @@ export async function loadProviderSet(
           `${where}: option "${option}" is not known to provider "${provider.name}"${known.length ? `; it accepts ${known.join(', ')}` : '; it takes no options'}`,
         );
       }
-      if (typeof value !== spec.type || (spec.pattern && !spec.pattern.test(value as string))) {
+      if (!optionValueFits(spec, value)) {
         throw configError(config, `${where}: option "${option}" must be ${spec.description}`);
       }
     }
@@ -76,6 +76,15 @@ export async function loadProviderSet(
   return { keychain, matchers: [...builtins, ...plugins], byName, routes };
 }
 
+/**
+ * `import()` of a plugin, which may be an ES module. The CLI runs from a bundle in which esbuild turns every other
+ * dynamic import into `require` (bin/cli-loader.cjs says why); its loader provides a real `import()` here.
+ */
+const importPlugin = (specifier: string): Promise<unknown> => {
+  const provided = (globalThis as { credrelayImport?: (specifier: string) => Promise<unknown> }).credrelayImport;
+  return provided !== undefined ? provided(specifier) : import(specifier);
+};
+
 /** Imports a plugin: a path (relative to the configuration file) or a package name; its default export is a provider or a function that returns one. */
 async function loadPlugin(config: Config, specifier: string): Promise<Provider> {
   const isPath = specifier.startsWith('.') || isAbsolute(specifier);
@@ -90,7 +99,7 @@ async function loadPlugin(config: Config, specifier: string): Promise<Provider> 
   const target = isPath ? pathToFileURL(path).href : specifier;
   let module: { default?: unknown };
   try {
-    module = (await import(target)) as { default?: unknown };
+    module = (await importPlugin(target)) as { default?: unknown };
   } catch (error) {
     throw configError(
       config,
@@ -121,4 +130,14 @@ function providerProblem(value: unknown): string | undefined {
   if (storage !== undefined && ['store', 'erase', 'list'].some((method) => typeof storage[method] !== 'function'))
     return 'its storage must have store, erase and list functions';
   return undefined;
+}
+
+/** Whether a value has the option's type, and for a string its pattern, for a number its integer range. */
+function optionValueFits(spec: OptionSpec, value: unknown): boolean {
+  if (typeof value !== spec.type) return false;
+  if (typeof value === 'string') return spec.pattern === undefined || spec.pattern.test(value);
+  if (typeof value === 'number') {
+    return spec.range === undefined || (Number.isInteger(value) && value >= spec.range[0] && value <= spec.range[1]);
+  }
+  return true;
 }

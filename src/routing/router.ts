@@ -146,7 +146,8 @@ function cacheKeeper(cache: TokenCache | undefined, decide: (registry: RegistryI
         identity: identityOf(decision),
         registry: cacheRegistry(decision),
       };
-      return cache.get(key, fetch);
+      const keepSeconds = decision.provider.cachePolicy?.keepSeconds?.(decision.options) ?? 0;
+      return cache.get(key, fetch, keepSeconds * 1000);
     },
     clear(registry?: RegistryIdentity): number {
       if (cache === undefined) return 0;

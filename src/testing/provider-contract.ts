@@ -88,7 +88,7 @@ export function runProviderContract(name: string, contract: ProviderContractOpti
         expect(provider.about.hostPatterns.length).toBeGreaterThan(0);
       }
       for (const spec of Object.values(provider.routes?.options ?? {})) {
-        expect(spec.type).toBe('string');
+        expect(['string', 'number', 'boolean']).toContain(spec.type);
         expect(spec.description.length).toBeGreaterThan(0);
       }
       if (provider.storage !== undefined) {

@@ -318,7 +318,7 @@ describe('credrelay route and providers', () => {
       hostPatterns: string[];
       options: Record<string, string>;
     }>;
-    expect(listed.map((provider) => provider.name)).toEqual(['ecr', 'gar', 'static', 'keychain']);
+    expect(listed.map((provider) => provider.name)).toEqual(['ecr', 'gar', 'ghcr', 'static', 'exec', 'keychain']);
     expect(listed[0]!.hostPatterns.join(' ')).toMatch(/dkr\.ecr/);
     expect(Object.keys(listed[1]!.options)).toEqual(['keySecret', 'impersonate']);
   });

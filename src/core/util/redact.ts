@@ -11,10 +11,13 @@ export function redactUserinfo(text: string): string {
 
 /**
  * A short excerpt of a foreign message: its first line, anything it quotes replaced by `"…"` (parsers quote the
- * input they failed on), bounded to `max` characters.
+ * input they failed on), control characters (terminal escapes) as spaces, bounded to `max` characters.
  */
 export function foreignExcerpt(text: string, max = 200): string {
-  const line = (text.split('\n')[0] ?? '').replace(/"[^"]*"?|'[^']*'?|`[^`]*`?/g, '"…"');
+  const line = (text.split('\n')[0] ?? '')
+    .replace(/"[^"]*"?|'[^']*'?|`[^`]*`?/g, '"…"')
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 

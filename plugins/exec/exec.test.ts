@@ -1,0 +1,115 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseRegistry } from '../../src/core/registry/identity.js';
+import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
+import { createExecProvider, jwtExpiry } from './index.js';
+
+/** A directory of fake docker-credential helpers, as a PATH. */
+const bin = mkdtempSync(join(tmpdir(), 'credrelay-exec-'));
+afterAll(() => rmSync(bin, { recursive: true, force: true }));
+const helper = (name: string, script: string) => {
+  const file = join(bin, `docker-credential-${name}`);
+  writeFileSync(file, `#!/bin/sh\n${script}\n`);
+  chmodSync(file, 0o755);
+};
+const runs = join(bin, 'runs.log');
+helper(
+  'fixed',
+  `read -r server; echo "$1 $server" >> '${runs}'; printf '{"ServerURL":"%s","Username":"robot","Secret":"fixed-secret"}' "$server"`,
+);
+helper('empty', `echo "credentials not found in native keychain"; exit 1`);
+helper('broken', `echo "helper exploded: \\033[31mred\\033[0m" >&2; exit 3`);
+helper('garbage', `echo 'not json at all'`);
+helper('slow', `sleep 5`);
+helper('loud', `head -c 2000000 /dev/zero | tr '\\0' 'x'`);
+helper('store', `cat > '${join(bin, 'stored.json')}'; echo "$1" >> '${runs}'`);
+
+const provider = createExecProvider({ path: () => bin, deadlineMs: 1000 });
+const context = (options: Record<string, unknown>) => testContext({ helper: 'fixed', ...options });
+
+runProviderContract('exec', {
+  create: () => provider,
+  ownHosts: [],
+  spoofedHosts: ['registry.example', 'docker.io', 'ghcr.io'],
+  answers: { host: 'registry.example', options: { helper: 'fixed' } },
+});
+
+describe('exec provider', () => {
+  it('runs the helper with the registry on stdin, as Docker would, and answers its credential', async () => {
+    expect(await provider.get(parseRegistry('https://registry.example:5000/v2/'), context({}))).toEqual({
+      username: 'robot',
+      secret: 'fixed-secret',
+    });
+    expect(readFileSync(runs, 'utf8')).toContain('get registry.example:5000\n');
+    await provider.get(parseRegistry('index.docker.io'), context({}));
+    expect(readFileSync(runs, 'utf8')).toContain('get https://index.docker.io/v1/\n');
+  });
+
+  it("keeps the helper's not-found as not-found", async () => {
+    expect(await provider.get(parseRegistry('registry.example'), context({ helper: 'empty' }))).toBeUndefined();
+  });
+
+  it("passes other failures through with the helper's own message, printable and bounded", async () => {
+    const error = await provider.get(parseRegistry('registry.example'), context({ helper: 'broken' })).catch((e) => e);
+    expect(error.message).toMatch(/^docker-credential-broken get failed \(exit 3\): helper exploded: /);
+    expect(error.message).not.toContain('\u001b');
+  });
+
+  it('refuses an answer that is not a credential, and a helper that is not there', async () => {
+    await expect(provider.get(parseRegistry('r.example'), context({ helper: 'garbage' }))).rejects.toThrow(
+      /answered something that is not a credential/,
+    );
+    await expect(provider.get(parseRegistry('r.example'), context({ helper: 'absent' }))).rejects.toThrow(
+      /docker-credential-absent is not on PATH/,
+    );
+  });
+
+  it('kills a helper that outlives the deadline, and one that prints without end', async () => {
+    const started = Date.now();
+    await expect(provider.get(parseRegistry('r.example'), context({ helper: 'slow' }))).rejects.toThrow(
+      /did not answer within 1 s and was stopped/,
+    );
+    expect(Date.now() - started).toBeLessThan(4000);
+    await expect(provider.get(parseRegistry('r.example'), context({ helper: 'loud' }))).rejects.toThrow(
+      /printed more than 1 MiB/,
+    );
+  });
+
+  it('keeps answers for cacheSeconds (default 300), or until a JWT secret expires', () => {
+    expect(provider.cachePolicy?.keepSeconds?.({ helper: 'x' })).toBe(300);
+    expect(provider.cachePolicy?.keepSeconds?.({ helper: 'x', cacheSeconds: 30 })).toBe(30);
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const jwt = `e30.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.sig`;
+    expect(jwtExpiry(jwt)).toEqual(new Date(exp * 1000));
+    expect(jwtExpiry('not.a-jwt.token')).toBeUndefined();
+    expect(jwtExpiry(`e30.${Buffer.from('{"exp":1}').toString('base64url')}.sig`)).toBeUndefined();
+  });
+
+  it('passes store and erase on only with "storage": true', async () => {
+    const registry = parseRegistry('stored.example');
+    const credential = { serverURL: 'stored.example', username: 'u', secret: 's3' };
+    const off = context({ helper: 'store' });
+    await provider.storage!.store(registry, credential, off);
+    expect(off.notices.join('\n')).toMatch(/without "storage": true; nothing was stored/);
+    const on = context({ helper: 'store', storage: true });
+    await provider.storage!.store(registry, credential, on);
+    expect(JSON.parse(readFileSync(join(bin, 'stored.json'), 'utf8'))).toEqual({
+      ServerURL: 'stored.example',
+      Username: 'u',
+      Secret: 's3',
+    });
+    await provider.storage!.erase(registry, on);
+    expect(readFileSync(runs, 'utf8')).toMatch(/store\nerase\n$/);
+  });
+
+  it('validates its options: a helper name without a path, a bounded cacheSeconds, a boolean storage', () => {
+    const options = provider.routes!.options;
+    expect(options.helper!.pattern!.test('gcloud')).toBe(true);
+    for (const name of ['../bin/sh', '/usr/bin/x', '-rf', 'a b', ''])
+      expect(options.helper!.pattern!.test(name)).toBe(false);
+    expect(options.cacheSeconds).toMatchObject({ type: 'number', range: [0, 86400] });
+    expect(options.storage).toMatchObject({ type: 'boolean' });
+  });
+});

@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { CredrelayError } from '../../src/plugin-api.js';
+
+/** How long `gh auth token` may take: it reads a file or the OS keychain, never the network. */
+export const GH_DEADLINE_MS = 10_000;
+
+/** Where a GitHub token came from, for messages, the cache identity and `credrelay doctor`. */
+export type TokenOrigin = 'secret' | 'GH_TOKEN' | 'GITHUB_TOKEN' | 'gh';
+
+export interface FoundToken {
+  readonly token: string;
+  readonly origin: TokenOrigin;
+}
+
+export const HOW_TO_GIVE_A_TOKEN =
+  'give the registries entry "tokenSecret": "$NAME" (a secret holding a personal access token with read:packages), set GH_TOKEN or GITHUB_TOKEN in the environment docker runs in, or log in with the GitHub CLI (gh auth login)';
+
+/** The token from the caller's environment, then from the GitHub CLI; the route's secret is resolved by the caller. */
+export async function tokenFromEnvironmentOrGh(env: NodeJS.ProcessEnv = process.env): Promise<FoundToken> {
+  for (const name of ['GH_TOKEN', 'GITHUB_TOKEN'] as const) {
+    const value = env[name];
+    if (value !== undefined && value !== '') return { token: value, origin: name };
+  }
+  const token = await ghAuthToken(env);
+  return { token, origin: 'gh' };
+}
+
+/** `gh auth token --hostname github.com`: no shell, a deadline, the caller's environment. */
+function ghAuthToken(env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'gh',
+      ['auth', 'token', '--hostname', 'github.com'],
+      { env, timeout: GH_DEADLINE_MS, killSignal: 'SIGKILL', maxBuffer: 64 * 1024, encoding: 'utf8' },
+      (error, stdout) => {
+        const token = stdout.trim();
+        if (!error && token !== '') return resolve(token);
+        const code = (error as NodeJS.ErrnoException | null)?.code;
+        if (code === 'ENOENT') {
+          return reject(new CredrelayError('PROVIDER_FAILED', `no GitHub token for ghcr.io: ${HOW_TO_GIVE_A_TOKEN}`));
+        }
+        if ((error as { killed?: boolean } | null)?.killed) {
+          return reject(
+            new CredrelayError(
+              'PROVIDER_FAILED',
+              `gh auth token did not answer within ${GH_DEADLINE_MS / 1000} s; run it by hand, or ${HOW_TO_GIVE_A_TOKEN}`,
+            ),
+          );
+        }
+        reject(
+          new CredrelayError(
+            'PROVIDER_FAILED',
+            `the GitHub CLI has no token for github.com (gh auth token failed): run \`gh auth login\`, or ${HOW_TO_GIVE_A_TOKEN}`,
+          ),
+        );
+      },
+    );
+  });
+}
+
+/**
+ * The GitHub login the GitHub CLI knows locally, from its hosts.yml (no network call): `user:` under `github.com:`.
+ * Undefined when there is none.
+ */
+export async function ghLogin(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const configDir =
+    env.GH_CONFIG_DIR ||
+    (env.XDG_CONFIG_HOME ? join(env.XDG_CONFIG_HOME, 'gh') : join(env.HOME || homedir(), '.config', 'gh'));
+  let text: string;
+  try {
+    text = await readFile(join(configDir, 'hosts.yml'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  let inGitHub = false;
+  for (const line of text.split('\n')) {
+    if (/^\S/.test(line)) inGitHub = /^github\.com:\s*$/.test(line);
+    const user = inGitHub ? /^ {4}user:\s*([A-Za-z0-9-]{1,39})\s*$/.exec(line) : null;
+    if (user) return user[1];
+  }
+  return undefined;
+}
