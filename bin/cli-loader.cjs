@@ -19,8 +19,8 @@ function loadCli(useCache = true) {
       cachedData = undefined; // not built yet, or removed: compile as usual
     }
   }
-  // A script run by vm has no import() of its own; the bundle turns its dynamic imports into require() (the cloud
-  // SDKs are CommonJS), and a plugin, which may be an ES module, is imported through this one.
+  // Functions restored from a code cache cannot run import() in Node 20: the bundle's dynamic imports call this one
+  // (scripts/bundle-cli.mjs rewrites them), which resolves from this package as the bundle would.
   globalThis.credrelayImport = (specifier) => import(specifier);
   const script = new vm.Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
   const module = new Module(BUNDLE, require.main);

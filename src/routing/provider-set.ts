@@ -76,15 +76,6 @@ export async function loadProviderSet(
   return { keychain, matchers: [...builtins, ...plugins], byName, routes };
 }
 
-/**
- * `import()` of a plugin, which may be an ES module. The CLI runs from a bundle in which esbuild turns every other
- * dynamic import into `require` (bin/cli-loader.cjs says why); its loader provides a real `import()` here.
- */
-const importPlugin = (specifier: string): Promise<unknown> => {
-  const provided = (globalThis as { credrelayImport?: (specifier: string) => Promise<unknown> }).credrelayImport;
-  return provided !== undefined ? provided(specifier) : import(specifier);
-};
-
 /** Imports a plugin: a path (relative to the configuration file) or a package name; its default export is a provider or a function that returns one. */
 async function loadPlugin(config: Config, specifier: string): Promise<Provider> {
   const isPath = specifier.startsWith('.') || isAbsolute(specifier);
@@ -99,7 +90,7 @@ async function loadPlugin(config: Config, specifier: string): Promise<Provider> 
   const target = isPath ? pathToFileURL(path).href : specifier;
   let module: { default?: unknown };
   try {
-    module = (await importPlugin(target)) as { default?: unknown };
+    module = (await import(target)) as { default?: unknown };
   } catch (error) {
     throw configError(
       config,
