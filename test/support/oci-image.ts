@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -8,6 +8,7 @@ import { join } from 'node:path';
  * Returns the `oci:DIR:TAG` reference.
  */
 export function writeOciImage(dir: string, tag = 'v1'): string {
+  rmSync(dir, { recursive: true, force: true }); // written afresh: a test may push the same image again
   const blobs = join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const addBlob = (content: Buffer): { digest: string; size: number } => {
