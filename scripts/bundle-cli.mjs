@@ -5,6 +5,7 @@
 // is rewritten to call the loader's own import(), which lives outside the cached script; loaded any other way, the
 // bundle falls back to its own import().
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const DYNAMIC_IMPORT = /(?<![\w$.])import\((?=[^)])/g;
@@ -23,8 +24,25 @@ const viaLoader = {
   },
 };
 
+// The autocomplete commands (of @oclif/plugin-autocomplete) go into the bundle too, rather than being loaded as an
+// oclif plugin at every start; their package exports no deep paths, so they are named by file.
+const autocomplete = (name) =>
+  JSON.stringify(join(process.cwd(), 'node_modules/@oclif/plugin-autocomplete/lib/commands/autocomplete', `${name}.js`));
+const entry = `
+import { COMMANDS } from './dist/src/cli/run.js';
+import Autocomplete from ${autocomplete('index')};
+import AutocompleteCreate from ${autocomplete('create')};
+import AutocompleteScript from ${autocomplete('script')};
+Object.assign(COMMANDS, {
+  autocomplete: Autocomplete,
+  'autocomplete:create': AutocompleteCreate,
+  'autocomplete:script': AutocompleteScript,
+});
+export * from './dist/src/cli/run.js';
+`;
+
 await build({
-  entryPoints: ['dist/src/cli/run.js'],
+  stdin: { contents: entry, resolveDir: process.cwd(), sourcefile: 'cli-entry.js', loader: 'js' },
   outfile: 'dist/src/cli/bundle.cjs',
   bundle: true,
   platform: 'node',
@@ -37,7 +55,6 @@ await build({
     '@aws-sdk/*',
     'google-auth-library',
     '@napi-rs/keyring',
-    '@oclif/plugin-autocomplete',
     'typescript',
     'ts-node',
     'tsx',

@@ -64,11 +64,12 @@ const withEntry = (m, use) => {
     return use(entry(m));
   }
 };
+// Through a kept entry, like every lookup; the kernel keyring is looked at only when the Secret Service is not there.
 const probe = () => {
   const answer = { platform: process.platform };
-  try { new keyring.Entry('credrelay-probe', 'probe', pinned).getPassword(); answer.reachable = true; }
+  try { withEntry({ service: 'credrelay-probe', account: 'probe' }, (e) => e.getPassword()); answer.reachable = true; }
   catch (error) { answer.reachable = false; answer.message = String(error && error.message || error); }
-  if (process.platform === 'linux') {
+  if (process.platform === 'linux' && !answer.reachable) {
     try { new keyring.Entry('credrelay-probe', 'probe', { linux: { store: 'keyutils' } }); answer.kernelKeyring = true; }
     catch { answer.kernelKeyring = false; }
   }
