@@ -117,11 +117,7 @@ export class TokenCache {
   private keep(id: string, key: CacheKey, credential: Credential, keepMs: number): void {
     const fetchedAt = this.clock();
     const expiresAt = fetchedAt + keepMs + EXPIRY_MARGIN_MS;
-    this.store.set(
-      id,
-      { ...key, credential, fetchedAt, refreshAt: expiresAt, expiresAt },
-      Math.ceil(keepMs / 1000) + 60,
-    );
+    this.put(id, { ...key, credential, fetchedAt, refreshAt: expiresAt, expiresAt });
   }
 
   private remember(id: string, key: CacheKey, credential: Credential | undefined): void {
@@ -135,10 +131,14 @@ export class TokenCache {
       });
       return;
     }
-    const entry: Entry = { ...key, credential, fetchedAt, refreshAt: refreshPoint(fetchedAt, expiresAt), expiresAt };
+    this.put(id, { ...key, credential, fetchedAt, refreshAt: refreshPoint(fetchedAt, expiresAt), expiresAt });
+  }
+
+  /** Stores an entry, or serves without caching when the cache is full (node-cache refuses past MAX_ENTRIES). */
+  private put(id: string, entry: Entry): void {
     try {
       // node-cache's own TTL only bounds memory; freshness is decided above with the injected clock.
-      this.store.set(id, entry, Math.ceil((expiresAt - fetchedAt) / 1000));
+      this.store.set(id, entry, Math.ceil((entry.expiresAt - entry.fetchedAt) / 1000));
     } catch {
       this.logger.warn('token cache is full; serving without caching', { entries: MAX_ENTRIES });
     }

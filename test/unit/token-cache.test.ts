@@ -160,3 +160,22 @@ describe('TokenCache', () => {
     h.cache.close();
   });
 });
+
+describe('a credential without an expiry of its own', () => {
+  it('is not cached, unless it is to be kept: then it is served for that long, then fetched again', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    let calls = 0;
+    const cache = new TokenCache({ clock: () => now });
+    const fetch = async (): Promise<Credential> => ({ username: 'u', secret: `pat-${(calls += 1)}` });
+    await cache.get(key, fetch);
+    await cache.get(key, fetch);
+    expect(calls).toBe(2);
+    const kept = { ...key, registry: 'kept.example' };
+    expect((await cache.get(kept, fetch, 300_000))?.secret).toBe('pat-3');
+    now += 299_000;
+    expect((await cache.get(kept, fetch, 300_000))?.secret).toBe('pat-3'); // no refresh ahead of time
+    expect(calls).toBe(3);
+    now += 2_000;
+    expect((await cache.get(kept, fetch, 300_000))?.secret).toBe('pat-4');
+  });
+});
