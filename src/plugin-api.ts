@@ -23,7 +23,7 @@ export {
   type StoredEntry,
   stringOption,
 } from './core/provider.js';
-export { type RegistryIdentity, parseRegistry } from './core/registry/identity.js';
+export { type RegistryIdentity, isLoopback, parseRegistry } from './core/registry/identity.js';
 export type { RegistryPattern } from './core/registry/registry-pattern.js';
 /** The keychain capability a storage provider is handed by the composition root (OS keychain or file store). */
 export type { FoundCredential, SecretStore } from './core/keychain/secret-store.js';

@@ -5,6 +5,7 @@ import {
   type ProviderContext,
   type RegistryIdentity,
   NETWORK_ERROR_CODES,
+  isLoopback,
   referencedSecret,
   stringOption,
   withDeadline,
@@ -87,8 +88,7 @@ export function createGhcrProvider(): Provider {
  * still has a working set-up.
  */
 async function checkToken(registry: RegistryIdentity, username: string, token: string): Promise<string> {
-  const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(registry.host);
-  const scheme = loopback ? 'http' : 'https';
+  const scheme = isLoopback(registry) ? 'http' : 'https';
   const url = `${scheme}://${registry.key}/token?service=${encodeURIComponent(registry.host)}&scope=${encodeURIComponent(`repository:${username.toLowerCase()}/credrelay-check:pull`)}`;
   const client = scheme === 'https' ? await import('node:https') : await import('node:http');
   const authorization = `Basic ${Buffer.from(`${username}:${token}`).toString('base64')}`;

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { isIP } from 'node:net';
 import { CredrelayError } from '../core/errors.js';
-import type { RegistryIdentity } from '../core/registry/identity.js';
+import { type RegistryIdentity, isLoopback } from '../core/registry/identity.js';
 
 /** Every request of a login check has this long. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -11,12 +10,6 @@ interface Answer {
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
 }
-
-/** Plain HTTP is allowed where Docker allows it by default: loopback addresses and localhost. */
-export const isLoopback = (registry: RegistryIdentity): boolean => {
-  const host = registry.host.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-};
 
 /** The host Docker talks to for a registry: Docker Hub's API lives at registry-1.docker.io. */
 const apiHost = (registry: RegistryIdentity): string =>

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { CredrelayError } from '../errors.js';
 
 /**
@@ -131,3 +132,9 @@ function parsePort(raw: string | undefined): number | undefined {
   if (port < 1 || port > 65535) throw invalid('the port must be a number from 1 to 65535');
   return port;
 }
+
+/** A registry on this machine: loopback addresses and localhost, where Docker allows plain HTTP by default. */
+export const isLoopback = (registry: RegistryIdentity): boolean => {
+  const host = registry.host.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+};
