@@ -29,6 +29,8 @@ export type { RegistryPattern } from './core/registry/registry-pattern.js';
 export type { FoundCredential, SecretStore } from './core/keychain/secret-store.js';
 /** `$NAME` references in route options, resolved through `ProviderContext.resolveSecret`. */
 export { SECRET_NAME, referencedSecret } from './core/secrets/secret-name.js';
+/** `docker-credential-<name>` found on PATH as Docker finds it. */
+export { findCredentialHelper } from './core/util/credential-helper-path.js';
 /** Deadlines: every network call of a provider has one. */
 export { withDeadline } from './core/util/deadline.js';
 /** Error codes of Node's network failures, for telling "cannot reach" from "refused". */

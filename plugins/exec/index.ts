@@ -5,9 +5,10 @@ import {
   type ProviderContext,
   type RegistryIdentity,
   type StoredCredential,
+  findCredentialHelper,
   foreignExcerpt,
 } from '../../src/plugin-api.js';
-import { findHelper, runHelper } from './run-helper.js';
+import { runHelper } from './run-helper.js';
 
 /** How long one run of a wrapped helper may take before it is killed. */
 export const EXEC_DEADLINE_MS = 20_000;
@@ -36,7 +37,7 @@ export function createExecProvider(options: ExecProviderOptions = {}): Provider 
   const helperOf = (context: ProviderContext): string => String(context.options.helper);
 
   const run = async (helper: string, action: string, input: string) => {
-    const executable = await findHelper(helper, options.path?.() ?? process.env.PATH);
+    const executable = findCredentialHelper(helper, options.path?.() ?? process.env.PATH);
     if (executable === undefined) {
       throw new CredrelayError(
         'PROVIDER_FAILED',

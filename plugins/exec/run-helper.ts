@@ -1,7 +1,4 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
 
 /** What one run of a credential helper printed, and how it ended. */
 export interface HelperRun {
@@ -16,24 +13,6 @@ export interface HelperRun {
 
 /** A credential is a few KiB; a helper that prints a megabyte is broken. */
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
-
-/**
- * The helper's executable, found on PATH as Docker finds `docker-credential-<name>` (exec.LookPath): the first
- * directory that holds an executable file of that name. Undefined when there is none.
- */
-export async function findHelper(name: string, path = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, `docker-credential-${name}`);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
-}
 
 /**
  * Runs a credential helper: no shell, `input` on stdin, the daemon's (the caller's) environment. Killed at the

@@ -1,3 +1,4 @@
+import { findCredentialHelper } from '../core/util/credential-helper-path.js';
 import { lstatSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -240,16 +241,5 @@ function ownedTarget(path: string): string {
 }
 
 /** The first `docker-credential-credrelay` on PATH: the one Docker will run. */
-export function helperOnPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(process.platform === 'win32' ? ';' : ':')) {
-    if (dir === '') continue;
-    const candidate = join(dir, `docker-credential-${HELPER_NAME}`);
-    try {
-      const stats = statSync(candidate);
-      if (stats.isFile() && (stats.mode & 0o111) !== 0) return candidate;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return undefined;
-}
+export const helperOnPath = (env: NodeJS.ProcessEnv = process.env): string | undefined =>
+  findCredentialHelper(HELPER_NAME, env.PATH ?? '');
