@@ -15,10 +15,7 @@ import { requestThroughDaemon } from '../client/daemon-client.js';
 export function commandSecretStore(config: Config): SecretStore {
   if (config.store !== 'file' || process.env.CREDRELAY_STORE_KEY_FILE) return configuredStore(config);
   const call = async (storeCall: StoreCall): Promise<StoreCallResult> => {
-    const reply = await requestThroughDaemon((v) => ({ v, op: 'store-call', call: storeCall }), {
-      start: false,
-      notice: () => undefined,
-    });
+    const reply = await askDaemonStore(storeCall);
     if (reply === undefined) {
       throw new CredrelayError(
         'STORE_LOCKED',
@@ -58,11 +55,12 @@ const malformed = (): never => {
   throw new CredrelayError('INTERNAL', 'the daemon answered a store call with something that is not a store answer');
 };
 
+/** A call on the secret store of this environment's daemon, which is never started for it; undefined when none runs. */
+const askDaemonStore = (call: StoreCall) =>
+  requestThroughDaemon((v) => ({ v, op: 'store-call', call }), { start: false, notice: () => undefined });
+
 async function describedByDaemon(): Promise<StoreDescription | undefined> {
-  const reply = await requestThroughDaemon((v) => ({ v, op: 'store-call', call: { method: 'describe' } }), {
-    start: false,
-    notice: () => undefined,
-  }).catch(() => undefined);
+  const reply = await askDaemonStore({ method: 'describe' }).catch(() => undefined);
   if (reply === undefined || !reply.ok) return undefined;
   const result = reply.result;
   if (typeof result !== 'object' || result === null || Array.isArray(result) || !('usable' in result)) return undefined;

@@ -98,7 +98,10 @@ export type WireRequest<Op extends WireOp = WireOp> = Op extends WireOp
 export type WireResult<Op extends WireOp> = WireOps[Op]['result'];
 
 /** Codes of the wire itself, and every CredrelayError code a request can fail with. */
-export type WireErrorCode = 'VERSION_MISMATCH' | 'BAD_REQUEST' | 'REQUEST_TOO_LARGE' | 'BUSY' | ErrorCode;
+export type WireErrorCode = (typeof WIRE_ONLY_CODES)[number] | ErrorCode;
+
+/** Codes only the wire itself answers with; every other code is a CredrelayError's. */
+const WIRE_ONLY_CODES = ['VERSION_MISMATCH', 'BAD_REQUEST', 'REQUEST_TOO_LARGE', 'BUSY'] as const;
 
 export interface WireFailure {
   readonly ok: false;
@@ -111,13 +114,10 @@ export interface WireFailure {
 export type WireReply<Op extends WireOp = WireOp> =
   { readonly ok: true; readonly result: WireResult<Op> } | WireFailure;
 
-/** Codes only the wire itself answers with; every other code is a CredrelayError's. */
-const WIRE_ONLY_CODES: ReadonlySet<string> = new Set(['VERSION_MISMATCH', 'BAD_REQUEST', 'REQUEST_TOO_LARGE', 'BUSY']);
-
 /** A failure reply as the error a command reports: the daemon's own error, or an internal one for a wire code. */
 export function failureError(failure: WireFailure): CredrelayError {
   const code = failure.code;
-  return WIRE_ONLY_CODES.has(code)
+  return (WIRE_ONLY_CODES as readonly string[]).includes(code)
     ? new CredrelayError('INTERNAL', failure.message)
     : new CredrelayError(code as ErrorCode, failure.message);
 }
