@@ -21,7 +21,7 @@ const STALE_LAUNCH_LOCK_MS = 10_000;
  * V8's young generation, a few MiB rather than its default of up to 32: the daemon's garbage is small and
  * short-lived (one request, one token exchange), and a large nursery only holds it longer, in resident memory.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promise<boolean> {
   if (ensureRuntimeDir(paths.runtimeDir, paths.socketPath).state !== 'safe') return false;

@@ -8,7 +8,7 @@ import { LineSplitter, encodeLine } from '../core/wire/framing.js';
  * above real use (a build's burst of helper calls is tens of connections; the load test makes 1,000 at once), and an
  * idle connection costs little once its buffered bytes are bounded.
  */
-export const MAX_CONNECTIONS = 1024;
+const MAX_CONNECTIONS = 1024;
 /** How long a connection may take to send its one request. */
 const REQUEST_READ_MS = 5000;
 /** Bytes of incomplete requests held across all connections. */
