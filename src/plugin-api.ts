@@ -3,6 +3,8 @@
  * built-in providers in plugins/ import this module and nothing else of credrelay's, exactly as a third-party plugin
  * does; the lint rule in scripts/lint/import-direction.js keeps it so. See docs/plugins.md.
  */
+import { resolvePaths } from './core/paths.js';
+
 export { CredrelayError, type ErrorCode, credentialsNotFound, isCredrelayError } from './core/errors.js';
 export type { LogFields, Logger } from './core/logger.js';
 export { silentLogger } from './core/logger.js';
@@ -29,6 +31,12 @@ export type { RegistryPattern } from './core/registry/registry-pattern.js';
 export type { FoundCredential, SecretStore } from './core/keychain/secret-store.js';
 /** `$NAME` references in route options, resolved through `ProviderContext.resolveSecret`. */
 export { SECRET_NAME, referencedSecret } from './core/secrets/secret-name.js';
+/**
+ * The environment a provider runs a program with (a credential helper, `gh`): the caller's variables that can change
+ * an answer, exactly those a daemon for this caller holds. So a program answers alike through the daemon and
+ * in-process; a variable it needs beyond credrelay's own is named in the configuration's `environment`.
+ */
+export const programEnvironment = (): Readonly<Record<string, string>> => resolvePaths().daemonEnvironment;
 /** `docker-credential-<name>` found on PATH as Docker finds it. */
 export { findCredentialHelper } from './core/util/credential-helper-path.js';
 /** Deadlines: every network call of a provider has one. */

@@ -113,3 +113,21 @@ describe('exec provider', () => {
     expect(options.storage).toMatchObject({ type: 'boolean' });
   });
 });
+
+describe("the helper's environment", () => {
+  it("is the caller's relevant environment, as a daemon holds it, not every variable of this process", async () => {
+    helper(
+      'envcheck',
+      `printf '{"Username":"u","Secret":"%s|%s"}' "\${EXEC_UNNAMED_VARIABLE:-unset}" "\${CREDRELAY_EXEC_NOTE:-unset}"`,
+    );
+    process.env.EXEC_UNNAMED_VARIABLE = 'leaks-in-process-only';
+    process.env.CREDRELAY_EXEC_NOTE = 'relevant';
+    try {
+      const credential = await provider.get(parseRegistry('r.example'), context({ helper: 'envcheck' }));
+      expect(credential?.secret).toBe('unset|relevant');
+    } finally {
+      delete process.env.EXEC_UNNAMED_VARIABLE;
+      delete process.env.CREDRELAY_EXEC_NOTE;
+    }
+  });
+});

@@ -7,6 +7,7 @@ import {
   type StoredCredential,
   findCredentialHelper,
   foreignExcerpt,
+  programEnvironment,
 } from '../../src/plugin-api.js';
 import { runHelper } from './run-helper.js';
 
@@ -46,7 +47,7 @@ export function createExecProvider(options: ExecProviderOptions = {}): Provider 
     }
     let result;
     try {
-      result = await runHelper(executable, action, input, deadlineMs);
+      result = await runHelper(executable, action, input, deadlineMs, programEnvironment());
     } catch (error) {
       throw new CredrelayError(
         'PROVIDER_FAILED',

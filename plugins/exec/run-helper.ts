@@ -15,14 +15,20 @@ export interface HelperRun {
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 /**
- * Runs a credential helper: no shell, `input` on stdin, the daemon's (the caller's) environment. Killed at the
+ * Runs a credential helper: no shell, `input` on stdin, `env` as its environment. Killed at the
  * deadline, or as soon as its output passes MAX_OUTPUT_BYTES.
  */
-export function runHelper(executable: string, action: string, input: string, deadlineMs: number): Promise<HelperRun> {
+export function runHelper(
+  executable: string,
+  action: string,
+  input: string,
+  deadlineMs: number,
+  env: Readonly<Record<string, string>>,
+): Promise<HelperRun> {
   return new Promise((resolve, reject) => {
     // Its own process group, so that a deadline ends the helper and whatever it started (a shell's children hold
     // its output open).
-    const child = spawn(executable, [action], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(executable, [action], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
     const killAll = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');

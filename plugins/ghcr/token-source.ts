@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CredrelayError } from '../../src/plugin-api.js';
+import { CredrelayError, programEnvironment } from '../../src/plugin-api.js';
 
 /** How long `gh auth token` may take: it reads a file or the OS keychain, never the network. */
 export const GH_DEADLINE_MS = 10_000;
@@ -18,8 +18,12 @@ export interface FoundToken {
 export const HOW_TO_GIVE_A_TOKEN =
   'give the registries entry "tokenSecret": "$NAME" (a secret holding a personal access token with read:packages), set GH_TOKEN or GITHUB_TOKEN in the environment docker runs in, or log in with the GitHub CLI (gh auth login)';
 
-/** The token from the caller's environment, then from the GitHub CLI; the route's secret is resolved by the caller. */
-export async function tokenFromEnvironmentOrGh(env: NodeJS.ProcessEnv = process.env): Promise<FoundToken> {
+/**
+ * The token from the caller's environment, then from the GitHub CLI (run with the program environment); the route's
+ * secret is resolved by the caller.
+ */
+export async function tokenFromEnvironmentOrGh(): Promise<FoundToken> {
+  const env = programEnvironment();
   for (const name of ['GH_TOKEN', 'GITHUB_TOKEN'] as const) {
     const value = env[name];
     if (value !== undefined && value !== '') return { token: value, origin: name };
@@ -29,7 +33,7 @@ export async function tokenFromEnvironmentOrGh(env: NodeJS.ProcessEnv = process.
 }
 
 /** `gh auth token --hostname github.com`: no shell, a deadline, the caller's environment. */
-function ghAuthToken(env: NodeJS.ProcessEnv): Promise<string> {
+function ghAuthToken(env: Readonly<Record<string, string>>): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'gh',
