@@ -8,6 +8,12 @@ import { isListening } from '../core/wire/transport.js';
 const STALE_LAUNCH_LOCK_MS = 10_000;
 
 /**
+ * V8's young generation, a few MiB rather than its default of up to 32: the daemon's garbage is small and
+ * short-lived (one request, one token exchange), and a large nursery only holds it longer, in resident memory.
+ */
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
+
+/**
  * Starts the daemon if nobody else is, and waits (bounded) until it accepts connections.
  *
  * Many helper processes start at once (a build asking for many registries); they must start exactly one daemon.
@@ -17,15 +23,11 @@ const STALE_LAUNCH_LOCK_MS = 10_000;
  *
  * Returns whether the daemon is accepting connections at the end.
  */
-/**
- * V8's young generation, a few MiB rather than its default of up to 32: the daemon's garbage is small and
- * short-lived (one request, one token exchange), and a large nursery only holds it longer, in resident memory.
- */
-const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
-
 export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promise<boolean> {
   if (ensureRuntimeDir(paths.runtimeDir, paths.socketPath).state !== 'safe') return false;
   const owner = takeLaunchLock(paths.launchLockPath);
+  let starting: { exitCode: number | null; signalCode: string | null } | undefined;
+  let listening = false;
   try {
     // Another client may have started the daemon between our failed connect and our lock: look again first.
     if (owner && !(await isListening(paths.socketPath))) {
@@ -40,10 +42,16 @@ export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promis
       });
       child.on('error', () => undefined);
       child.unref();
+      starting = child;
     }
-    return await waitUntilListening(paths.socketPath, waitMs);
+    listening = await waitUntilListening(paths.socketPath, waitMs);
+    return listening;
   } finally {
-    if (owner) rmSync(paths.launchLockPath, { recursive: true, force: true });
+    // A daemon still starting after our wait (a loaded machine) keeps the lock, and removes it once it listens:
+    // released now, the next client would start a second daemon beside it. A daemon that dies first leaves a lock
+    // that goes stale.
+    const stillStarting = !listening && starting?.exitCode === null && starting.signalCode === null;
+    if (owner && !stillStarting) rmSync(paths.launchLockPath, { recursive: true, force: true });
   }
 }
 

@@ -74,6 +74,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const server: Server = createServer();
   const connections = acceptConnections(server, logger, handle);
   await listenPrivately(server, paths.socketPath);
+  // The client that started us may have given up waiting and left its start lock for us (launcher.ts).
+  rmSync(paths.launchLockPath, { recursive: true, force: true });
   logger.info('daemon started', {
     pid: process.pid,
     version,

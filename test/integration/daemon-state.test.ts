@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHome, makeClientHome } from '../support/client-home.js';
 import { daemonProcesses, isAlive } from '../support/daemon.js';
-import { CLI, daemonPidFor, helperEnvironment, run, runHelper } from '../support/helper.js';
+import { CLI, REPO_ROOT, daemonPidFor, helperEnvironment, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
@@ -189,4 +189,39 @@ describe('exactly one daemon', () => {
       expect(daemonProcesses(session.env.XDG_RUNTIME_DIR!), `round ${round}`).toHaveLength(1);
     }
   }, 240_000);
+
+  it('a daemon slower to start than its client waits is not joined by a second one', async () => {
+    await stopCredrelayDaemon(session.runtimeDir);
+    const module = (path: string) => JSON.stringify(join(REPO_ROOT, 'dist', 'src', path));
+    // A client that waits 1 ms gives up while the daemon it started is still starting, as on a loaded machine.
+    // Right then, the start lock must still keep other clients from starting one, unless the daemon already listens
+    // (and has removed it).
+    const impatient = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { existsSync } = await import('node:fs');
+         const { launchDaemon } = await import(${module('client/launcher.js')});
+         const { resolvePaths } = await import(${module('core/paths.js')});
+         const { isListening } = await import(${module('core/wire/transport.js')});
+         const paths = resolvePaths(process.env);
+         const ready = await launchDaemon(paths, 1);
+         const guarded = existsSync(paths.launchLockPath) || (await isListening(paths.socketPath));
+         process.stdout.write(ready + ' ' + guarded);`,
+      ],
+      { env },
+    );
+    expect(impatient).toMatchObject({ stdout: 'false true', code: 0 });
+    const launchLockPath = resolvePaths(helperEnvironment(env)).launchLockPath;
+    const logBefore = logText().length;
+    const results = await Promise.all(Array.from({ length: 5 }, () => runHelper('list', '', env)));
+    expect(results.map((result) => result.code)).toEqual([0, 0, 0, 0, 0]);
+    // A second daemon, had one been started, exists by now; once it is gone its refusal is in the log.
+    await waitFor('one daemon', () => daemonProcesses(session.env.XDG_RUNTIME_DIR!).length === 1);
+    const log = logText().slice(logBefore);
+    expect(log.match(/"daemon started"/g)).toHaveLength(1);
+    expect(log).not.toMatch(/another daemon holds the pid file/);
+    expect(existsSync(launchLockPath)).toBe(false); // the daemon removed the lock it was left
+  });
 });
