@@ -53,6 +53,7 @@ await build({
   // Loaded when a command needs them, from node_modules: the cloud SDKs, the keychain module, oclif's plugins.
   external: [
     '@aws-sdk/*',
+    '@azure/*',
     'google-auth-library',
     '@napi-rs/keyring',
     'typescript',

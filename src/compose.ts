@@ -9,6 +9,7 @@ import { createGarProvider } from '../plugins/gar/index.js';
 import { createStaticProvider } from '../plugins/static/index.js';
 import { createExecProvider } from '../plugins/exec/index.js';
 import { createGhcrProvider } from '../plugins/ghcr/index.js';
+import { createAcrProvider } from '../plugins/acr/index.js';
 import type { TokenCache } from './cache/token-cache.js';
 import { type Config, loadConfig } from './core/config.js';
 import type { Logger } from './core/logger.js';
@@ -33,6 +34,7 @@ export const builtinProviders = (): Provider[] => [
   createEcrProvider(),
   createGarProvider(),
   createGhcrProvider(),
+  createAcrProvider(),
   createStaticProvider(),
   createExecProvider(),
 ];

@@ -25,7 +25,7 @@ export {
   type StoredEntry,
   stringOption,
 } from './core/provider.js';
-export { type RegistryIdentity, isLoopback, parseRegistry } from './core/registry/identity.js';
+export { type RegistryIdentity, isLoopback, isLoopbackHost, parseRegistry } from './core/registry/identity.js';
 export type { RegistryPattern } from './core/registry/registry-pattern.js';
 /** The keychain capability a storage provider is handed by the composition root (OS keychain or file store). */
 export type { FoundCredential, SecretStore } from './core/keychain/secret-store.js';
@@ -43,5 +43,11 @@ export { findCredentialHelper } from './core/util/credential-helper-path.js';
 export { withDeadline } from './core/util/deadline.js';
 /** Error codes of Node's network failures, for telling "cannot reach" from "refused". */
 export { NETWORK_ERROR_CODES } from './core/util/network-errors.js';
+/** One HTTP request with a deadline and a bounded answer; plain HTTP only to this machine. */
+export { type HttpAnswer, type HttpCall, httpExchange } from './core/util/http.js';
+/** What a token shaped like a JWT says of itself (unverified): its claims, and when it expires. */
+export { jwtClaims, jwtExpiry } from './core/util/jwt.js';
+/** Clients and credentials kept between exchanges, one per key, bounded. */
+export { ReusePool } from './core/util/reuse-pool.js';
 /** A short, printable excerpt of text from elsewhere (an endpoint's error body) for an error message. */
 export { foreignExcerpt } from './core/util/redact.js';

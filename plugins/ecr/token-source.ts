@@ -1,4 +1,4 @@
-import { type Credential, CredrelayError, withDeadline } from '../../src/plugin-api.js';
+import { type Credential, CredrelayError, ReusePool, withDeadline } from '../../src/plugin-api.js';
 import { type AwsAttempt, explainAwsError } from './aws-errors.js';
 import { ECR_PUBLIC_REGION } from './ecr-host.js';
 
@@ -138,13 +138,11 @@ interface TokenClient {
 }
 
 /** How many clients the daemon keeps: far above the (endpoint, identity) pairs of any configuration. */
-const MAX_CLIENTS = 32;
-const clients = new Map<string, Promise<TokenClient>>();
+const clients = new ReusePool<TokenClient>(32, (evicted) => evicted.destroy());
 
 /**
  * The client for a request's endpoint and identity, reused across exchanges: an SDK client holds a middleware
- * stack, an HTTP agent and its endpoint rules, and building one per exchange grew the daemon's memory. The pool is
- * bounded; the least recently used client is destroyed to make room.
+ * stack, an HTTP agent and its endpoint rules, and building one per exchange grew the daemon's memory.
  */
 function tokenClient(request: EcrTokenRequest): Promise<TokenClient> {
   const key = JSON.stringify([
@@ -158,23 +156,7 @@ function tokenClient(request: EcrTokenRequest): Promise<TokenClient> {
     request.externalId ?? '',
     request.sessionName ?? '',
   ]);
-  let client = clients.get(key);
-  if (client !== undefined) {
-    clients.delete(key); // re-inserted as the most recently used
-  } else {
-    client = newTokenClient(request, {});
-    client.catch(() => clients.delete(key));
-  }
-  clients.set(key, client);
-  if (clients.size > MAX_CLIENTS) {
-    const [oldestKey, oldest] = clients.entries().next().value as [string, Promise<TokenClient>];
-    clients.delete(oldestKey);
-    void oldest.then(
-      (evicted) => evicted.destroy(),
-      () => undefined,
-    );
-  }
-  return client;
+  return clients.get(key, () => newTokenClient(request, {}));
 }
 
 async function newTokenClient(request: EcrTokenRequest, overrides: Record<string, unknown>): Promise<TokenClient> {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
-import { createExecProvider, jwtExpiry } from './index.js';
+import { jwtExpiry } from '../../src/plugin-api.js';
+import { createExecProvider } from './index.js';
 
 /** A directory of fake docker-credential helpers, as a PATH. */
 const bin = mkdtempSync(join(tmpdir(), 'credrelay-exec-'));

@@ -7,6 +7,7 @@ import {
   type StoredCredential,
   findCredentialHelper,
   foreignExcerpt,
+  jwtExpiry,
   programEnvironment,
 } from '../../src/plugin-api.js';
 import { runHelper } from './run-helper.js';
@@ -195,17 +196,4 @@ function parseCredential(stdout: string, helper: string): Credential {
   }
   const expiresAt = jwtExpiry(secret);
   return { username, secret, ...(expiresAt ? { expiresAt } : {}) };
-}
-
-/** The `exp` of a secret that is a JWT, when it is in the future; undefined for anything else. */
-export function jwtExpiry(secret: string, now = Date.now()): Date | undefined {
-  const parts = secret.split('.');
-  if (parts.length !== 3 || parts[1] === undefined) return undefined;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-    const exp = typeof claims === 'object' && claims !== null ? (claims as Record<string, unknown>).exp : undefined;
-    return typeof exp === 'number' && exp * 1000 > now ? new Date(exp * 1000) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -5,10 +5,10 @@ import {
   type ProviderContext,
   type RegistryIdentity,
   NETWORK_ERROR_CODES,
+  httpExchange,
   isLoopback,
   referencedSecret,
   stringOption,
-  withDeadline,
 } from '../../src/plugin-api.js';
 import { type FoundToken, ghLogin, tokenFromEnvironmentOrGh } from './token-source.js';
 
@@ -90,22 +90,14 @@ export function createGhcrProvider(): Provider {
 async function checkToken(registry: RegistryIdentity, username: string, token: string): Promise<string> {
   const scheme = isLoopback(registry) ? 'http' : 'https';
   const url = `${scheme}://${registry.key}/token?service=${encodeURIComponent(registry.host)}&scope=${encodeURIComponent(`repository:${username.toLowerCase()}/credrelay-check:pull`)}`;
-  const client = scheme === 'https' ? await import('node:https') : await import('node:http');
   const authorization = `Basic ${Buffer.from(`${username}:${token}`).toString('base64')}`;
-  const status = await withDeadline(
-    new Promise<number>((resolve, reject) => {
-      const request = client.get(url, { headers: { authorization } }, (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
-      });
-      request.on('error', reject);
-    }),
-    CHECK_DEADLINE_MS,
-    () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }),
-  ).catch((error: NodeJS.ErrnoException) => {
-    if (NETWORK_ERROR_CODES.has(error.code ?? '')) return undefined;
-    throw error;
-  });
+  const status = await httpExchange(url, { headers: { authorization }, deadlineMs: CHECK_DEADLINE_MS }).then(
+    (answer) => answer.status,
+    (error: NodeJS.ErrnoException) => {
+      if (NETWORK_ERROR_CODES.has(error.code ?? '')) return undefined;
+      throw error;
+    },
+  );
   if (status === undefined) return `${registry.key} could not be reached to check it`;
   if (status === 200) return `${registry.key} accepts it`;
   if (status === 401 || status === 403) {

@@ -38,7 +38,7 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
     const decision = router.decide(registry);
     if (decision.provider.storage === undefined) {
       this.log(
-        `${registry.key} is served by the ${decision.provider.name} provider, which obtains its own credentials: no login is needed, nothing was stored`,
+        `${registry.key} is served by the ${decision.provider.name} provider, which obtains its own credentials: no login is needed, nothing was stored (to keep a password for it, give it a registries entry {"provider": "keychain"})`,
       );
       return;
     }

@@ -172,7 +172,7 @@ async function store(
   if (storage === undefined) {
     // `docker login` to a registry whose tokens credrelay mints must not fail; there is just nothing to keep.
     request.notice(
-      `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider, which mints its own credentials; nothing was stored`,
+      `credrelay: ${decision.registry.key} is served by the ${decision.provider.name} provider, which mints its own credentials; nothing was stored (to keep a password for it, give it a registries entry {"provider": "keychain"})`,
     );
     return;
   }

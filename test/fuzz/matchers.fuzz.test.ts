@@ -25,6 +25,8 @@ const DOMAINS = {
     'public.ecr.aws',
   ],
   gar: ['gcr.io', '.pkg.dev'],
+  ghcr: ['ghcr.io'],
+  acr: ['.azurecr.io', '.azurecr.cn', '.azurecr.us'],
 };
 const REAL = [
   '123456789012.dkr.ecr.us-east-1.amazonaws.com',
@@ -34,6 +36,9 @@ const REAL = [
   'eu.gcr.io',
   'us-docker.pkg.dev',
   'docker.us-central1.rep.pkg.dev',
+  'ghcr.io',
+  'myregistry.azurecr.io',
+  'registry1.azurecr.cn',
 ];
 const TLDS = ['example', 'com', 'io', 'net', 'aws', 'dev', 'cn', 'gov', 'attacker'];
 

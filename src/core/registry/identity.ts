@@ -134,7 +134,10 @@ function parsePort(raw: string | undefined): number | undefined {
 }
 
 /** A registry on this machine: loopback addresses and localhost, where Docker allows plain HTTP by default. */
-export const isLoopback = (registry: RegistryIdentity): boolean => {
-  const host = registry.host.replace(/^\[|\]$/g, '');
+export const isLoopback = (registry: RegistryIdentity): boolean => isLoopbackHost(registry.host);
+
+/** The same rule for a bare host name or address (brackets around IPv6 allowed), as a URL's `hostname` gives it. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-};
+}
