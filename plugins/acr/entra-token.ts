@@ -78,6 +78,9 @@ export function credentialInUse(request: Pick<EntraTokenRequest, 'clientId'>, en
   return `the managed identity${client ? ` ${client}` : ''} of this machine, or the Azure CLI's login`;
 }
 
+const OAUTH_ERROR =
+  /\b(invalid_client|unauthorized_client|invalid_scope|invalid_resource|invalid_grant|invalid_request)\b/;
+
 const NO_CREDENTIAL_FIX =
   'run `az login`; or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal; or run where a managed identity or workload identity (AZURE_FEDERATED_TOKEN_FILE) is assigned';
 
@@ -105,28 +108,34 @@ export function explainEntraError(error: unknown, request: EntraTokenRequest): C
     );
   }
   if (details.name === 'AggregateAuthenticationError' || details.name === 'CredentialUnavailableError') {
+    // Each credential's first sentence says why it was skipped; the rest is a link to a troubleshooting page. (An
+    // apostrophe would open a quotation, which an excerpt hides, so "couldn't" is spelt out.)
     const reasons = (details.errors ?? [details])
-      .map((each) => foreignExcerpt(each.message ?? '', 120))
+      .map((each) => (each.message ?? '').split(/\.(?:\s|$)/)[0] ?? '')
+      .map((sentence) => foreignExcerpt(sentence.replace(/n't\b/g, ' not'), 80))
       .filter((reason) => reason !== '');
     return fail(
-      `no Azure credential is available (tried the environment's service principal, workload identity, managed identity, and the Azure CLI, PowerShell and Developer CLI logins): ${NO_CREDENTIAL_FIX}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`,
+      `no Azure credential is available: ${NO_CREDENTIAL_FIX}${reasons.length > 0 ? ` (tried: ${reasons.join('; ')})` : ''}`,
     );
   }
   if (details.name === 'AuthenticationError' && details.errorResponse) {
-    const code = details.errorResponse.error ?? 'error';
-    const description = foreignExcerpt(details.errorResponse.errorDescription ?? '', 240);
-    const said = `${code}, HTTP ${details.statusCode ?? '?'}${description ? `: ${description}` : ''}`;
-    if (details.statusCode === undefined || details.statusCode === 0 || NETWORK_ERROR_CODES.has(code)) {
+    // The OAuth error and Entra's AADSTS line, wherever the credential put them (EnvironmentCredential wraps both
+    // in a description of its own).
+    const text = `${details.errorResponse.error ?? ''}\n${details.errorResponse.errorDescription ?? ''}`;
+    const code = OAUTH_ERROR.exec(text)?.[1];
+    const entraSaid = /AADSTS\d+:[^\n]*/.exec(text)?.[0] ?? details.errorResponse.errorDescription ?? '';
+    const said = foreignExcerpt([code, entraSaid].filter(Boolean).join(': '), 240) || `HTTP ${details.statusCode}`;
+    if (!details.statusCode) {
       return fail(`cannot reach Microsoft Entra for ${tried} (${said}): check the network and proxy settings`);
     }
     const fix =
       code === 'invalid_client'
         ? 'the client secret or certificate is wrong or expired: create a new one and set it'
-        : code === 'unauthorized_client'
+        : code === 'unauthorized_client' || /AADSTS700016/.test(text)
           ? 'the client ID is not an application of that tenant: check AZURE_CLIENT_ID, AZURE_TENANT_ID or the route\'s "clientId" and "tenantId"'
-          : code === 'invalid_scope'
+          : code === 'invalid_scope' || code === 'invalid_resource'
             ? `Entra does not know the scope ${request.scope}: set the route's "scope" to the audience the registry takes`
-            : /AADSTS90002|tenant/i.test(description)
+            : /AADSTS90002/.test(text)
               ? 'the tenant does not exist in this cloud: check the tenant ID, and the route\'s "cloud"'
               : 'check the identity in the Azure portal, or sign in again with `az login`';
     return fail(`Microsoft Entra refused ${tried} (${said}): ${fix}`);
