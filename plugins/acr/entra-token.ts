@@ -108,9 +108,13 @@ export function explainEntraError(error: unknown, request: EntraTokenRequest): C
     );
   }
   if (details.name === 'AggregateAuthenticationError' || details.name === 'CredentialUnavailableError') {
+    const skipped = details.errors ?? [details];
+    // A credential that was configured and refused (a workload identity's assertion) is the news, not the others.
+    const refused = skipped.find((each) => /AADSTS\d+/.test(each.message ?? ''));
+    if (refused !== undefined) return explainRefusal(refused.message ?? '', 400, request, fail);
     // Each credential's first sentence says why it was skipped; the rest is a link to a troubleshooting page. (An
     // apostrophe would open a quotation, which an excerpt hides, so "couldn't" is spelt out.)
-    const reasons = (details.errors ?? [details])
+    const reasons = skipped
       .map((each) => (each.message ?? '').split(/\.(?:\s|$)/)[0] ?? '')
       .map((sentence) => foreignExcerpt(sentence.replace(/n't\b/g, ' not'), 80))
       .filter((reason) => reason !== '');
@@ -119,26 +123,8 @@ export function explainEntraError(error: unknown, request: EntraTokenRequest): C
     );
   }
   if (details.name === 'AuthenticationError' && details.errorResponse) {
-    // The OAuth error and Entra's AADSTS line, wherever the credential put them (EnvironmentCredential wraps both
-    // in a description of its own).
     const text = `${details.errorResponse.error ?? ''}\n${details.errorResponse.errorDescription ?? ''}`;
-    const code = OAUTH_ERROR.exec(text)?.[1];
-    const entraSaid = /AADSTS\d+:[^\n]*/.exec(text)?.[0] ?? details.errorResponse.errorDescription ?? '';
-    const said = foreignExcerpt([code, entraSaid].filter(Boolean).join(': '), 240) || `HTTP ${details.statusCode}`;
-    if (!details.statusCode) {
-      return fail(`cannot reach Microsoft Entra for ${tried} (${said}): check the network and proxy settings`);
-    }
-    const fix =
-      code === 'invalid_client'
-        ? 'the client secret or certificate is wrong or expired: create a new one and set it'
-        : code === 'unauthorized_client' || /AADSTS700016/.test(text)
-          ? 'the client ID is not an application of that tenant: check AZURE_CLIENT_ID, AZURE_TENANT_ID or the route\'s "clientId" and "tenantId"'
-          : code === 'invalid_scope' || code === 'invalid_resource'
-            ? `Entra does not know the scope ${request.scope}: set the route's "scope" to the audience the registry takes`
-            : /AADSTS90002/.test(text)
-              ? 'the tenant does not exist in this cloud: check the tenant ID, and the route\'s "cloud"'
-              : 'check the identity in the Azure portal, or sign in again with `az login`';
-    return fail(`Microsoft Entra refused ${tried} (${said}): ${fix}`);
+    return explainRefusal(text, details.statusCode, request, fail);
   }
   const message = foreignExcerpt(details.message ?? '', 240);
   if (NETWORK_ERROR_CODES.has(details.code ?? '') || /network|ECONNREFUSED|ENOTFOUND|EAI_AGAIN/i.test(message)) {
@@ -147,4 +133,34 @@ export function explainEntraError(error: unknown, request: EntraTokenRequest): C
     );
   }
   return fail(`getting a Microsoft Entra token for ${tried} failed: ${message || 'no message'}`);
+}
+
+/**
+ * Entra's refusal: the OAuth error and Entra's AADSTS line, wherever the credential put them (EnvironmentCredential
+ * and DefaultAzureCredential wrap both in descriptions of their own), and the fix for it.
+ */
+function explainRefusal(
+  text: string,
+  statusCode: number | undefined,
+  request: EntraTokenRequest,
+  fail: (text: string) => CredrelayError,
+): CredrelayError {
+  const tried = credentialInUse(request);
+  const code = OAUTH_ERROR.exec(text)?.[1];
+  const entraSaid = /AADSTS\d+:[^\n]*/.exec(text)?.[0] ?? text.split('\n')[1] ?? '';
+  const said = foreignExcerpt([code, entraSaid].filter(Boolean).join(': '), 240) || `HTTP ${statusCode}`;
+  if (!statusCode)
+    return fail(`cannot reach Microsoft Entra for ${tried} (${said}): check the network and proxy settings`);
+  const fix = /AADSTS70021|AADSTS700213/.test(text)
+    ? "the application has no federated credential for this token's issuer and subject: add one (issuer, subject system:serviceaccount:NAMESPACE:NAME, audience api://AzureADTokenExchange)"
+    : code === 'invalid_client'
+      ? 'the client secret or certificate is wrong or expired: create a new one and set it'
+      : code === 'unauthorized_client' || /AADSTS700016/.test(text)
+        ? 'the client ID is not an application of that tenant: check AZURE_CLIENT_ID, AZURE_TENANT_ID or the route\'s "clientId" and "tenantId"'
+        : code === 'invalid_scope' || code === 'invalid_resource'
+          ? `Entra does not know the scope ${request.scope}: set the route's "scope" to the audience the registry takes`
+          : /AADSTS90002/.test(text)
+            ? 'the tenant does not exist in this cloud: check the tenant ID, and the route\'s "cloud"'
+            : 'check the identity in the Azure portal, or sign in again with `az login`';
+  return fail(`Microsoft Entra refused ${tried} (${said}): ${fix}`);
 }

@@ -29,6 +29,10 @@ const APP = {
   clientId: '4f1b0c9e-2d7a-4e63-8b5f-6a3c1d9e0b27',
   clientSecret: 'entra-client-secret-5531',
 };
+const WORKLOAD = {
+  clientId: '1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e',
+  assertions: ['kubernetes-service-account-token-7713'],
+};
 const MANAGED = { tenant: TENANT, clientId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' };
 
 let session: Keyring;
@@ -47,7 +51,10 @@ beforeAll(async () => {
   session = await startKeyring();
   backend = await startRegistry('acr-backend', 'acr-backend-pass-6610');
   const certificates = makeTestCertificates(session.root);
-  [entra, managed] = await Promise.all([startEntra(certificates, APP, issued), startManagedIdentity(MANAGED, issued)]);
+  [entra, managed] = await Promise.all([
+    startEntra(certificates, TENANT, [APP, WORKLOAD], issued),
+    startManagedIdentity(MANAGED, issued),
+  ]);
   // The front accepts exactly the Entra tokens issued for the registry audience in its tenant.
   [acr, refusing] = await Promise.all([
     startFakeAcr(backend, (token) => issued.get(token)?.tenant === TENANT),
@@ -77,6 +84,8 @@ beforeAll(async () => {
         // Loopback registries are custom domains to credrelay, routed to acr; a private authority needs no discovery.
         [acr.host]: { provider: 'acr', instanceDiscovery: false },
         [refusing.host]: { provider: 'acr', instanceDiscovery: false },
+        // An Azure registry whose admin user is kept in the keychain instead.
+        'keptadmin.azurecr.io': { provider: 'keychain' },
       },
     }),
     { mode: 0o600 },
@@ -205,6 +214,34 @@ describe('acr with a service principal (Entra over HTTPS)', () => {
   });
 });
 
+describe('acr with workload identity', () => {
+  it('presents the token in AZURE_FEDERATED_TOKEN_FILE as a client assertion, and skopeo reads the image', async () => {
+    const tokenFile = join(session.root, 'federated-token');
+    writeFileSync(tokenFile, WORKLOAD.assertions[0]!, { mode: 0o600 });
+    const workloadEnv = {
+      ...session.env,
+      PATH: pathWithCredrelay(),
+      NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS!,
+      AZURE_TENANT_ID: TENANT,
+      AZURE_CLIENT_ID: WORKLOAD.clientId,
+      AZURE_FEDERATED_TOKEN_FILE: tokenFile,
+      AZURE_AUTHORITY_HOST: entra.authorityHost,
+    };
+    const before = [...issued.values()].filter((who) => who.client === WORKLOAD.clientId).length;
+    const { pushed, inspected } = await pushAndInspect(acr.host, session.home, workloadEnv, 'team/workload:1');
+    expect(pushed.code).toBe(0);
+    expect(inspected.code).toBe(0);
+    expect([...issued.values()].filter((who) => who.client === WORKLOAD.clientId).length - before).toBe(1);
+    writeFileSync(tokenFile, 'a-token-entra-does-not-trust');
+    const refused = await runHelper('get', acr.host, { ...workloadEnv, CREDRELAY_NO_DAEMON: '1' });
+    expect(refused.stdout).toMatch(
+      new RegExp(
+        `Microsoft Entra refused the workload identity ${WORKLOAD.clientId} \\(AZURE_FEDERATED_TOKEN_FILE\\) \\(invalid_client: AADSTS700213`,
+      ),
+    );
+  });
+});
+
 describe('acr with a managed identity', () => {
   it('takes the token from IDENTITY_ENDPOINT, and skopeo reads the image with it', async () => {
     const [managedBefore, entraBefore] = [managed.tokenRequests(), entra.tokenRequests()];
@@ -240,6 +277,17 @@ describe('acr in the CLI', () => {
       'myregistry.azurecr.io': 'credrelay',
     });
     const route = await run(CLI, ['route', 'myregistry.azurecr.io'], { env });
+    const stored = await runHelper(
+      'store',
+      JSON.stringify({ ServerURL: 'myregistry.azurecr.io', Username: 'admin', Secret: 'not-kept' }),
+      env,
+    );
+    expect(stored.stderr).toMatch(
+      /served by the acr provider, which mints its own credentials; nothing was stored \(to keep a password for it, give it a registries entry \{"provider": "keychain"\}\)/,
+    );
+    const admin = { ServerURL: 'keptadmin.azurecr.io', Username: 'keptadmin', Secret: 'admin-password-1290' };
+    expect((await runHelper('store', JSON.stringify(admin), env)).code).toBe(0);
+    expect(JSON.parse((await runHelper('get', 'keptadmin.azurecr.io', env)).stdout)).toEqual(admin);
     expect(route.stdout).toMatch(
       /^routed by {2}the acr provider's host matcher \(<registry>\.azurecr\.io, <registry>\.azurecr\.cn, <registry>\.azurecr\.us\)$/m,
     );

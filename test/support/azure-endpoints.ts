@@ -48,51 +48,69 @@ export interface Entra {
   stop(): Promise<void>;
 }
 
-/** Entra's v2 endpoints for one tenant and one application with a client secret. */
+/** An application registered in the fake Entra: a client secret, or federated tokens it accepts as assertions. */
+export interface EntraApp {
+  readonly clientId: string;
+  readonly clientSecret?: string;
+  /** Workload identity: the exact service-account tokens (client assertions) this application trusts. */
+  readonly assertions?: readonly string[];
+}
+
+/** Entra's v2 endpoints for one tenant and its applications (client secret or client assertion). */
 export async function startEntra(
   certificates: TestCertificates,
-  app: { tenant: string; clientId: string; clientSecret: string },
+  tenant: string,
+  apps: readonly EntraApp[],
   issued: IssuedTokens,
 ): Promise<Entra> {
   let requests = 0;
   let base = '';
   const server = createHttpsServer({ key: certificates.key, cert: certificates.cert }, async (request, response) => {
     const path = (request.url ?? '').split('?')[0];
-    if (request.method === 'GET' && path === `/${app.tenant}/v2.0/.well-known/openid-configuration`) {
+    if (request.method === 'GET' && path === `/${tenant}/v2.0/.well-known/openid-configuration`) {
       json(response, 200, {
-        token_endpoint: `${base}/${app.tenant}/oauth2/v2.0/token`,
-        authorization_endpoint: `${base}/${app.tenant}/oauth2/v2.0/authorize`,
-        end_session_endpoint: `${base}/${app.tenant}/oauth2/v2.0/logout`,
-        issuer: `${base}/${app.tenant}/v2.0`,
-        jwks_uri: `${base}/${app.tenant}/discovery/v2.0/keys`,
+        token_endpoint: `${base}/${tenant}/oauth2/v2.0/token`,
+        authorization_endpoint: `${base}/${tenant}/oauth2/v2.0/authorize`,
+        end_session_endpoint: `${base}/${tenant}/oauth2/v2.0/logout`,
+        issuer: `${base}/${tenant}/v2.0`,
+        jwks_uri: `${base}/${tenant}/discovery/v2.0/keys`,
       });
       return;
     }
-    if (request.method === 'POST' && path === `/${app.tenant}/oauth2/v2.0/token`) {
+    if (request.method === 'POST' && path === `/${tenant}/oauth2/v2.0/token`) {
       requests += 1;
       const form = new URLSearchParams(await readBody(request));
-      if (form.get('grant_type') !== 'client_credentials' || form.get('client_id') !== app.clientId) {
+      const app = apps.find((candidate) => candidate.clientId === form.get('client_id'));
+      if (form.get('grant_type') !== 'client_credentials' || app === undefined) {
         json(response, 400, {
           error: 'unauthorized_client',
           error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`,
         });
         return;
       }
-      if (form.get('client_secret') !== app.clientSecret) {
+      const assertion = form.get('client_assertion');
+      const viaAssertion =
+        form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' &&
+        assertion !== null &&
+        (app.assertions ?? []).includes(assertion);
+      const viaSecret = app.clientSecret !== undefined && form.get('client_secret') === app.clientSecret;
+      if (!viaAssertion && !viaSecret) {
         json(response, 401, {
           error: 'invalid_client',
-          error_description: `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`,
+          error_description: assertion
+            ? `AADSTS700213: No matching federated identity record found for presented assertion subject.`
+            : `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`,
         });
         return;
       }
       const token = fakeJwt({
         aud: (form.get('scope') ?? '').replace(/\/\.default$/, ''),
-        tid: app.tenant,
+        tid: tenant,
         appid: app.clientId,
         exp: Math.floor(Date.now() / 1000) + 3600,
         jti: randomUUID(),
       });
-      issued.set(token, { tenant: app.tenant, client: app.clientId });
+      issued.set(token, { tenant, client: app.clientId });
       json(response, 200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token });
       return;
     }
