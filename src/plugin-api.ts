@@ -14,6 +14,8 @@ export {
   type CredentialStorage,
   type Diagnostics,
   type OptionSpec,
+  type PodIdentity,
+  type PodIdentitySupport,
   PROVIDER_NAME,
   type Provider,
   type ProviderAbout,

@@ -150,6 +150,35 @@ describe('acr provider', () => {
     ]);
   });
 
+  it("as a pod: its token as the client assertion of the annotated application (or the route's)", async () => {
+    const { provider, calls } = counting();
+    const pod = {
+      token: 'pod-token',
+      annotations: { 'azure.workload.identity/client-id': CLIENT, 'azure.workload.identity/tenant-id': TENANT },
+      namespace: 'ns',
+      serviceAccount: 'sa',
+    };
+    const saved = process.env.AZURE_TENANT_ID;
+    delete process.env.AZURE_TENANT_ID;
+    try {
+      expect(provider.podIdentity!.uses(pod, {})).toBe(true);
+      expect(provider.podIdentity!.uses({ ...pod, annotations: {} }, {})).toBe(false);
+      expect(provider.podIdentity!.uses({ ...pod, annotations: {} }, { clientId: CLIENT, tenantId: TENANT })).toBe(
+        true,
+      );
+      await provider.get(parseRegistry('myregistry.azurecr.io'), { ...testContext(), podIdentity: pod });
+      expect(calls.entra.at(-1)).toMatchObject({
+        clientId: CLIENT,
+        tenantId: TENANT,
+        pod: { token: 'pod-token', serviceAccount: 'ns/sa' },
+      });
+      const bad = { ...pod, annotations: { ...pod.annotations, 'azure.workload.identity/client-id': 'nope' } };
+      expect(() => provider.podIdentity!.uses(bad, {})).toThrow(/names an Azure client or tenant that is not an ID/);
+    } finally {
+      if (saved !== undefined) process.env.AZURE_TENANT_ID = saved;
+    }
+  });
+
   it('refuses a cloud that contradicts the host, and unknown options', () => {
     const { provider } = counting();
     const check = provider.routes!.check!;

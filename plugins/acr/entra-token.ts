@@ -16,6 +16,11 @@ export interface EntraTokenRequest {
   readonly clientId?: string | undefined;
   /** Off for an authority Entra's instance discovery does not know (Azure Stack, a private one). */
   readonly instanceDiscovery: boolean;
+  /**
+   * A pod's service-account token, presented as the client assertion of `clientId` in `tenantId` (workload identity
+   * federation) instead of the default chain.
+   */
+  readonly pod?: { readonly token: string; readonly serviceAccount: string } | undefined;
 }
 
 /**
@@ -29,7 +34,10 @@ export async function entraToken(request: EntraTokenRequest): Promise<string> {
   const key = JSON.stringify([request.authorityHost, request.tenantId, request.clientId, request.instanceDiscovery]);
   const controller = new AbortController();
   try {
-    const credential = await credentials.get(key, () => defaultCredential(request));
+    const credential =
+      request.pod === undefined
+        ? await credentials.get(key, () => defaultCredential(request))
+        : await podCredential(request);
     const token = await withDeadline(
       credential.getToken(request.scope, { abortSignal: controller.signal }),
       ENTRA_DEADLINE_MS,
@@ -62,9 +70,21 @@ async function defaultCredential(request: EntraTokenRequest): Promise<TokenCrede
   });
 }
 
+/** A pod's own credential: its token as the client assertion. Not kept: the daemon caches the refresh token. */
+async function podCredential(request: EntraTokenRequest): Promise<TokenCredential> {
+  const { ClientAssertionCredential } = await import('@azure/identity');
+  const pod = request.pod!;
+  return new ClientAssertionCredential(request.tenantId!, request.clientId!, async () => pod.token, {
+    authorityHost: process.env.AZURE_AUTHORITY_HOST || request.authorityHost,
+    disableInstanceDiscovery: !request.instanceDiscovery,
+  });
+}
+
 /** The credential DefaultAzureCredential will use in this environment, in words, for messages. */
-export function credentialInUse(request: Pick<EntraTokenRequest, 'clientId'>, env = process.env): string {
+export function credentialInUse(request: Pick<EntraTokenRequest, 'clientId' | 'pod'>, env = process.env): string {
   const client = request.clientId ?? env.AZURE_CLIENT_ID;
+  if (request.pod !== undefined)
+    return `the workload identity ${client} of service account ${request.pod.serviceAccount} (its token as client assertion)`;
   if (env.AZURE_TOKEN_CREDENTIALS)
     return `the credential AZURE_TOKEN_CREDENTIALS names (${env.AZURE_TOKEN_CREDENTIALS})`;
   if (env.AZURE_TENANT_ID && env.AZURE_CLIENT_ID && (env.AZURE_CLIENT_SECRET || env.AZURE_CLIENT_CERTIFICATE_PATH)) {
@@ -126,6 +146,8 @@ export function explainEntraError(error: unknown, request: EntraTokenRequest): C
     const text = `${details.errorResponse.error ?? ''}\n${details.errorResponse.errorDescription ?? ''}`;
     return explainRefusal(text, details.statusCode, request, fail);
   }
+  // A credential used alone (a pod's client assertion) throws Entra's answer as a plain error.
+  if (/AADSTS\d+/.test(details.message ?? '')) return explainRefusal(details.message ?? '', 400, request, fail);
   const message = foreignExcerpt(details.message ?? '', 240);
   if (NETWORK_ERROR_CODES.has(details.code ?? '') || /network|ECONNREFUSED|ENOTFOUND|EAI_AGAIN/i.test(message)) {
     return fail(

@@ -1,5 +1,7 @@
 import {
   type Credential,
+  CredrelayError,
+  type PodIdentity,
   type Provider,
   type ProviderContext,
   type RegistryIdentity,
@@ -11,6 +13,9 @@ import { AZURE_CLOUDS, AZURE_CLOUD_NAMES, type AzureCloudName, acrCloudOf } from
 import { type EntraTokenRequest, credentialInUse, entraToken } from './entra-token.js';
 import { type ExchangeRequest, exchangeForRefreshToken } from './exchange.js';
 
+/** The annotations Azure workload identity puts on a service account: the application and tenant it acts as. */
+export const CLIENT_ID_ANNOTATION = 'azure.workload.identity/client-id';
+export const TENANT_ID_ANNOTATION = 'azure.workload.identity/tenant-id';
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const TENANT =
   /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-z0-9-]+(?:\.[a-z0-9-]+)+)$/;
@@ -50,7 +55,18 @@ export function createAcrProvider(dependencies: AcrProviderOptions = {}): Provid
   };
 
   const refreshToken = async (registry: RegistryIdentity, context: ProviderContext) => {
-    const request = entraRequestFor(registry, context.options);
+    const node = entraRequestFor(registry, context.options);
+    const pod = context.podIdentity;
+    const asPod = pod === undefined ? undefined : podClient(pod, context.options);
+    if (pod !== undefined) context.logger.redact(pod.token);
+    const request: EntraTokenRequest =
+      pod === undefined || asPod === undefined
+        ? node
+        : {
+            ...node,
+            ...asPod,
+            pod: { token: pod.token, serviceAccount: `${pod.namespace}/${pod.serviceAccount}` },
+          };
     const accessToken = await getEntraToken(request);
     context.logger.redact(accessToken);
     const claims = jwtClaims(accessToken);
@@ -109,6 +125,10 @@ export function createAcrProvider(dependencies: AcrProviderOptions = {}): Provid
       },
     },
     matches: (registry) => acrCloudOf(registry) !== undefined,
+    podIdentity: {
+      uses: (pod, options) => podClient(pod, options) !== undefined,
+      annotations: () => [CLIENT_ID_ANNOTATION, TENANT_ID_ANNOTATION],
+    },
     cachePolicy: {
       identity(options) {
         // Readable in `credrelay cache list`, and distinct for every identity that could get a different token.
@@ -138,4 +158,22 @@ export function createAcrProvider(dependencies: AcrProviderOptions = {}): Provid
 function cloudFor(registry: RegistryIdentity, options: RouteOptionValues): AzureCloudName {
   const named = stringOption(options, 'cloud');
   return AZURE_CLOUD_NAMES.find((name) => name === named) ?? acrCloudOf(registry) ?? 'AzureCloud';
+}
+
+/**
+ * The application and tenant a pod acts as: its service account's workload identity annotations, else the route's
+ * `clientId` and `tenantId` (and AZURE_TENANT_ID). Undefined when either is unknown: the node answers.
+ */
+function podClient(pod: PodIdentity, options: RouteOptionValues): { clientId: string; tenantId: string } | undefined {
+  const clientId = pod.annotations[CLIENT_ID_ANNOTATION] ?? stringOption(options, 'clientId');
+  const tenantId =
+    pod.annotations[TENANT_ID_ANNOTATION] ?? stringOption(options, 'tenantId') ?? process.env.AZURE_TENANT_ID;
+  if (clientId === undefined || tenantId === undefined) return undefined;
+  if (!GUID.test(clientId) || !TENANT.test(tenantId)) {
+    throw new CredrelayError(
+      'PROVIDER_FAILED',
+      `service account ${pod.namespace}/${pod.serviceAccount} names an Azure client or tenant that is not an ID (${CLIENT_ID_ANNOTATION}, ${TENANT_ID_ANNOTATION}: GUIDs)`,
+    );
+  }
+  return { clientId, tenantId };
 }

@@ -6,6 +6,8 @@ export interface AwsAttempt {
   readonly region: string;
   readonly profile?: string | undefined;
   readonly roleArn?: string | undefined;
+  /** A pod's service account whose token is exchanged for the role (`namespace/name`). */
+  readonly pod?: string | undefined;
 }
 
 /**
@@ -25,7 +27,11 @@ export function explainAwsError(error: unknown, attempt: AwsAttempt): CredrelayE
   const name = details.name ?? 'Error';
   const message = (details.message ?? '').split('\n')[0]!.slice(0, 240);
   const code = details.code ?? details.Code ?? name;
-  const who = attempt.profile ? `AWS profile "${attempt.profile}"` : 'the default AWS credentials';
+  const who = attempt.pod
+    ? `the web identity of service account ${attempt.pod}`
+    : attempt.profile
+      ? `AWS profile "${attempt.profile}"`
+      : 'the default AWS credentials';
   const fail = (text: string) =>
     new CredrelayError('PROVIDER_FAILED', `ECR credentials for ${attempt.registry}: ${text}`);
 
@@ -44,7 +50,17 @@ export function explainAwsError(error: unknown, attempt: AwsAttempt): CredrelayE
       `the AWS session of ${who} has expired: refresh it (\`aws sso login\`, or export new temporary credentials) (${message})`,
     );
   }
+  if (attempt.pod && /InvalidIdentityToken|IDPRejectedClaim|ExpiredToken/i.test(code)) {
+    return fail(
+      `AWS STS refused the token of service account ${attempt.pod} for ${attempt.roleArn} (${code}): the cluster's OIDC issuer must be an IAM identity provider, the role's trust policy must allow this service account, and kubelet's tokenAttributes audience must be sts.amazonaws.com (${message})`,
+    );
+  }
   if (/AccessDenied|UnauthorizedOperation/i.test(code)) {
+    if (attempt.pod) {
+      return fail(
+        `AWS denied ${who} (${code}): the trust policy of ${attempt.roleArn} must allow sts:AssumeRoleWithWebIdentity for system:serviceaccount:${attempt.pod.replace('/', ':')}, and the role needs ecr:GetAuthorizationToken (${message})`,
+      );
+    }
     const action = attempt.roleArn
       ? `sts:AssumeRole on ${attempt.roleArn} and ecr:GetAuthorizationToken`
       : 'ecr:GetAuthorizationToken';

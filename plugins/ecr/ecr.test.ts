@@ -144,6 +144,33 @@ describe('ecr provider requests', () => {
     },
   });
 
+  it("as a pod: the annotated role (or the route's), a session named for the service account, never the node's profile", async () => {
+    const pod = {
+      token: 'pod-token',
+      annotations: { 'eks.amazonaws.com/ecr-role-arn': `arn:aws:iam::${ACCOUNT}:role/team-a` },
+      namespace: 'team-a',
+      serviceAccount: 'puller',
+    };
+    const podIdentity = provider.podIdentity!;
+    expect(podIdentity.annotations({})).toEqual(['eks.amazonaws.com/ecr-role-arn']);
+    expect(podIdentity.annotations({ roleArnAnnotation: 'corp.example/pull-role' })).toEqual([
+      'corp.example/pull-role',
+    ]);
+    expect(podIdentity.uses(pod, {})).toBe(true);
+    expect(podIdentity.uses({ ...pod, annotations: {} }, {})).toBe(false);
+    expect(podIdentity.uses({ ...pod, annotations: {} }, { roleArn: `arn:aws:iam::${ACCOUNT}:role/route` })).toBe(true);
+    await provider.get(parseRegistry(H), { ...testContext({ profile: 'prod' }), podIdentity: pod });
+    expect(requested.at(-1)).toMatchObject({
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/team-a`,
+      profile: undefined,
+      webIdentity: { token: 'pod-token', sessionName: 'team-a.puller', pod: 'team-a/puller' },
+    });
+    const bad = { ...pod, annotations: { 'eks.amazonaws.com/ecr-role-arn': 'not-an-arn' } };
+    await expect(provider.get(parseRegistry(H), { ...testContext(), podIdentity: bad })).rejects.toThrow(
+      /service account team-a\/puller has a eks\.amazonaws\.com\/ecr-role-arn annotation that is not an IAM role ARN/,
+    );
+  });
+
   it('takes account, region, FIPS and dual-stack from the host', async () => {
     await provider.get(parseRegistry(`${ACCOUNT}.dkr-ecr-fips.us-east-1.on.aws`), testContext());
     expect(requested.at(-1)).toMatchObject({

@@ -1,6 +1,7 @@
 import {
   type Credential,
   CredrelayError,
+  type PodIdentity,
   type Provider,
   type ProviderContext,
   type RegistryIdentity,
@@ -11,6 +12,10 @@ import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, parseEcrHost } from './ecr-host.js'
 import { type EcrTokenRequest, awsCallerIdentity, fetchEcrToken } from './token-source.js';
 
 const ACCOUNT = /^\d{12}$/;
+/** The annotation cloud-provider-aws's ECR plugin reads: the role a service account's pods pull as. */
+export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/ecr-role-arn';
+const ROLE_ARN = /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+const ANNOTATION_KEY = /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\/)?[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 const REGION = /^[a-z]{2,}(?:-[a-z]+)+-\d{1,2}$/;
 
 export interface EcrProviderOptions {
@@ -74,8 +79,14 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
         profile: { type: 'string', description: 'an AWS profile name from ~/.aws/config', pattern: /^[\w.+@-]+$/ },
         roleArn: {
           type: 'string',
-          description: 'an IAM role ARN such as arn:aws:iam::123456789012:role/pull',
-          pattern: /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/,
+          description:
+            "an IAM role ARN such as arn:aws:iam::123456789012:role/pull (assumed with a pod's token in kubelet mode)",
+          pattern: ROLE_ARN,
+        },
+        roleArnAnnotation: {
+          type: 'string',
+          description: `the service-account annotation naming a pod's role (default ${ROLE_ARN_ANNOTATION})`,
+          pattern: ANNOTATION_KEY,
         },
         externalId: {
           type: 'string',
@@ -121,8 +132,28 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
         return parts.length === 0 ? 'default credentials' : parts.map(([key, value]) => `${key}=${value}`).join(' ');
       },
     },
+    podIdentity: {
+      uses: (pod, options) => podRoleArn(pod, options) !== undefined,
+      annotations: (options) => [stringOption(options, 'roleArnAnnotation') ?? ROLE_ARN_ANNOTATION],
+    },
     async get(registry: RegistryIdentity, context: ProviderContext) {
-      return fetchToken(requestFor(registry, context.options));
+      const request = requestFor(registry, context.options);
+      const pod = context.podIdentity;
+      if (pod === undefined) return fetchToken(request);
+      // As the pod: its token for the role its service account names (or the route's), then GetAuthorizationToken
+      // with the temporary credentials.
+      context.logger.redact(pod.token);
+      return fetchToken({
+        ...request,
+        profile: undefined,
+        externalId: undefined,
+        roleArn: podRoleArn(pod, context.options),
+        webIdentity: {
+          token: pod.token,
+          sessionName: `${pod.namespace}.${pod.serviceAccount}`.slice(0, 64),
+          pod: `${pod.namespace}/${pod.serviceAccount}`,
+        },
+      });
     },
     diagnostics: {
       async diagnose(registry, context) {
@@ -130,4 +161,18 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
       },
     },
   };
+}
+
+/** The role a pod pulls as: its service account's annotation, else the route's `roleArn`. */
+function podRoleArn(pod: PodIdentity, options: Readonly<Record<string, unknown>>): string | undefined {
+  const key = stringOption(options, 'roleArnAnnotation') ?? ROLE_ARN_ANNOTATION;
+  const annotated = pod.annotations[key];
+  if (annotated === undefined) return stringOption(options, 'roleArn');
+  if (!ROLE_ARN.test(annotated)) {
+    throw new CredrelayError(
+      'PROVIDER_FAILED',
+      `service account ${pod.namespace}/${pod.serviceAccount} has a ${key} annotation that is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)`,
+    );
+  }
+  return annotated;
 }

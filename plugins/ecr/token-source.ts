@@ -16,6 +16,8 @@ export interface EcrTokenRequest {
   readonly sessionName?: string | undefined;
   /** The registry key, for messages. */
   readonly registry: string;
+  /** A pod's service-account token, exchanged with STS AssumeRoleWithWebIdentity for `roleArn`. */
+  readonly webIdentity?: { readonly token: string; readonly sessionName: string; readonly pod: string } | undefined;
 }
 
 /** A whole token exchange, retries included, never takes longer than this. */
@@ -39,11 +41,13 @@ export async function fetchEcrToken(
     region: request.region,
     profile: request.profile,
     roleArn: request.roleArn,
+    pod: request.webIdentity?.pod,
   };
   // The SDK warns on stderr that future releases will need Node 22; a credential helper's stderr is not the place.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const exchange = async (): Promise<Credential> => {
-    if (Object.keys(clientOverrides).length > 0) {
+    // A pod's credentials are its own: a client for this exchange only, never one of the pool's.
+    if (Object.keys(clientOverrides).length > 0 || request.webIdentity !== undefined) {
       const client = await newTokenClient(request, clientOverrides);
       try {
         return await client.token(request.accountId);
@@ -73,9 +77,18 @@ export async function fetchEcrToken(
  * `ignoreCache` so that a changed ~/.aws is seen, optionally turned into an assumed role's through STS.
  */
 export async function awsCredentials(
-  request: Pick<EcrTokenRequest, 'profile' | 'roleArn' | 'externalId' | 'sessionName' | 'region'>,
+  request: Pick<EcrTokenRequest, 'profile' | 'roleArn' | 'externalId' | 'sessionName' | 'region' | 'webIdentity'>,
 ) {
-  const { fromNodeProviderChain, fromTemporaryCredentials } = await import('@aws-sdk/credential-providers');
+  const { fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } =
+    await import('@aws-sdk/credential-providers');
+  if (request.webIdentity !== undefined && request.roleArn) {
+    return fromWebToken({
+      roleArn: request.roleArn,
+      webIdentityToken: request.webIdentity.token,
+      roleSessionName: request.webIdentity.sessionName,
+      clientConfig: { region: request.region },
+    });
+  }
   const base = fromNodeProviderChain({ ...(request.profile ? { profile: request.profile } : {}), ignoreCache: true });
   if (!request.roleArn) return base;
   return fromTemporaryCredentials({
@@ -206,7 +219,7 @@ const RESOLVE_AGAIN_WITHIN_MS = 60_000;
  * on its next exchange. An assumed role's provider keeps its temporary credentials and refreshes them itself.
  */
 async function reusableCredentials(request: EcrTokenRequest) {
-  if (request.roleArn) return awsCredentials(request);
+  if (request.roleArn || request.webIdentity) return awsCredentials(request);
   const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
   return async () => {
     const resolved = await fromNodeProviderChain({

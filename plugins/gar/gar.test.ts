@@ -249,6 +249,48 @@ describe('gar provider', () => {
     );
   });
 
+  it('as a pod: its token under the workload identity provider, impersonating the annotated service account', async () => {
+    const requests: GoogleTokenRequest[] = [];
+    const provider = createGarProvider({ mintToken: async (request) => (requests.push(request), fakeMint(request)) });
+    const wif = '//iam.googleapis.com/projects/42/locations/global/workloadIdentityPools/pool/providers/k8s';
+    const pod = {
+      token: 'pod-token',
+      annotations: { 'iam.gke.io/gcp-service-account': 'pull@p.iam.gserviceaccount.com' },
+      namespace: 'ns',
+      serviceAccount: 'sa',
+    };
+    expect(provider.podIdentity!.uses(pod, {})).toBe(false); // no workload identity provider: the node answers
+    expect(provider.podIdentity!.uses(pod, { workloadIdentityProvider: wif })).toBe(true);
+    const options = {
+      workloadIdentityProvider: wif,
+      stsEndpoint: 'http://127.0.0.1:9/',
+      impersonate: 'route@p.iam.gserviceaccount.com',
+    };
+    await provider.get(parseRegistry('gcr.io'), { ...testContext(options), podIdentity: pod });
+    await provider.get(parseRegistry('gcr.io'), { ...testContext(options), podIdentity: { ...pod, annotations: {} } });
+    expect(requests.map((request) => [request.source, request.impersonate])).toEqual([
+      [
+        {
+          kind: 'pod',
+          token: 'pod-token',
+          serviceAccount: 'ns/sa',
+          audience: wif,
+          stsEndpoint: 'http://127.0.0.1:9',
+          iamCredentialsEndpoint: 'https://iamcredentials.googleapis.com',
+        },
+        'pull@p.iam.gserviceaccount.com',
+      ],
+      [expect.objectContaining({ kind: 'pod' }), 'route@p.iam.gserviceaccount.com'],
+    ]);
+    const check = provider.routes!.check!;
+    const exact = { kind: 'exact' as const, key: 'gcr.io', identity: parseRegistry('gcr.io') };
+    expect(check(exact, { workloadIdentityProvider: wif, stsEndpoint: 'http://sts.example' })).toMatch(
+      /may use plain HTTP only for this machine/,
+    );
+    expect(check(exact, { stsEndpoint: 'https://sts.example' })).toMatch(/give "workloadIdentityProvider" too/);
+    expect(check(exact, { workloadIdentityProvider: wif, stsEndpoint: 'https://sts.p.example' })).toBeUndefined();
+  });
+
   it('keeps one token per identity for every Google host, keyed by key and impersonation', () => {
     const provider = createGarProvider({ mintToken: fakeMint });
     expect(provider.cachePolicy?.sharedAcrossRegistries).toBe(true);

@@ -10,7 +10,7 @@ const ADC_SOURCES =
  */
 export function explainGoogleError(
   error: unknown,
-  what: { registry: string; source: string; impersonate?: string | undefined },
+  what: { registry: string; source: string; impersonate?: string | undefined; audience?: string | undefined },
 ): CredrelayError {
   if (error instanceof CredrelayError) return error;
   const details = error as {
@@ -37,6 +37,11 @@ export function explainGoogleError(
   ) {
     return fail(
       `cannot reach Google's token service for ${what.source} (${details.code ?? message}): check the network and proxy settings`,
+    );
+  }
+  if (what.audience && oauthError !== undefined) {
+    return fail(
+      `Security Token Service refused ${what.source} for ${what.audience} (${oauthError ?? `HTTP ${status}`}): the workload identity pool must trust the cluster's issuer, and kubelet's tokenAttributes audience must be the one the provider expects (${message})`,
     );
   }
   if (what.impersonate && (status === 403 || /PERMISSION_DENIED|iam\.serviceAccounts\.getAccessToken/i.test(message))) {

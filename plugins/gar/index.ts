@@ -1,18 +1,32 @@
 import {
   type Credential,
+  CredrelayError,
   type Provider,
   type ProviderContext,
+  type PodIdentity,
   type RegistryIdentity,
+  type RouteOptionValues,
   SECRET_NAME,
+  isLoopbackHost,
   stringOption,
 } from '../../src/plugin-api.js';
 import { isGoogleRegistry } from './gar-host.js';
 import {
+  GOOGLE_IAM_CREDENTIALS_ENDPOINT,
+  GOOGLE_STS_ENDPOINT,
   type GoogleTokenOptions,
   type GoogleTokenRequest,
   mintGoogleToken,
   parseServiceAccountKey,
 } from './token-source.js';
+
+/** The annotation GKE's workload identity reads: the Google service account a Kubernetes service account acts as. */
+export const GCP_SERVICE_ACCOUNT_ANNOTATION = 'iam.gke.io/gcp-service-account';
+const SERVICE_ACCOUNT_EMAIL = /^[a-z0-9._+-]+@[a-z0-9.-]+\.gserviceaccount\.com$/;
+/** A workload identity pool provider, or a GKE cluster's identity namespace. */
+const WORKLOAD_IDENTITY_PROVIDER =
+  /^(?:\/\/iam\.googleapis\.com\/projects\/\d+\/locations\/[a-z0-9-]+\/workloadIdentityPools\/[a-z0-9-]+\/providers\/[a-z0-9-]+|identitynamespace:[a-z0-9.-]+\.svc\.id\.goog:https:\/\/container\.googleapis\.com\/v1\/projects\/[a-z0-9-]+\/locations\/[a-z0-9-]+\/clusters\/[a-zA-Z0-9_-]+)$/;
+const ENDPOINT = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^http:\/\/\[::1\](?::\d{1,5})?$/;
 
 export interface GarProviderOptions {
   /** Replaces the token exchange in unit tests. */
@@ -31,16 +45,20 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
     dependencies.mintToken ?? ((request: GoogleTokenRequest) => mintGoogleToken(request, dependencies.tokenOptions));
   const get = async (registry: RegistryIdentity, context: ProviderContext): Promise<Credential> => {
     const keySecret = stringOption(context.options, 'keySecret');
-    const source: GoogleTokenRequest['source'] = keySecret
-      ? {
-          kind: 'key',
-          secretName: keySecret,
-          key: parseServiceAccountKey(await context.resolveSecret(keySecret), keySecret),
-        }
-      : { kind: 'adc' };
+    const pod = context.podIdentity;
+    const source: GoogleTokenRequest['source'] = pod
+      ? podSource(pod, context.options)
+      : keySecret
+        ? {
+            kind: 'key',
+            secretName: keySecret,
+            key: parseServiceAccountKey(await context.resolveSecret(keySecret), keySecret),
+          }
+        : { kind: 'adc' };
+    if (pod) context.logger.redact(pod.token);
     const credential = await mintToken({
       source,
-      impersonate: stringOption(context.options, 'impersonate'),
+      impersonate: pod ? podServiceAccount(pod, context.options) : stringOption(context.options, 'impersonate'),
       registry: registry.key,
     });
     context.logger.redact(credential.secret);
@@ -64,9 +82,39 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
         impersonate: {
           type: 'string',
           description: 'a service-account email such as "puller@project.iam.gserviceaccount.com"',
-          pattern: /^[a-z0-9._+-]+@[a-z0-9.-]+\.gserviceaccount\.com$/,
+          pattern: SERVICE_ACCOUNT_EMAIL,
+        },
+        workloadIdentityProvider: {
+          type: 'string',
+          description:
+            "for a pod's identity in kubelet mode: the workload identity provider (//iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER) or GKE identity namespace the pod's token is exchanged under",
+          pattern: WORKLOAD_IDENTITY_PROVIDER,
+        },
+        stsEndpoint: {
+          type: 'string',
+          description: `Security Token Service's endpoint for a pod's identity (default ${GOOGLE_STS_ENDPOINT}; plain HTTP only on this machine)`,
+          pattern: ENDPOINT,
+        },
+        iamCredentialsEndpoint: {
+          type: 'string',
+          description: `the IAM Credentials endpoint for impersonation as a pod (default ${GOOGLE_IAM_CREDENTIALS_ENDPOINT}; plain HTTP only on this machine)`,
+          pattern: ENDPOINT,
         },
       },
+      check(_pattern, options) {
+        for (const option of ['stsEndpoint', 'iamCredentialsEndpoint']) {
+          const value = stringOption(options, option);
+          if (value?.startsWith('http:') && !isLoopbackHost(new URL(value).hostname))
+            return `option "${option}" may use plain HTTP only for this machine (127.0.0.1, ::1, localhost); use https://`;
+        }
+        if ((options.stsEndpoint ?? options.iamCredentialsEndpoint) !== undefined && !options.workloadIdentityProvider)
+          return 'options "stsEndpoint" and "iamCredentialsEndpoint" are for a pod\'s identity: give "workloadIdentityProvider" too';
+        return undefined;
+      },
+    },
+    podIdentity: {
+      uses: (_pod, options) => stringOption(options, 'workloadIdentityProvider') !== undefined,
+      annotations: () => [GCP_SERVICE_ACCOUNT_ANNOTATION],
     },
     cachePolicy: {
       // One token opens every Google registry, so the daemon keeps one per identity rather than one per host.
@@ -89,4 +137,31 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
       },
     },
   };
+}
+
+/** A pod's token, for workload identity federation under the route's provider, at the route's endpoints. */
+function podSource(pod: PodIdentity, options: RouteOptionValues): GoogleTokenRequest['source'] {
+  return {
+    kind: 'pod',
+    token: pod.token,
+    serviceAccount: `${pod.namespace}/${pod.serviceAccount}`,
+    audience: stringOption(options, 'workloadIdentityProvider')!,
+    stsEndpoint: (stringOption(options, 'stsEndpoint') ?? GOOGLE_STS_ENDPOINT).replace(/\/$/, ''),
+    iamCredentialsEndpoint: (
+      stringOption(options, 'iamCredentialsEndpoint') ?? GOOGLE_IAM_CREDENTIALS_ENDPOINT
+    ).replace(/\/$/, ''),
+  };
+}
+
+/** The Google service account a pod acts as: its service account's annotation, else the route's `impersonate`. */
+function podServiceAccount(pod: PodIdentity, options: RouteOptionValues): string | undefined {
+  const annotated = pod.annotations[GCP_SERVICE_ACCOUNT_ANNOTATION];
+  if (annotated === undefined) return stringOption(options, 'impersonate');
+  if (!SERVICE_ACCOUNT_EMAIL.test(annotated)) {
+    throw new CredrelayError(
+      'PROVIDER_FAILED',
+      `service account ${pod.namespace}/${pod.serviceAccount} has a ${GCP_SERVICE_ACCOUNT_ANNOTATION} annotation that is not a service-account email (NAME@PROJECT.iam.gserviceaccount.com)`,
+    );
+  }
+  return annotated;
 }

@@ -18,12 +18,29 @@ export interface ServiceAccountKey {
 export interface GoogleTokenRequest {
   /** Application Default Credentials, or a service-account key kept as a named secret. */
   readonly source:
-    { readonly kind: 'adc' } | { readonly kind: 'key'; readonly secretName: string; readonly key: ServiceAccountKey };
+    | { readonly kind: 'adc' }
+    | { readonly kind: 'key'; readonly secretName: string; readonly key: ServiceAccountKey }
+    | PodSource;
   /** A service account to impersonate with the source's credentials. */
   readonly impersonate?: string | undefined;
   /** The registry key, for messages. */
   readonly registry: string;
 }
+
+/** A pod's service-account token, exchanged at Security Token Service under workload identity federation. */
+export interface PodSource {
+  readonly kind: 'pod';
+  readonly token: string;
+  /** `namespace/name`, for messages. */
+  readonly serviceAccount: string;
+  /** The workload identity provider (or GKE identity namespace) the token is exchanged under: STS's audience. */
+  readonly audience: string;
+  readonly stsEndpoint: string;
+  readonly iamCredentialsEndpoint: string;
+}
+
+export const GOOGLE_STS_ENDPOINT = 'https://sts.googleapis.com';
+export const GOOGLE_IAM_CREDENTIALS_ENDPOINT = 'https://iamcredentials.googleapis.com';
 
 export interface GoogleTokenOptions {
   readonly deadlineMs?: number;
@@ -70,17 +87,40 @@ export async function mintGoogleToken(
   const source =
     request.source.kind === 'key'
       ? `the service-account key in secret ${request.source.secretName}`
-      : 'Application Default Credentials';
+      : request.source.kind === 'pod'
+        ? `the token of service account ${request.source.serviceAccount}`
+        : 'Application Default Credentials';
   const mint = async (): Promise<Credential> => {
-    const { GoogleAuth, Impersonated } = await import('google-auth-library');
+    const { GoogleAuth, Impersonated, IdentityPoolClient } = await import('google-auth-library');
     const transport = options.transporter === undefined ? {} : { transporter: options.transporter as never };
-    const auth = new GoogleAuth({
-      scopes: [CLOUD_PLATFORM],
-      clientOptions: transport,
-      ...(request.source.kind === 'key' ? { credentials: request.source.key } : {}),
-    });
-    let client = await auth.getClient();
-    if (request.impersonate !== undefined) {
+    let client;
+    if (request.source.kind === 'pod') {
+      // Workload identity federation with the pod's token handed over directly, then (optionally) the service
+      // account it may impersonate: google-auth-library's external-account client, with our two endpoints.
+      const pod = request.source;
+      client = new IdentityPoolClient({
+        type: 'external_account',
+        audience: pod.audience,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: `${pod.stsEndpoint}/v1/token`,
+        ...(request.impersonate === undefined
+          ? {}
+          : {
+              service_account_impersonation_url: `${pod.iamCredentialsEndpoint}/v1/projects/-/serviceAccounts/${encodeURIComponent(request.impersonate)}:generateAccessToken`,
+            }),
+        subject_token_supplier: { getSubjectToken: async () => pod.token },
+        scopes: [CLOUD_PLATFORM],
+        ...transport,
+      });
+    } else {
+      const auth = new GoogleAuth({
+        scopes: [CLOUD_PLATFORM],
+        clientOptions: transport,
+        ...(request.source.kind === 'key' ? { credentials: request.source.key } : {}),
+      });
+      client = await auth.getClient();
+    }
+    if (request.impersonate !== undefined && request.source.kind !== 'pod') {
       client = new Impersonated({
         sourceClient: client,
         targetPrincipal: request.impersonate,
@@ -113,6 +153,11 @@ export async function mintGoogleToken(
         ),
     );
   } catch (error) {
-    throw explainGoogleError(error, { registry: request.registry, source, impersonate: request.impersonate });
+    throw explainGoogleError(error, {
+      registry: request.registry,
+      source,
+      impersonate: request.impersonate,
+      audience: request.source.kind === 'pod' ? request.source.audience : undefined,
+    });
   }
 }

@@ -16,6 +16,8 @@ export default class ProvidersCommand extends CredrelayCommand {
       if (provider.about) this.log(`  hosts    ${provider.about.hostPatterns.join('; ')}`);
       const options = Object.keys(provider.routes?.options ?? {});
       if (options.length > 0) this.log(`  options  ${options.join(', ')}`);
+      const pod = provider.podIdentity?.annotations({});
+      if (pod !== undefined) this.log(`  pods     in kubelet mode, as the pod; annotations ${pod.join(', ')}`);
     }
     return providers.map((provider) => ({
       name: provider.name,
@@ -24,6 +26,8 @@ export default class ProvidersCommand extends CredrelayCommand {
       options: Object.fromEntries(
         Object.entries(provider.routes?.options ?? {}).map(([key, spec]) => [key, spec.description]),
       ),
+      // The service-account annotations read when acting as a pod (kubelet mode); absent for node-only providers.
+      ...(provider.podIdentity ? { podIdentityAnnotations: provider.podIdentity.annotations({}) } : {}),
     }));
   }
 }

@@ -22,7 +22,16 @@ export interface RegistryEntry {
   readonly pattern: RegistryPattern;
   readonly provider: string;
   readonly options: Readonly<Record<string, unknown>>;
+  /** Whether kubelet requests for it are answered as the pod (see PodIdentityMode). */
+  readonly podIdentity: PodIdentityMode;
 }
+
+/**
+ * `auto` (default): as the pod when kubelet passes its service-account token and the provider can act as it,
+ * else as the node. `required`: as the pod or not at all. `off`: always as the node, token or not.
+ */
+export type PodIdentityMode = 'auto' | 'required' | 'off';
+export const POD_IDENTITY_MODES: readonly PodIdentityMode[] = ['auto', 'required', 'off'];
 
 /** credrelay's configuration, validated once at load and then frozen. */
 export interface Config {
@@ -195,7 +204,14 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
     if (!isPlainObject(entry)) {
       throw invalid(path, `registries ${shownValue(written, 256)}`, 'must be an object such as {"provider": "ecr"}');
     }
-    const { provider: named, ...options } = entry;
+    const { provider: named, podIdentity = 'auto', ...options } = entry;
+    if (!POD_IDENTITY_MODES.includes(podIdentity as PodIdentityMode)) {
+      throw invalid(
+        path,
+        `registries ${shownValue(written, 256)}`,
+        `has "podIdentity" ${shownValue(podIdentity)}; it must be one of ${POD_IDENTITY_MODES.map((mode) => `"${mode}"`).join(', ')}`,
+      );
+    }
     // The shape build platforms use, {"username": …, "password": "$SECRET"}, needs no provider name.
     const provider = named === undefined && ('username' in options || 'password' in options) ? 'static' : named;
     if (typeof provider !== 'string' || provider.length === 0) {
@@ -205,7 +221,13 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
         'needs "provider" (see `credrelay providers`), or "username" and "password" for fixed credentials',
       );
     }
-    return Object.freeze({ written, pattern, provider, options: Object.freeze(options) });
+    return Object.freeze({
+      written,
+      pattern,
+      provider,
+      options: Object.freeze(options),
+      podIdentity: podIdentity as PodIdentityMode,
+    });
   });
 }
 

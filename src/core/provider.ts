@@ -37,6 +37,24 @@ export interface ProviderContext {
    * that names the secret and how to set it when it is set nowhere. The value is added to the log's redaction list.
    */
   resolveSecret(name: string): Promise<string>;
+  /**
+   * The pod kubelet pulls for, when kubelet passed its service-account token and the provider's `podIdentity` said
+   * it acts as that pod for these options. Absent everywhere else: the provider then acts as the node (or the user).
+   */
+  readonly podIdentity?: PodIdentity;
+}
+
+/**
+ * A pod's identity as kubelet hands it to an image credential provider (Kubernetes 1.33+, KEP-4412): the pod's
+ * service-account token, minted for the audience in kubelet's `tokenAttributes`, and the service account's
+ * annotations kubelet was told to pass. The token is a secret: never logged, never written anywhere.
+ */
+export interface PodIdentity {
+  readonly token: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** From the token's claims, unverified: the cloud that accepts the token verifies it. For names and messages. */
+  readonly namespace: string;
+  readonly serviceAccount: string;
 }
 
 /**
@@ -65,6 +83,8 @@ export interface Provider {
   readonly storage?: CredentialStorage;
   /** For `credrelay doctor`. */
   readonly diagnostics?: Diagnostics;
+  /** For a provider that can act as the pod kubelet pulls for (its service-account token), not the node. */
+  readonly podIdentity?: PodIdentitySupport;
 }
 
 export interface ProviderAbout {
@@ -108,6 +128,17 @@ export interface CachePolicy {
    * so that a rotated one is picked up after that. Without it, such a credential is not cached.
    */
   keepSeconds?(options: RouteOptionValues): number;
+}
+
+export interface PodIdentitySupport {
+  /**
+   * Whether the provider acts as this pod for these route options: it has what it needs to (a role, a workload
+   * identity provider, a client, named by the route or the service account's annotations). When false, the request
+   * is answered as the node, as one without a token is.
+   */
+  uses(pod: PodIdentity, options: RouteOptionValues): boolean;
+  /** The service-account annotations it reads: for kubelet's `optionalServiceAccountAnnotationKeys`, and messages. */
+  annotations(options: RouteOptionValues): readonly string[];
 }
 
 export interface CredentialStorage {

@@ -4,6 +4,8 @@ import type { Router } from '../routing/router.js';
 import { authKeyOf, registryOfImage } from './image-registry.js';
 import { MAX_KUBELET_REQUEST_BYTES } from '../core/protocol/kubelet-limits.js';
 import { shownValue } from '../core/util/redact.js';
+import type { PodIdentity } from '../core/provider.js';
+import { podIdentityOf } from './pod-identity.js';
 
 /** The API versions of kubelet's image credential provider protocol credrelay speaks; the reply echoes the request's. */
 export const KUBELET_API_VERSIONS = [
@@ -14,6 +16,8 @@ export const KUBELET_API_VERSIONS = [
 interface CredentialProviderRequest {
   readonly apiVersion: (typeof KUBELET_API_VERSIONS)[number];
   readonly image: string;
+  /** The pod's identity, when kubelet passed its service-account token (v1, Kubernetes 1.33+). */
+  readonly pod: PodIdentity | undefined;
 }
 
 /**
@@ -70,8 +74,12 @@ function decodeRequest(input: Uint8Array): CredentialProviderRequest {
     throw new CredrelayError('INVALID_INPUT', `kind must be CredentialProviderRequest, not ${shownValue(fields.kind)}`);
   }
   if (typeof fields.image !== 'string') throw new CredrelayError('INVALID_INPUT', 'the request has no "image"');
-  // serviceAccountToken and serviceAccountAnnotations may be present (Kubernetes 1.33+); credrelay does not use them.
-  return { apiVersion: fields.apiVersion as CredentialProviderRequest['apiVersion'], image: fields.image };
+  return {
+    apiVersion: fields.apiVersion as CredentialProviderRequest['apiVersion'],
+    image: fields.image,
+    // The pod's identity is a v1 field (Kubernetes 1.33+); v1beta1 has none.
+    pod: fields.apiVersion === 'credentialprovider.kubelet.k8s.io/v1' ? podIdentityOf(fields) : undefined,
+  };
 }
 
 /**
@@ -105,7 +113,7 @@ export async function handleKubeletRequest(
         exitCode: 0,
       };
     }
-    const credential = await router.credentialFor(registry, context);
+    const credential = await router.credentialFor(registry, context, request.pod);
     const cacheDuration = credential === undefined ? undefined : cacheDurationFor(credential.expiresAt, now());
     const response = {
       apiVersion: request.apiVersion,

@@ -70,7 +70,14 @@ export async function loadProviderSet(
     }
     const problem = provider.routes?.check?.(entry.pattern, entry.options);
     if (problem !== undefined) throw configError(config, `${where}: ${problem}`);
-    return { written: entry.written, pattern: entry.pattern, provider: provider.name, options: entry.options };
+    if (entry.podIdentity !== 'auto' && provider.podIdentity === undefined) {
+      throw configError(
+        config,
+        `${where}: "podIdentity" is for providers that can act as the pod kubelet pulls for; provider "${provider.name}" cannot`,
+      );
+    }
+    const { written, pattern, options, podIdentity } = entry;
+    return { written, pattern, provider: provider.name, options, podIdentity };
   });
 
   return { keychain, matchers: [...builtins, ...plugins], byName, routes };
@@ -114,12 +121,15 @@ function providerProblem(value: unknown): string | undefined {
     return 'its name must be lower-case letters, digits and dashes';
   if (typeof provider.matches !== 'function' || typeof provider.get !== 'function')
     return 'it must have matches(registry) and get(registry, context) functions';
-  const capabilities = ['about', 'routes', 'cachePolicy', 'storage', 'diagnostics'] as const;
+  const capabilities = ['about', 'routes', 'cachePolicy', 'storage', 'diagnostics', 'podIdentity'] as const;
   const malformed = capabilities.find((key) => provider[key] !== undefined && typeof provider[key] !== 'object');
   if (malformed !== undefined) return `its "${malformed}" must be an object`;
   const storage = provider.storage as Record<string, unknown> | undefined;
   if (storage !== undefined && ['store', 'erase', 'list'].some((method) => typeof storage[method] !== 'function'))
     return 'its storage must have store, erase and list functions';
+  const podIdentity = provider.podIdentity as Record<string, unknown> | undefined;
+  if (podIdentity !== undefined && ['uses', 'annotations'].some((method) => typeof podIdentity[method] !== 'function'))
+    return 'its podIdentity must have uses and annotations functions';
   return undefined;
 }
 

@@ -3,7 +3,9 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import { CredrelayError, credentialsNotFound } from '../core/errors.js';
 import type { Credentials } from '../core/protocol/codec.js';
 import type { CredentialHelper, RequestContext } from '../core/protocol/handler.js';
-import type { Credential, Provider, ProviderContext, RouteOptionValues } from '../core/provider.js';
+import type { PodIdentityMode } from '../core/config.js';
+import type { Credential, PodIdentity, Provider, ProviderContext, RouteOptionValues } from '../core/provider.js';
+import { nodeCrypto } from '../core/util/crypto.js';
 import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
 import type { ProviderSet } from './provider-set.js';
 import { RouteTable } from './route-table.js';
@@ -13,6 +15,8 @@ export interface RoutingDecision {
   readonly registry: RegistryIdentity;
   readonly provider: Provider;
   readonly options: RouteOptionValues;
+  /** Whether a kubelet request is answered as its pod: the route's `podIdentity`, `auto` without one. */
+  readonly podIdentity: PodIdentityMode;
   readonly reason:
     | { readonly kind: 'registries'; readonly key: string }
     | { readonly kind: 'matcher' }
@@ -38,8 +42,15 @@ export interface Router extends CredentialHelper {
   decide(registry: RegistryIdentity): RoutingDecision;
   /** Every provider, in routing order (matchers first, the keychain last). */
   providers(): readonly Provider[];
-  /** The credential for a registry, with its expiry; undefined when its provider has nothing. */
-  credentialFor(registry: RegistryIdentity, request: RequestContext): Promise<Credential | undefined>;
+  /**
+   * The credential for a registry, with its expiry; undefined when its provider has nothing. With `pod` (a kubelet
+   * request that carries a service-account token), as that pod where the provider and the route allow it.
+   */
+  credentialFor(
+    registry: RegistryIdentity,
+    request: RequestContext,
+    pod?: PodIdentity,
+  ): Promise<Credential | undefined>;
   /** Forgets cached tokens for one registry (including a token its provider shares across registries), or all. */
   clearCache(registry?: RegistryIdentity): number;
   /** What a provider is handed for one request: the route's options, notices, the log, secret resolution. */
@@ -60,10 +71,17 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
   const contextFor = contextFactory(logger, options.resolveSecret ?? secretNotSet);
   const cached = cacheKeeper(options.cache, decide);
 
-  const credentialFor = async (registry: RegistryIdentity, request: RequestContext) => {
+  const credentialFor = async (registry: RegistryIdentity, request: RequestContext, pod?: PodIdentity) => {
     const decision = decide(registry);
-    const fetch = () => decision.provider.get(registry, contextFor(decision.options, request));
-    const credential = await cached.fetch(decision, fetch);
+    if (pod !== undefined) {
+      // The token is a secret; the annotations (roles, client IDs) stay out of the log too.
+      logger.redact(pod.token);
+      for (const value of Object.values(pod.annotations)) logger.redact(value);
+    }
+    const asPod = actsAsPod(decision, pod);
+    const context = contextFor(decision.options, request);
+    const fetch = () => decision.provider.get(registry, asPod ? { ...context, podIdentity: asPod } : context);
+    const credential = await cached.fetch(decision, fetch, asPod);
     if (credential !== undefined) logger.redact(credential.secret);
     return credential;
   };
@@ -102,13 +120,59 @@ function decider(providers: ProviderSet): (registry: RegistryIdentity) => Routin
         registry,
         provider: providers.byName.get(route.provider)!,
         options: route.options,
+        podIdentity: route.podIdentity,
         reason: { kind: 'registries', key: route.written },
       };
     }
     const matched = providers.matchers.find((provider) => provider.matches(registry));
-    if (matched !== undefined) return { registry, provider: matched, options: NO_OPTIONS, reason: { kind: 'matcher' } };
-    return { registry, provider: providers.keychain, options: NO_OPTIONS, reason: { kind: 'fallback' } };
+    if (matched !== undefined)
+      return { registry, provider: matched, options: NO_OPTIONS, podIdentity: 'auto', reason: { kind: 'matcher' } };
+    return {
+      registry,
+      provider: providers.keychain,
+      options: NO_OPTIONS,
+      podIdentity: 'auto',
+      reason: { kind: 'fallback' },
+    };
   };
+}
+
+/**
+ * The pod a request is answered as, or undefined for the node: a pod identity is used when kubelet passed one, the
+ * route allows it, and the provider can act as that pod with these options. A route that requires it fails
+ * otherwise, saying what is missing.
+ */
+function actsAsPod(decision: RoutingDecision, pod: PodIdentity | undefined): PodIdentity | undefined {
+  if (decision.podIdentity === 'off') return undefined;
+  const support = decision.provider.podIdentity;
+  if (pod !== undefined && support?.uses(pod, decision.options)) return pod;
+  if (decision.podIdentity !== 'required') return undefined;
+  const must = `${decision.registry.key} is pulled only as the pod (its registries entry says "podIdentity": "required"), but`;
+  if (pod === undefined) {
+    throw new CredrelayError(
+      'POD_IDENTITY_REQUIRED',
+      `${must} no service-account token came with the request: give kubelet's CredentialProviderConfig "tokenAttributes" (see docs/kubernetes.md)`,
+    );
+  }
+  const annotations = support?.annotations(decision.options) ?? [];
+  throw new CredrelayError(
+    'POD_IDENTITY_REQUIRED',
+    `${must} the ${decision.provider.name} provider has no identity to act as for service account ${pod.namespace}/${pod.serviceAccount}: ${annotations.length > 0 ? `annotate it with ${annotations.join(' or ')}, or ` : ''}name one in the route's options`,
+  );
+}
+
+/**
+ * The part of a cache key that tells pods apart: the service account, and a digest of its token and of the
+ * annotations the provider reads. So a cached credential is only ever handed to a request with the very token (and
+ * annotations) it was obtained with; a request with a made-up token for the same service account makes its own
+ * exchange, which the cloud refuses. The digest keeps both out of `credrelay cache list`.
+ */
+function podCacheIdentity(provider: Provider, options: RouteOptionValues, pod: PodIdentity): string {
+  const digest = nodeCrypto().createHash('sha256').update(pod.token);
+  for (const key of provider.podIdentity?.annotations(options) ?? []) {
+    digest.update(`\0${key}\0${pod.annotations[key] ?? ''}`);
+  }
+  return `pod ${pod.namespace}/${pod.serviceAccount} sha256:${digest.digest('hex').slice(0, 16)}`;
 }
 
 const secretNotSet = async (name: string): Promise<string> => {
@@ -139,11 +203,12 @@ function cacheKeeper(cache: TokenCache | undefined, decide: (registry: RegistryI
     provider.cachePolicy?.identity?.(options) ??
     JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
-    fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>) {
+    fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>, pod?: PodIdentity) {
       if (cache === undefined) return fetch();
+      const node = identityOf(decision);
       const key = {
         provider: decision.provider.name,
-        identity: identityOf(decision),
+        identity: pod === undefined ? node : `${node} ${podCacheIdentity(decision.provider, decision.options, pod)}`,
         registry: cacheRegistry(decision),
       };
       const keepSeconds = decision.provider.cachePolicy?.keepSeconds?.(decision.options) ?? 0;

@@ -318,9 +318,23 @@ describe('credrelay route and providers', () => {
       hostPatterns: string[];
       options: Record<string, string>;
     }>;
-    expect(listed.map((provider) => provider.name)).toEqual(['ecr', 'gar', 'ghcr', 'static', 'exec', 'keychain']);
+    expect(listed.map((provider) => provider.name)).toEqual([
+      'ecr',
+      'gar',
+      'ghcr',
+      'acr',
+      'static',
+      'exec',
+      'keychain',
+    ]);
     expect(listed[0]!.hostPatterns.join(' ')).toMatch(/dkr\.ecr/);
-    expect(Object.keys(listed[1]!.options)).toEqual(['keySecret', 'impersonate']);
+    expect(Object.keys(listed[1]!.options)).toEqual([
+      'keySecret',
+      'impersonate',
+      'workloadIdentityProvider',
+      'stsEndpoint',
+      'iamCredentialsEndpoint',
+    ]);
   });
 });
 

@@ -9,6 +9,8 @@ export interface AwsCall {
   readonly accessKeyId: string;
   readonly body: string;
   readonly at: number;
+  /** For sts:AssumeRole*: the temporary access key STS answered with. */
+  issuedAccessKeyId?: string;
 }
 
 /** How the proxy bends moto's answers. */
@@ -55,11 +57,19 @@ export async function startAwsProxy(upstream: string): Promise<AwsProxy> {
     const text = body.toString('utf8');
     const scope = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\//.exec(String(request.headers.authorization ?? ''));
     const target = String(request.headers['x-amz-target'] ?? '');
-    const service = scope?.[3] ?? '?';
+    // Unsigned calls (AssumeRoleWithWebIdentity) carry no credential scope; STS is the form-encoded service.
+    const service = scope?.[3] ?? (/(?:^|&)Action=/.test(text) ? 'sts' : '?');
     const action = target
       ? `${service}:${target.split('.').pop()}`
       : `${service}:${/Action=([A-Za-z]+)/.exec(text)?.[1] ?? '?'}`;
-    calls.push({ action, region: scope?.[2] ?? '', accessKeyId: scope?.[1] ?? '', body: text, at: Date.now() });
+    const call: AwsCall = {
+      action,
+      region: scope?.[2] ?? '',
+      accessKeyId: scope?.[1] ?? '',
+      body: text,
+      at: Date.now(),
+    };
+    calls.push(call);
 
     const isToken = action === 'ecr:GetAuthorizationToken';
     if (service === 'ecr' && behaviour.delayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
@@ -82,6 +92,10 @@ export async function startAwsProxy(upstream: string): Promise<AwsProxy> {
       body,
     });
     let payload = Buffer.from(await upstreamResponse.arrayBuffer());
+    if (action.startsWith('sts:AssumeRole')) {
+      const issued = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(payload.toString('utf8'))?.[1];
+      if (issued !== undefined) call.issuedAccessKeyId = issued;
+    }
     if (isToken && upstreamResponse.ok && (behaviour.expiresInSeconds !== undefined || behaviour.uniqueTokens)) {
       const document = JSON.parse(payload.toString('utf8')) as {
         authorizationData: Array<{ authorizationToken: string; expiresAt: number | string }>;

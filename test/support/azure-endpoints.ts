@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { unsignedJwt } from './jwt.js';
 import type { Registry } from './registry.js';
 import type { TestCertificates } from './tls.js';
 
@@ -31,10 +32,6 @@ const listen = async (server: Server): Promise<number> => {
   return (server.address() as AddressInfo).port;
 };
 const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
-
-/** An unsigned JWT: what credrelay reads of a token is its claims. */
-export const fakeJwt = (claims: Record<string, unknown>): string =>
-  `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
 
 /** Access tokens the fake Entra and managed identity issued, with who they were issued to. */
 export type IssuedTokens = Map<string, { tenant: string; client: string }>;
@@ -103,7 +100,7 @@ export async function startEntra(
         });
         return;
       }
-      const token = fakeJwt({
+      const token = unsignedJwt({
         aud: (form.get('scope') ?? '').replace(/\/\.default$/, ''),
         tid: tenant,
         appid: app.clientId,
@@ -143,7 +140,7 @@ export async function startManagedIdentity(
     }
     const resource = url.searchParams.get('resource') ?? '';
     const expiresOn = Math.floor(Date.now() / 1000) + 3600;
-    const token = fakeJwt({
+    const token = unsignedJwt({
       aud: resource,
       tid: identity.tenant,
       appid: identity.clientId,
@@ -219,7 +216,7 @@ export async function startFakeAcr(
         return;
       }
       exchanges += 1;
-      const refreshToken = fakeJwt({
+      const refreshToken = unsignedJwt({
         jti: randomUUID(),
         sub: 'acr-test',
         grant_type: 'refresh_token',

@@ -106,3 +106,36 @@ export async function startStsServer(): Promise<StsServer> {
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/** IAM Credentials' generateAccessToken on loopback: a token for the service account named in the path. */
+export interface IamCredentialsServer {
+  /** `http://127.0.0.1:PORT`: a route's iamCredentialsEndpoint. */
+  readonly endpoint: string;
+  /** Each call: the service account, and the bearer token it was made with. */
+  readonly calls: { serviceAccount: string; bearer: string }[];
+  stop(): Promise<void>;
+}
+
+export async function startIamCredentials(): Promise<IamCredentialsServer> {
+  const calls: { serviceAccount: string; bearer: string }[] = [];
+  const server = createServer(async (request, response) => {
+    await body(request);
+    const match = /^\/v1\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/.exec(request.url ?? '');
+    const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+    if (request.method !== 'POST' || match === null || bearer === undefined) {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":404}}');
+      return;
+    }
+    const serviceAccount = decodeURIComponent(match[1]!);
+    calls.push({ serviceAccount, bearer });
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({
+        accessToken: `ya29.impersonated-${serviceAccount}-${calls.length}`,
+        expireTime: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
+  });
+  const host = await listen(server);
+  return { endpoint: `http://${host}`, calls, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+}

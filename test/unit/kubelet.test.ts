@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { cacheDurationFor, goDuration, handleKubeletRequest } from '../../src/kubelet/credential-provider.js';
 import { registryOfImage } from '../../src/kubelet/image-registry.js';
 import type { Router } from '../../src/routing/router.js';
+import type { PodIdentity } from '../../src/core/provider.js';
+import { podIdentityOf } from '../../src/kubelet/pod-identity.js';
+import { serviceAccountToken } from '../support/jwt.js';
 
 describe('goDuration: Go time.Duration.String() for whole seconds', () => {
   it.each([
@@ -180,5 +183,79 @@ describe('handleKubeletRequest', () => {
       stderr: 'credrelay: ECR credentials for r: no AWS credentials found\n',
       exitCode: 1,
     });
+  });
+});
+
+describe('pod identity in a v1 request (KEP-4412)', () => {
+  const token = serviceAccountToken('team-a', 'puller', 'sts.amazonaws.com');
+
+  it('reads the service account from the token, and the annotations as given', () => {
+    expect(podIdentityOf({ serviceAccountToken: token, serviceAccountAnnotations: { 'x.example/role': 'r' } })).toEqual(
+      {
+        token,
+        annotations: { 'x.example/role': 'r' },
+        namespace: 'team-a',
+        serviceAccount: 'puller',
+      },
+    );
+    expect(podIdentityOf({})).toBeUndefined();
+    expect(podIdentityOf({ serviceAccountToken: '', serviceAccountAnnotations: {} })).toBeUndefined();
+  });
+
+  it.each([
+    [{ serviceAccountToken: 42 }, /"serviceAccountToken" is not a service-account token/],
+    [{ serviceAccountToken: 'secret-value-not-a-jwt' }, /"serviceAccountToken" is not a service-account token/],
+    [{ serviceAccountToken: `${token}x`.replace('.', '..') }, /is not a service-account token/],
+    [
+      { serviceAccountToken: `e30.${Buffer.from('{"sub":"alice"}').toString('base64url')}.s` },
+      /does not name a service account/,
+    ],
+    [{ serviceAccountToken: token, serviceAccountAnnotations: [] }, /must be an object of strings/],
+    [{ serviceAccountToken: token, serviceAccountAnnotations: { 'a/b': 1 } }, /values must be strings/],
+    [
+      { serviceAccountToken: token, serviceAccountAnnotations: { 'not a key': 'v' } },
+      /not a Kubernetes annotation key/,
+    ],
+    [
+      {
+        serviceAccountToken: token,
+        serviceAccountAnnotations: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])),
+      },
+      /more than 64 entries/,
+    ],
+    [{ serviceAccountToken: 'a.b.' + 'c'.repeat(16 * 1024) }, /at most 16384 bytes/],
+  ])('refuses %j, never quoting the token', (fields, message) => {
+    let error: unknown;
+    try {
+      podIdentityOf(fields);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_INPUT' });
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('secret-value');
+    expect((error as Error).message).not.toContain(token.slice(0, 20));
+  });
+
+  it('hands the pod to the router for v1 only', async () => {
+    const seen: Array<PodIdentity | undefined> = [];
+    const router = {
+      credentialFor: async (_registry: unknown, _context: unknown, pod?: PodIdentity) => {
+        seen.push(pod);
+        return undefined;
+      },
+    } as unknown as Router;
+    const body = (apiVersion: string) =>
+      Buffer.from(
+        JSON.stringify({
+          apiVersion,
+          kind: 'CredentialProviderRequest',
+          image: 'gcr.io/p/i',
+          serviceAccountToken: token,
+        }),
+      );
+    await handleKubeletRequest(body('credentialprovider.kubelet.k8s.io/v1'), router);
+    await handleKubeletRequest(body('credentialprovider.kubelet.k8s.io/v1beta1'), router);
+    expect(seen.map((pod) => pod?.serviceAccount)).toEqual(['puller', undefined]);
   });
 });

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
 import { builtinProviders } from '../../src/compose.js';
 import { parseConfig } from '../../src/core/config.js';
-import type { Provider } from '../../src/core/provider.js';
+import type { PodIdentity, Provider } from '../../src/core/provider.js';
+import { TokenCache } from '../../src/cache/token-cache.js';
 import { loadProviderSet } from '../../src/routing/provider-set.js';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { createRouter } from '../../src/routing/router.js';
@@ -81,14 +82,14 @@ const fakeProvider = (name: string, hosts: string[] = []): Provider => ({
   get: async (_registry, context) => ({ username: name, secret: `${name}:${JSON.stringify(context.options)}` }),
 });
 
-async function routerFor(document: unknown, providers: Provider[] = []) {
+async function routerFor(document: unknown, providers: Provider[] = [], cache?: TokenCache) {
   const config = parseConfig(document, join(scratch.path, 'config.json'));
   const set = await loadProviderSet(
     config,
     createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
     providers,
   );
-  return createRouter(set);
+  return createRouter(set, cache === undefined ? {} : { cache });
 }
 
 describe('routing decisions', () => {
@@ -208,5 +209,114 @@ describe('configuration of routes and plugins', () => {
       "export default { name: 'ecr', description: 'x', hostPatterns: ['x'], matches: () => false, get: async () => undefined };",
     );
     await expect(load({ plugins: [clash] })).rejects.toThrowError(/two providers are named "ecr"/);
+  });
+});
+
+describe('pod identity (kubelet mode)', () => {
+  const pod = (
+    namespace: string,
+    name: string,
+    token: string,
+    annotations: Record<string, string> = {},
+  ): PodIdentity => ({
+    token,
+    annotations,
+    namespace,
+    serviceAccount: name,
+  });
+  /** A provider that acts as a pod when the pod's service account is annotated with a role. */
+  const podAware = () => {
+    const asked: Array<string | undefined> = [];
+    const provider: Provider = {
+      ...fakeProvider('cloud', ['cloud.example', 'other.example']),
+      podIdentity: {
+        uses: (candidate) => candidate.annotations['cloud.example/role'] !== undefined,
+        annotations: () => ['cloud.example/role'],
+      },
+      async get(_registry, context) {
+        const who = context.podIdentity
+          ? `${context.podIdentity.namespace}/${context.podIdentity.serviceAccount}`
+          : undefined;
+        asked.push(who);
+        return {
+          username: 'cloud',
+          secret: `token-of-${who ?? 'node'}-${asked.length}`,
+          expiresAt: new Date(Date.now() + 3600_000),
+        };
+      },
+    };
+    return { provider, asked };
+  };
+  const context = { notice: () => undefined };
+  const registry = parseRegistry('cloud.example');
+  const roleA = { 'cloud.example/role': 'role-a' };
+
+  it('acts as the pod only when the provider can, and keeps each pod token apart in the cache', async () => {
+    const { provider, asked } = podAware();
+    const cache = new TokenCache();
+    const router = await routerFor({}, [provider], cache);
+    const a = pod('team-a', 'puller', 'token-a', roleA);
+    const results = await Promise.all([
+      router.credentialFor(registry, context, a),
+      router.credentialFor(registry, context, a),
+      router.credentialFor(registry, context, pod('team-b', 'puller', 'token-b', { 'cloud.example/role': 'role-b' })),
+      router.credentialFor(registry, context, pod('team-c', 'plain', 'token-c')), // no role: the node
+      router.credentialFor(registry, context),
+    ]);
+    expect(results.map((credential) => credential?.secret.replace(/-\d+$/, ''))).toEqual([
+      'token-of-team-a/puller',
+      'token-of-team-a/puller',
+      'token-of-team-b/puller',
+      'token-of-node',
+      'token-of-node',
+    ]);
+    expect(asked.filter((who) => who !== undefined).sort()).toEqual(['team-a/puller', 'team-b/puller']);
+    expect(asked.filter((who) => who === undefined)).toHaveLength(1); // the node's token is shared, as before
+    // The same service account with another token (or a made-up one) is not served the cached credential.
+    const forged = await router.credentialFor(registry, context, pod('team-a', 'puller', 'token-forged', roleA));
+    expect(forged?.secret).not.toBe(results[0]?.secret);
+    // Cache keys name the service account; never the token or the annotations.
+    const identities = cache.list().map((entry) => entry.identity);
+    expect(identities).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^.* pod team-a\/puller sha256:[0-9a-f]{16}$/)]),
+    );
+    expect(JSON.stringify(identities)).not.toMatch(/token-a|role-a/);
+    cache.close();
+  });
+
+  it('"podIdentity": "required" fails without a usable pod, "off" always answers as the node', async () => {
+    const { provider, asked } = podAware();
+    const router = await routerFor(
+      {
+        registries: {
+          'cloud.example': { provider: 'cloud', podIdentity: 'required' },
+          'other.example': { provider: 'cloud', podIdentity: 'off' },
+        },
+      },
+      [provider],
+    );
+    await expect(router.credentialFor(registry, context)).rejects.toMatchObject({
+      code: 'POD_IDENTITY_REQUIRED',
+      message: expect.stringMatching(/no service-account token came with the request/),
+    });
+    await expect(router.get('cloud.example', context)).rejects.toMatchObject({ code: 'POD_IDENTITY_REQUIRED' });
+    await expect(router.credentialFor(registry, context, pod('team-c', 'plain', 'token-c'))).rejects.toThrow(
+      /has no identity to act as for service account team-c\/plain: annotate it with cloud\.example\/role, or name one/,
+    );
+    await router.credentialFor(parseRegistry('other.example'), context, pod('team-a', 'puller', 'token-a', roleA));
+    expect(asked).toEqual([undefined]);
+  });
+
+  it('refuses "podIdentity" on a provider that cannot act as a pod, and values it does not know', async () => {
+    await expect(
+      routerFor({ registries: { 'x.example': { provider: 'alpha', podIdentity: 'required' } } }, [
+        fakeProvider('alpha'),
+      ]),
+    ).rejects.toThrow(
+      /"podIdentity" is for providers that can act as the pod kubelet pulls for; provider "alpha" cannot/,
+    );
+    expect(() =>
+      parseConfig({ registries: { 'x.example': { provider: 'ecr', podIdentity: 'yes' } } }, '/c.json'),
+    ).toThrow(/has "podIdentity" "yes"; it must be one of "auto", "required", "off"/);
   });
 });
