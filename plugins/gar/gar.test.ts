@@ -282,6 +282,14 @@ describe('gar provider', () => {
       ],
       [expect.objectContaining({ kind: 'pod' }), 'route@p.iam.gserviceaccount.com'],
     ]);
+    const wifPattern = provider.routes!.options.workloadIdentityProvider!.pattern!;
+    expect(wifPattern.test(wif)).toBe(true);
+    expect(
+      wifPattern.test(
+        'identitynamespace:my-project.svc.id.goog:https://container.googleapis.com/v1/projects/my-project/locations/us-central1/clusters/prod',
+      ),
+    ).toBe(true);
+    expect(wifPattern.test('//iam.googleapis.com/projects/42/locations/global/workloadIdentityPools/p')).toBe(false);
     const check = provider.routes!.check!;
     const exact = { kind: 'exact' as const, key: 'gcr.io', identity: parseRegistry('gcr.io') };
     expect(check(exact, { workloadIdentityProvider: wif, stsEndpoint: 'http://sts.example' })).toMatch(

@@ -102,3 +102,36 @@ describe('docs/plugins.md', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('configuration examples in the README and docs', () => {
+  /** Every ```json block that is a configuration (it has "registries"), with the file it is in. */
+  const examples = ['README.md', 'docs/kubernetes.md', 'docs/security.md', 'docs/daemon.md']
+    .flatMap((file) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map((match) => ({
+        file,
+        text: match[1]!,
+      })),
+    )
+    .filter((example) => example.text.includes('"registries"'));
+
+  it('load, with every route accepted by its provider', async () => {
+    const { parseConfig } = await import('../../src/core/config.js');
+    const { loadProviderSet } = await import('../../src/routing/provider-set.js');
+    const { builtinProviders } = await import('../../src/compose.js');
+    const { createKeychainProvider } = await import('../../plugins/keychain/index.js');
+    const { memorySecretStore } = await import('../support/memory-secret-store.js');
+    expect(examples.length).toBeGreaterThan(5);
+    const builtin = new Set(['keychain', ...builtinProviders().map((provider) => provider.name)]);
+    for (const { file, text } of examples) {
+      // A plugin's own routes are the plugin's business (docs/plugins.md compiles those examples): left out here.
+      const document = JSON.parse(text) as { plugins?: unknown; registries: Record<string, { provider?: string }> };
+      delete document.plugins;
+      for (const [key, entry] of Object.entries(document.registries)) {
+        if (entry.provider !== undefined && !builtin.has(entry.provider)) delete document.registries[key];
+      }
+      const config = parseConfig(document, join(ROOT, 'config.json'));
+      const keychain = createKeychainProvider({ store: memorySecretStore(), service: 'credrelay' });
+      await expect(loadProviderSet(config, keychain, builtinProviders()), `${file}: ${text}`).resolves.toBeDefined();
+    }
+  });
+});
