@@ -223,28 +223,42 @@ describe('ECR as the pod: AssumeRoleWithWebIdentity, then GetAuthorizationToken 
     );
   });
 
-  it('recorded kubelet requests: with a token and annotation, and a spoofed image with a token gets an empty auth', async () => {
-    const withToken = fixture('ecr-v1-service-account.json');
-    const result = await kubelet({
-      image: withToken.image,
-      token: tokens.a,
-      annotations: withToken.serviceAccountAnnotations,
-    });
-    expect(authOf(result.stdout, ECR_HOST)?.username).toBe('AWS');
+  it('recorded kubelet requests, as kubelet sends them: a token and annotation; a spoofed image with a token', async () => {
+    const recorded = fixture('ecr-v1-service-account.json');
     const before = proxy.calls.length;
-    const spoofed = fixture('spoofed-ecr.json');
-    const answer = await kubelet({
-      image: spoofed.image,
-      token: tokens.a,
-      annotations: { 'eks.amazonaws.com/ecr-role-arn': ROLE_A },
+    const result = await run(HELPER, ['kubelet'], { env, input: JSON.stringify(recorded) });
+    expect(result.stderr).toBe('');
+    expect(authOf(result.stdout, ECR_HOST)?.username).toBe('AWS');
+    const calls = proxy.calls.slice(before);
+    expect(calls.map((call) => call.action)).toEqual(['sts:AssumeRoleWithWebIdentity', 'ecr:GetAuthorizationToken']);
+    expect(new URLSearchParams(calls[0]!.body).get('RoleSessionName')).toBe('team-a.api');
+    const spoofed = await run(HELPER, ['kubelet'], {
+      env,
+      input: JSON.stringify(fixture('spoofed-ecr-v1-service-account.json')),
     });
-    expect(answer).toMatchObject({ code: 0 });
-    expect(JSON.parse(answer.stdout).auth).toEqual({});
-    expect(proxy.calls.length).toBe(before);
+    expect(spoofed).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(spoofed.stdout).auth).toEqual({});
+    expect(proxy.calls.length).toBe(before + 2);
   });
 });
 
 describe('Google as the pod: Security Token Service, then impersonation', () => {
+  it('a recorded request: the token exchanged under the provider, the annotated service account impersonated', async () => {
+    const recorded = fixture('gar-v1-service-account-token.json');
+    const [exchanges, impersonations] = [sts.exchanges.length, iam.calls.length];
+    const result = await run(HELPER, ['kubelet'], { env, input: JSON.stringify(recorded) });
+    expect(result.stderr).toBe('');
+    expect(authOf(result.stdout, GAR_HOST)?.password).toMatch(
+      /^ya29\.impersonated-worker@my-project\.iam\.gserviceaccount\.com-\d+$/,
+    );
+    expect(sts.exchanges.slice(exchanges).map((form) => form.get('subject_token'))).toEqual([
+      recorded.serviceAccountToken,
+    ]);
+    expect(iam.calls.slice(impersonations).map((call) => call.serviceAccount)).toEqual([
+      'worker@my-project.iam.gserviceaccount.com',
+    ]);
+  });
+
   it('exchanges the token under the workload identity provider and impersonates the annotated service account', async () => {
     const [exchanges, impersonations] = [sts.exchanges.length, iam.calls.length];
     const result = await kubelet({

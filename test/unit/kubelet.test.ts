@@ -237,6 +237,33 @@ describe('pod identity in a v1 request (KEP-4412)', () => {
     expect((error as Error).message).not.toContain(token.slice(0, 20));
   });
 
+  it('recorded requests: those with a token carry their pod to the router, the others none', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = join(import.meta.dirname, '..', 'fixtures', 'kubelet');
+    const seen: Record<string, string | undefined> = {};
+    for (const name of readdirSync(dir).sort()) {
+      const router = {
+        credentialFor: async (_registry: unknown, _context: unknown, pod?: PodIdentity) => {
+          seen[name] = pod && `${pod.namespace}/${pod.serviceAccount} ${Object.keys(pod.annotations).join(',')}`;
+          return undefined;
+        },
+      } as unknown as Router;
+      const reply = await handleKubeletRequest(readFileSync(join(dir, name)), router);
+      expect(reply.exitCode, name).toBe(0);
+    }
+    expect(seen).toEqual({
+      'docker-hub.json': undefined,
+      'ecr-v1-service-account.json': 'team-a/api eks.amazonaws.com/ecr-role-arn',
+      'ecr-v1.json': undefined,
+      'gar-v1-service-account-token.json': 'team-b/worker iam.gke.io/gcp-service-account',
+      'gar-v1-service-account.json': 'default/app iam.gke.io/gcp-service-account',
+      'gcr-v1beta1.json': undefined,
+      'spoofed-ecr-v1-service-account.json': 'team-a/api eks.amazonaws.com/ecr-role-arn',
+      'spoofed-ecr.json': undefined,
+    });
+  });
+
   it('hands the pod to the router for v1 only', async () => {
     const seen: Array<PodIdentity | undefined> = [];
     const router = {
