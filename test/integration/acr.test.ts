@@ -3,7 +3,7 @@
  * NODE_EXTRA_CA_CERTS) or an App Service managed-identity endpoint, a registry front that exchanges Entra tokens
  * for refresh tokens and accepts only the ones it issued, and skopeo pushing and reading through credrelay.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,6 +17,7 @@ import {
   startManagedIdentity,
 } from '../support/azure-endpoints.js';
 import { CLI, HELPER, pathWithCredrelay, run, runHelper } from '../support/helper.js';
+import { configureDockerFor, writeCredrelayConfig } from '../support/config.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
@@ -75,21 +76,15 @@ beforeAll(async () => {
   };
   // Only the managed identity: no Azure CLI, PowerShell or Developer CLI on this PATH either.
   managedEnv = { ...base, ...managed.environment };
-  const configDir = join(session.env.XDG_CONFIG_HOME!, 'credrelay');
-  mkdirSync(configDir, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(configDir, 'config.json'),
-    JSON.stringify({
-      registries: {
-        // Loopback registries are custom domains to credrelay, routed to acr; a private authority needs no discovery.
-        [acr.host]: { provider: 'acr', instanceDiscovery: false },
-        [refusing.host]: { provider: 'acr', instanceDiscovery: false },
-        // An Azure registry whose admin user is kept in the keychain instead.
-        'keptadmin.azurecr.io': { provider: 'keychain' },
-      },
-    }),
-    { mode: 0o600 },
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: {
+      // Loopback registries are custom domains to credrelay, routed to acr; a private authority needs no discovery.
+      [acr.host]: { provider: 'acr', instanceDiscovery: false },
+      [refusing.host]: { provider: 'acr', instanceDiscovery: false },
+      // An Azure registry whose admin user is kept in the keychain instead.
+      'keptadmin.azurecr.io': { provider: 'keychain' },
+    },
+  });
 }, 120_000);
 afterAll(async () => {
   await session?.stop();
@@ -268,13 +263,9 @@ describe('acr in the CLI', () => {
   it('providers lists acr; configure-docker --registries takes an Azure registry', async () => {
     const providers = await run(CLI, ['providers'], { env });
     expect(providers.stdout).toMatch(/^acr: Azure Container Registry/m);
-    const dockerConfig = join(session.root, 'docker-acr');
-    const configured = await run(CLI, ['configure-docker', '--registries', 'myregistry.azurecr.io'], {
-      env: { ...env, DOCKER_CONFIG: dockerConfig },
-    });
-    expect(configured.code).toBe(0);
-    expect(JSON.parse(readFileSync(join(dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({
-      'myregistry.azurecr.io': 'credrelay',
+    expect(await configureDockerFor('myregistry.azurecr.io', join(session.root, 'docker-acr'), env)).toEqual({
+      code: 0,
+      credHelpers: { 'myregistry.azurecr.io': 'credrelay' },
     });
     const route = await run(CLI, ['route', 'myregistry.azurecr.io'], { env });
     const stored = await runHelper(

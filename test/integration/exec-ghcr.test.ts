@@ -8,6 +8,7 @@ import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, HELPER, pathWithCredrelay, run, runHelper } from '../support/helper.js';
+import { configureDockerFor, writeCredrelayConfig } from '../support/config.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
@@ -58,21 +59,15 @@ fi
   tokenHost = `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
 
   env = { ...session.env, PATH: `${bin}:${pathWithCredrelay()}`, GH_TOKEN, GITHUB_ACTOR: 'octocat' };
-  const configDir = join(session.env.XDG_CONFIG_HOME!, 'credrelay');
-  mkdirSync(configDir, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(configDir, 'config.json'),
-    JSON.stringify({
-      registries: {
-        [wrapped.host]: { provider: 'exec', helper: 'fakehelper', cacheSeconds: 300 },
-        'unknown-to-helper.example': { provider: 'exec', helper: 'fakehelper' },
-        // A registry that speaks like GHCR, routed to the ghcr provider: the token from GH_TOKEN.
-        [github.host]: { provider: 'ghcr' },
-        [tokenHost]: { provider: 'ghcr', tokenSecret: '$GHCR_PAT', username: 'octocat' },
-      },
-    }),
-    { mode: 0o600 },
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: {
+      [wrapped.host]: { provider: 'exec', helper: 'fakehelper', cacheSeconds: 300 },
+      'unknown-to-helper.example': { provider: 'exec', helper: 'fakehelper' },
+      // A registry that speaks like GHCR, routed to the ghcr provider: the token from GH_TOKEN.
+      [github.host]: { provider: 'ghcr' },
+      [tokenHost]: { provider: 'ghcr', tokenSecret: '$GHCR_PAT', username: 'octocat' },
+    },
+  });
 }, 120_000);
 afterAll(async () => {
   await session?.stop();
@@ -177,13 +172,9 @@ describe('ghcr', () => {
     const providers = await run(CLI, ['providers'], { env });
     expect(providers.stdout).toMatch(/^ghcr: GitHub Container Registry/m);
     expect(providers.stdout).toMatch(/^exec: Any docker-credential helper/m);
-    const dockerConfig = join(session.root, 'docker-ghcr');
-    const configured = await run(CLI, ['configure-docker', '--registries', 'ghcr.io'], {
-      env: { ...env, DOCKER_CONFIG: dockerConfig },
-    });
-    expect(configured.code).toBe(0);
-    expect(JSON.parse(readFileSync(join(dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({
-      'ghcr.io': 'credrelay',
+    expect(await configureDockerFor('ghcr.io', join(session.root, 'docker-ghcr'), env)).toEqual({
+      code: 0,
+      credHelpers: { 'ghcr.io': 'credrelay' },
     });
   });
 });

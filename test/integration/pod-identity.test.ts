@@ -4,7 +4,7 @@
  * issued; Google through a local Security Token Service and IAM Credentials; Azure through Entra over HTTPS (client
  * assertion) and a registry front. Every request goes through the real helper binary, the daemon and in-process.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
@@ -24,6 +24,7 @@ import {
 } from '../support/google-endpoints.js';
 import { HELPER, REPO_ROOT, run } from '../support/helper.js';
 import { serviceAccountToken } from '../support/jwt.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { type Registry, startRegistry } from '../support/registry.js';
@@ -92,24 +93,18 @@ beforeAll(async () => {
   };
   proxy.behaviour.expiresInSeconds = 12 * 3600;
   proxy.behaviour.uniqueTokens = true;
-  const configDir = join(session.env.XDG_CONFIG_HOME!, 'credrelay');
-  mkdirSync(configDir, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(configDir, 'config.json'),
-    JSON.stringify({
-      registries: {
-        [REQUIRED_ECR_HOST]: { provider: 'ecr', podIdentity: 'required' },
-        [GAR_HOST]: {
-          provider: 'gar',
-          workloadIdentityProvider: WIF,
-          stsEndpoint: sts.tokenUrl.replace(/\/v1\/token$/, ''),
-          iamCredentialsEndpoint: iam.endpoint,
-        },
-        [acr.host]: { provider: 'acr', instanceDiscovery: false },
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: {
+      [REQUIRED_ECR_HOST]: { provider: 'ecr', podIdentity: 'required' },
+      [GAR_HOST]: {
+        provider: 'gar',
+        workloadIdentityProvider: WIF,
+        stsEndpoint: sts.tokenUrl.replace(/\/v1\/token$/, ''),
+        iamCredentialsEndpoint: iam.endpoint,
       },
-    }),
-    { mode: 0o600 },
-  );
+      [acr.host]: { provider: 'acr', instanceDiscovery: false },
+    },
+  });
 }, 120_000);
 afterAll(async () => {
   await session?.stop();
