@@ -213,6 +213,11 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
       continue;
     }
     const decision = router.decide(entry.pattern.identity);
+    if (entry.podIdentity === 'required') {
+      // Only a kubelet request with a pod's token is answered here; checking the node's identity would prove nothing.
+      results.push(ok(check, 'pulled only as the pod, in kubelet mode: checked on each pull with its token'));
+      continue;
+    }
     const diagnostics = decision.provider.diagnostics;
     if (diagnostics === undefined) {
       results.push(ok(check, `served by ${decision.provider.name}`));

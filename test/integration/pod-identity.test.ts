@@ -206,7 +206,11 @@ describe('ECR as the pod: AssumeRoleWithWebIdentity, then GetAuthorizationToken 
     expect(minted.map((call) => call.accessKeyId).sort()).toEqual(assumed.map((call) => call.issuedAccessKeyId).sort());
   });
 
-  it('a route with "podIdentity": "required" refuses to pull as the node, saying why', async () => {
+  it('a route with "podIdentity": "required" refuses to pull as the node, saying why; doctor does not check the node', async () => {
+    const doctor = await run(join(REPO_ROOT, 'bin', 'credrelay'), ['doctor'], { env });
+    expect(doctor.stdout).toMatch(
+      /^✓ ecr for 210987654321\.dkr\.ecr\.eu-west-1\.amazonaws\.com +pulled only as the pod, in kubelet mode: checked on each pull with its token$/m,
+    );
     const none = await kubelet({ image: `${REQUIRED_ECR_HOST}/app:1` });
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(
