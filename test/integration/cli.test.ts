@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { CLI, REPO_ROOT, pathWithOnlyNode, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
@@ -264,16 +265,12 @@ function writeRoutedConfig(): void {
     join(session.home, '.aws', 'credentials'),
     '[default]\naws_access_key_id = AKIDCLIPROFILE000001\naws_secret_access_key = x\n',
   );
-  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
-  writeFileSync(
-    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
-    JSON.stringify({
-      registries: {
-        '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr', profile: 'default' },
-        'https://index.docker.io/v1/': { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
-      },
-    }),
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: {
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr', profile: 'default' },
+      'https://index.docker.io/v1/': { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
+    },
+  });
 }
 
 describe('credrelay route and providers', () => {

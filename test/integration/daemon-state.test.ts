@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHome, makeClientHome } from '../support/client-home.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { daemonProcesses, isAlive } from '../support/daemon.js';
 import { CLI, REPO_ROOT, daemonPidFor, helperEnvironment, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
@@ -170,8 +171,7 @@ describe('exactly one daemon', () => {
     // The file store, not the keyring: what is counted here is daemons, and 20 clients falling back in-process at
     // once would otherwise also be a load test of gnome-keyring, which has dropped a connection under it.
     const fileStoreConfig = join(session.root, 'file-store-config');
-    mkdirSync(join(fileStoreConfig, 'credrelay'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(fileStoreConfig, 'credrelay', 'config.json'), JSON.stringify({ store: 'file' }));
+    writeCredrelayConfig(fileStoreConfig, { store: 'file' });
     const burstEnv = { ...env, XDG_CONFIG_HOME: fileStoreConfig };
     for (let round = 1; round <= 20; round += 1) {
       await stopCredrelayDaemon(session.runtimeDir);

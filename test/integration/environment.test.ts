@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { daemonPids } from '../support/daemon.js';
 import { runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
@@ -27,11 +28,9 @@ beforeAll(async () => {
   ]);
   proxy = await startAwsProxy(moto.endpoint);
   proxy.behaviour.expiresInSeconds = 3600;
-  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
-  writeFileSync(
-    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
-    JSON.stringify({ registries: { [registry.host]: { username: 'ci-user', password: '$REGISTRY_TOKEN' } } }),
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: { [registry.host]: { username: 'ci-user', password: '$REGISTRY_TOKEN' } },
+  });
   base = {
     ...session.env,
     AWS_ENDPOINT_URL_ECR: proxy.endpoint,

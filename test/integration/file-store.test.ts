@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHome, makeClientHome } from '../support/client-home.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { daemonPid, isAlive } from '../support/daemon.js';
 import { CLI, run, runHelper } from '../support/helper.js';
 import { stopCredrelayDaemon } from '../support/keyring.js';
@@ -164,14 +165,10 @@ describe('the encrypted file store on a machine without D-Bus', () => {
 
     // A route whose password is a reference: the secret lives in the file store, not in the environment.
     const referenced = join(root.path, 'config-referenced');
-    mkdirSync(join(referenced, 'credrelay'), { recursive: true, mode: 0o700 });
-    writeFileSync(
-      join(referenced, 'credrelay', 'config.json'),
-      JSON.stringify({
-        store: 'file',
-        registries: { [registry.host]: { username: registry.username, password: '$REG_PASS' } },
-      }),
-    );
+    writeCredrelayConfig(referenced, {
+      store: 'file',
+      registries: { [registry.host]: { username: registry.username, password: '$REG_PASS' } },
+    });
     const routed = { ...env, XDG_CONFIG_HOME: referenced };
     expect((await cli(['secrets', 'set', 'REG_PASS'], routed, registry.password)).code).toBe(0);
     const { inspected } = await pushAndInspect(registry.host, client.home, routed, 'referenced:v1');
@@ -181,11 +178,7 @@ describe('the encrypted file store on a machine without D-Bus', () => {
 
   it('an unlocked daemon stays past its idle timeout while it holds the key, and goes once locked', async () => {
     const idle = join(root.path, 'config-idle');
-    mkdirSync(join(idle, 'credrelay'), { recursive: true, mode: 0o700 });
-    writeFileSync(
-      join(idle, 'credrelay', 'config.json'),
-      JSON.stringify({ store: 'file', daemon: { idleTimeoutSeconds: 1 } }),
-    );
+    writeCredrelayConfig(idle, { store: 'file', daemon: { idleTimeoutSeconds: 1 } });
     const env = { ...session, XDG_CONFIG_HOME: idle };
     expect((await cli(['unlock', '--passphrase-stdin'], env, PASSPHRASE)).code).toBe(0);
     const status = JSON.parse((await cli(['daemon', 'status', '--json'], env)).stdout) as { pid: number };

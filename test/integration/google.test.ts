@@ -1,5 +1,5 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGarProvider } from '../../plugins/gar/index.js';
@@ -14,6 +14,7 @@ import {
   startStsServer,
 } from '../support/google-endpoints.js';
 import { socketGet } from '../support/daemon-load.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { capturingTransport } from '../support/google-transport.js';
 import { daemonSocketFor, CLI, HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
@@ -39,11 +40,9 @@ const googleEnv = (metadataHost: string) => ({
 beforeAll(async () => {
   [metadata, sts, session] = await Promise.all([startMetadataServer(), startStsServer(), startKeyring()]);
   env = { ...session.env, ...(googleEnv(metadata.host) as unknown as Record<string, string>) };
-  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
-  writeFileSync(
-    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
-    JSON.stringify({ registries: { 'europe-docker.pkg.dev': { provider: 'gar', keySecret: 'NOT_SET_KEY' } } }),
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: { 'europe-docker.pkg.dev': { provider: 'gar', keySecret: 'NOT_SET_KEY' } },
+  });
 });
 afterAll(async () => {
   await session.stop();

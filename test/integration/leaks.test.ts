@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, HELPER, type RunResult, run, runHelper } from '../support/helper.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
 import { type Registry, startRegistry } from '../support/registry.js';
@@ -51,11 +52,9 @@ const commandLines = (): string[] =>
 beforeAll(async () => {
   [session, registry] = await Promise.all([startKeyring(), startRegistry('leaky', LOGIN)]);
   env = { ...session.env, CREDRELAY_LOG_LEVEL: 'debug', DOCKER_CONFIG: join(session.home, '.docker') };
-  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
-  writeFileSync(
-    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
-    JSON.stringify({ registries: { 'named.example': { username: 'robot', password: '$NAMED_TOKEN' } } }),
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: { 'named.example': { username: 'robot', password: '$NAMED_TOKEN' } },
+  });
 });
 afterAll(async () => {
   await session.stop();

@@ -1,7 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import { writeCredrelayConfig } from '../support/config.js';
 import { CLI, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
@@ -42,18 +41,14 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_ECR: proxy.endpoint,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
-  mkdirSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay'), { recursive: true });
-  writeFileSync(
-    join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'),
-    JSON.stringify({
-      registries: {
-        'https://index.docker.io/v1/': { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
-        'us-docker.pkg.dev': { username: '_json_key_base64', password: '$GOOGLE_AR_JSON_BASE64' },
-        '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr' },
-        [registry.host]: { username: 'ci-bot', password: '$LOCAL_REGISTRY_TOKEN' },
-      },
-    }),
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: {
+      'https://index.docker.io/v1/': { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
+      'us-docker.pkg.dev': { username: '_json_key_base64', password: '$GOOGLE_AR_JSON_BASE64' },
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr' },
+      [registry.host]: { username: 'ci-bot', password: '$LOCAL_REGISTRY_TOKEN' },
+    },
+  });
 });
 afterAll(async () => {
   await session.stop();
