@@ -58,7 +58,6 @@ export function createAcrProvider(dependencies: AcrProviderOptions = {}): Provid
     const node = entraRequestFor(registry, context.options);
     const pod = context.podIdentity;
     const asPod = pod === undefined ? undefined : podClient(pod, context.options);
-    if (pod !== undefined) context.logger.redact(pod.token);
     const request: EntraTokenRequest =
       pod === undefined || asPod === undefined
         ? node
@@ -77,7 +76,6 @@ export function createAcrProvider(dependencies: AcrProviderOptions = {}): Provid
       tenant: issuedIn ?? request.tenantId ?? process.env.AZURE_TENANT_ID,
       tried: credentialInUse(request),
     });
-    context.logger.redact(credential.secret);
     return { credential, claims };
   };
 

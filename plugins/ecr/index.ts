@@ -142,7 +142,6 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
       if (pod === undefined) return fetchToken(request);
       // As the pod: its token for the role its service account names (or the route's), then GetAuthorizationToken
       // with the temporary credentials.
-      context.logger.redact(pod.token);
       return fetchToken({
         ...request,
         profile: undefined,

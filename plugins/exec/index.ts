@@ -85,9 +85,7 @@ export function createExecProvider(options: ExecProviderOptions = {}): Provider 
       if (result.stdout.trim() === NOT_FOUND) return undefined;
       throw failed(helper, 'get', result);
     }
-    const credential = parseCredential(result.stdout, helper);
-    context.logger.redact(credential.secret);
-    return credential;
+    return parseCredential(result.stdout, helper);
   };
 
   return {

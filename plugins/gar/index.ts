@@ -55,14 +55,11 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
             key: parseServiceAccountKey(await context.resolveSecret(keySecret), keySecret),
           }
         : { kind: 'adc' };
-    if (pod) context.logger.redact(pod.token);
-    const credential = await mintToken({
+    return mintToken({
       source,
       impersonate: pod ? podServiceAccount(pod, context.options) : stringOption(context.options, 'impersonate'),
       registry: registry.key,
     });
-    context.logger.redact(credential.secret);
-    return credential;
   };
   return {
     name: 'gar',

@@ -38,7 +38,6 @@ export function createGhcrProvider(): Provider {
 
   const get = async (_registry: RegistryIdentity, context: ProviderContext): Promise<Credential> => {
     const [{ token }, username] = await Promise.all([tokenFor(context), usernameFor(context)]);
-    context.logger.redact(token);
     return { username, secret: token };
   };
 

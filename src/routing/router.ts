@@ -80,10 +80,14 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     }
     const asPod = actsAsPod(decision, pod);
     const context = contextFor(decision.options, request);
-    const fetch = () => decision.provider.get(registry, asPod ? { ...context, podIdentity: asPod } : context);
-    const credential = await cached.fetch(decision, fetch, asPod);
-    if (credential !== undefined) logger.redact(credential.secret);
-    return credential;
+    // Every secret a provider returns is masked in the log here, including one a background refresh fetched and no
+    // caller has seen yet; providers need not do it themselves.
+    const fetch = async () => {
+      const fetched = await decision.provider.get(registry, asPod ? { ...context, podIdentity: asPod } : context);
+      if (fetched !== undefined) logger.redact(fetched.secret);
+      return fetched;
+    };
+    return cached.fetch(decision, fetch, asPod);
   };
 
   return {

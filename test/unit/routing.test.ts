@@ -7,6 +7,7 @@ import { builtinProviders } from '../../src/compose.js';
 import { parseConfig } from '../../src/core/config.js';
 import type { PodIdentity, Provider } from '../../src/core/provider.js';
 import { TokenCache } from '../../src/cache/token-cache.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { loadProviderSet } from '../../src/routing/provider-set.js';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { createRouter } from '../../src/routing/router.js';
@@ -209,6 +210,39 @@ describe('configuration of routes and plugins', () => {
       "export default { name: 'ecr', description: 'x', hostPatterns: ['x'], matches: () => false, get: async () => undefined };",
     );
     await expect(load({ plugins: [clash] })).rejects.toThrowError(/two providers are named "ecr"/);
+  });
+});
+
+describe('redaction', () => {
+  it('masks every secret a provider returns, also one a background refresh fetched that no caller saw yet', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    let minted = 0;
+    const provider: Provider = {
+      ...fakeProvider('minter', ['minted.example']),
+      get: async () => ({
+        username: 'u',
+        secret: `minted-secret-${(minted += 1)}`,
+        expiresAt: new Date(now + 3600_000),
+      }),
+    };
+    const redacted: string[] = [];
+    const logger = { ...silentLogger, redact: (secret: string) => void redacted.push(secret) };
+    const config = parseConfig({}, join(scratch.path, 'config.json'));
+    const set = await loadProviderSet(
+      config,
+      createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
+      [provider],
+    );
+    const cache = new TokenCache({ clock: () => now });
+    const router = createRouter(set, { cache, logger });
+    const context = { notice: () => undefined };
+    expect((await router.credentialFor(parseRegistry('minted.example'), context))?.secret).toBe('minted-secret-1');
+    now += 40 * 60_000; // past the refresh point: the cached token is served while a new one is fetched
+    expect((await router.credentialFor(parseRegistry('minted.example'), context))?.secret).toBe('minted-secret-1');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(minted).toBe(2);
+    expect(redacted).toEqual(expect.arrayContaining(['minted-secret-1', 'minted-secret-2']));
+    cache.close();
   });
 });
 
