@@ -20,12 +20,12 @@ const invalid = (why: string) => new CredrelayError('INVALID_INPUT', `the Creden
  * `tokenAttributes` in its configuration, or a pod without a service account). Messages never quote the token.
  */
 export function podIdentityOf(fields: Readonly<Record<string, unknown>>): PodIdentity | undefined {
-  const { serviceAccountToken: token, serviceAccountAnnotations: annotations = {} } = fields;
-  if (token === undefined || token === '') {
-    if (annotations !== undefined && !isEmptyObject(annotations) && !isPlainObject(annotations))
-      throw invalid('"serviceAccountAnnotations" must be an object of strings');
-    return undefined;
-  }
+  // kubelet's Go types have no omitempty: a request without a token carries "serviceAccountToken": "" and, without
+  // annotations, "serviceAccountAnnotations": null.
+  const { serviceAccountToken: token } = fields;
+  const annotations = fields.serviceAccountAnnotations ?? {};
+  if (!isPlainObject(annotations)) throw invalid('"serviceAccountAnnotations" must be an object of strings');
+  if (token === undefined || token === null || token === '') return undefined;
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !JWT.test(token)) {
     throw invalid(`"serviceAccountToken" is not a service-account token (a JWT of at most ${MAX_TOKEN_LENGTH} bytes)`);
   }
@@ -44,8 +44,7 @@ export function podIdentityOf(fields: Readonly<Record<string, unknown>>): PodIde
   });
 }
 
-function decodeAnnotations(value: unknown): Readonly<Record<string, string>> {
-  if (!isPlainObject(value)) throw invalid('"serviceAccountAnnotations" must be an object of strings');
+function decodeAnnotations(value: Record<string, unknown>): Readonly<Record<string, string>> {
   const entries = Object.entries(value);
   if (entries.length > MAX_ANNOTATIONS)
     throw invalid(`"serviceAccountAnnotations" has more than ${MAX_ANNOTATIONS} entries`);
@@ -64,4 +63,3 @@ function decodeAnnotations(value: unknown): Readonly<Record<string, string>> {
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const isEmptyObject = (value: unknown) => isPlainObject(value) && Object.keys(value).length === 0;

@@ -167,6 +167,8 @@ describe('ECR as the pod: AssumeRoleWithWebIdentity, then GetAuthorizationToken 
   it('without a token, or with one but no role, pulls as the node, as before', async () => {
     for (const pull of [
       { image: `${ECR_HOST}/base:1` },
+      // What kubelet 1.33+ sends without tokenAttributes: an empty token and null annotations.
+      { image: `${ECR_HOST}/base:1`, token: '', annotations: null as unknown as Record<string, string> },
       { image: `${ECR_HOST}/base:1`, token: tokens.plain, annotations: {} },
       // v1beta1 has no pod identity: its token fields are not read.
       {

@@ -200,6 +200,10 @@ describe('pod identity in a v1 request (KEP-4412)', () => {
     );
     expect(podIdentityOf({})).toBeUndefined();
     expect(podIdentityOf({ serviceAccountToken: '', serviceAccountAnnotations: {} })).toBeUndefined();
+    // What kubelet 1.33+ sends without tokenAttributes (its Go fields have no omitempty), and with a token but no
+    // annotation keys configured.
+    expect(podIdentityOf({ serviceAccountToken: '', serviceAccountAnnotations: null })).toBeUndefined();
+    expect(podIdentityOf({ serviceAccountToken: token, serviceAccountAnnotations: null })?.annotations).toEqual({});
   });
 
   it.each([
@@ -254,6 +258,7 @@ describe('pod identity in a v1 request (KEP-4412)', () => {
     }
     expect(seen).toEqual({
       'docker-hub.json': undefined,
+      'ecr-v1-kubelet-without-token-attributes.json': undefined,
       'ecr-v1-service-account.json': 'team-a/api eks.amazonaws.com/ecr-role-arn',
       'ecr-v1.json': undefined,
       'gar-v1-service-account-token.json': 'team-b/worker iam.gke.io/gcp-service-account',
