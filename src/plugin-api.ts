@@ -39,8 +39,10 @@ export { SECRET_NAME, referencedSecret } from './core/secrets/secret-name.js';
  * in-process; a variable it needs beyond credrelay's own is named in the configuration's `environment`.
  */
 export const programEnvironment = (): Readonly<Record<string, string>> => resolvePaths().daemonEnvironment;
-/** `docker-credential-<name>` found on PATH as Docker finds it. */
-export { findCredentialHelper } from './core/util/credential-helper-path.js';
+/** `docker-credential-<name>` (or any program) found on PATH as Docker finds it, absolute entries only. */
+export { findCredentialHelper, findOnPath } from './core/util/credential-helper-path.js';
+/** Runs a program with a deadline that holds whatever its descendants do, and a bound on its output. */
+export { type ProgramRun, runProgram } from './core/util/run-program.js';
 /** Deadlines: every network call of a provider has one. */
 export { withDeadline } from './core/util/deadline.js';
 /** Error codes of Node's network failures, for telling "cannot reach" from "refused". */

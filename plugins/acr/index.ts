@@ -11,7 +11,7 @@ import {
 } from '../../src/plugin-api.js';
 import { AZURE_CLOUDS, AZURE_CLOUD_NAMES, type AzureCloudName, acrCloudOf } from './acr-host.js';
 import { type EntraTokenRequest, credentialInUse, entraToken } from './entra-token.js';
-import { type ExchangeRequest, exchangeForRefreshToken } from './exchange.js';
+import { ACR_TOKEN_USER, type ExchangeRequest, exchangeForRefreshToken } from './exchange.js';
 
 /** The annotations Azure workload identity puts on a service account: the application and tenant it acts as. */
 export const CLIENT_ID_ANNOTATION = 'azure.workload.identity/client-id';
@@ -87,6 +87,7 @@ export function createAcrProvider(dependencies: AcrProviderOptions = {}): Provid
       hostPatterns: AZURE_CLOUD_NAMES.map((name) => `<registry>.${AZURE_CLOUDS[name].registrySuffix}`),
     },
     routes: {
+      listedUsername: () => ACR_TOKEN_USER,
       options: {
         tenantId: {
           type: 'string',

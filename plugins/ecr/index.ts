@@ -75,6 +75,7 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
       ],
     },
     routes: {
+      listedUsername: () => 'AWS',
       options: {
         profile: { type: 'string', description: 'an AWS profile name from ~/.aws/config', pattern: /^[\w.+@-]+$/ },
         roleArn: {

@@ -24,6 +24,11 @@ helper('empty', `echo "credentials not found in native keychain"; exit 1`);
 helper('broken', `echo "helper exploded: \\033[31mred\\033[0m" >&2; exit 3`);
 helper('garbage', `echo 'not json at all'`);
 helper('slow', `sleep 5`);
+// Answers at once, but leaves a child holding its stdout: in the background of its group, and in a session of its own.
+helper('forks', `sleep 40 & printf '{"Username":"robot","Secret":"answered"}'`);
+helper('escapes', `setsid sleep 40 & printf '{"Username":"robot","Secret":"answered"}'`);
+helper('hangs', `setsid sleep 40 & sleep 40`);
+helper('says', `echo "no token for this registry: run corp-login"; echo "trace: at line 3" >&2; exit 1`);
 helper('loud', `head -c 2000000 /dev/zero | tr '\\0' 'x'`);
 helper('store', `cat > '${join(bin, 'stored.json')}'; echo "$1" >> '${runs}'`);
 
@@ -105,6 +110,28 @@ describe('exec provider', () => {
     expect(readFileSync(runs, 'utf8')).toMatch(/store\nerase\n$/);
   });
 
+  it("settles on the helper's exit, though a child it left behind keeps its stdout open", async () => {
+    for (const helperName of ['forks', 'escapes']) {
+      expect(await provider.get(parseRegistry('r.example'), context({ helper: helperName }))).toEqual({
+        username: 'robot',
+        secret: 'answered',
+      });
+    }
+  });
+
+  it('stops at the deadline a helper whose child left its group and holds the pipes', async () => {
+    await expect(provider.get(parseRegistry('r.example'), context({ helper: 'hangs' }))).rejects.toThrow(
+      /docker-credential-hangs get did not answer within 1 s and was stopped/,
+    );
+  });
+
+  it("leads with the helper's protocol message (stdout), with its stderr only as detail", async () => {
+    const error = await provider.get(parseRegistry('r.example'), context({ helper: 'says' })).catch((e) => e);
+    expect(error.message).toBe(
+      'docker-credential-says get failed (exit 1): no token for this registry: run corp-login (stderr: trace: at line 3)',
+    );
+  });
+
   it('validates its options: a helper name without a path, a bounded cacheSeconds, a boolean storage', () => {
     const options = provider.routes!.options;
     expect(options.helper!.pattern!.test('gcloud')).toBe(true);
@@ -119,16 +146,16 @@ describe("the helper's environment", () => {
   it("is the caller's relevant environment, as a daemon holds it, not every variable of this process", async () => {
     helper(
       'envcheck',
-      `printf '{"Username":"u","Secret":"%s|%s"}' "\${EXEC_UNNAMED_VARIABLE:-unset}" "\${CREDRELAY_EXEC_NOTE:-unset}"`,
+      `printf '{"Username":"u","Secret":"%s|%s"}' "\${EXEC_UNNAMED_VARIABLE:-unset}" "\${CREDRELAY_LOG_LEVEL:-unset}"`,
     );
     process.env.EXEC_UNNAMED_VARIABLE = 'leaks-in-process-only';
-    process.env.CREDRELAY_EXEC_NOTE = 'relevant';
+    process.env.CREDRELAY_LOG_LEVEL = 'relevant';
     try {
       const credential = await provider.get(parseRegistry('r.example'), context({ helper: 'envcheck' }));
       expect(credential?.secret).toBe('unset|relevant');
     } finally {
       delete process.env.EXEC_UNNAMED_VARIABLE;
-      delete process.env.CREDRELAY_EXEC_NOTE;
+      delete process.env.CREDRELAY_LOG_LEVEL;
     }
   });
 });

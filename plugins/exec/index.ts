@@ -9,14 +9,18 @@ import {
   foreignExcerpt,
   jwtExpiry,
   programEnvironment,
+  runProgram,
 } from '../../src/plugin-api.js';
-import { runHelper } from './run-helper.js';
 
 /** How long one run of a wrapped helper may take before it is killed. */
 export const EXEC_DEADLINE_MS = 20_000;
 /** How long an answer is kept in daemon memory unless the route says otherwise, and at most. */
 export const DEFAULT_CACHE_SECONDS = 300;
 const MAX_CACHE_SECONDS = 24 * 3600;
+/** A credential is a few KiB; a helper that prints a megabyte is broken. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+/** How much of a helper's stderr an error carries, as detail after its protocol message. */
+const MAX_STDERR_DETAIL = 300;
 /** The text every docker-credential helper prints for "nothing stored for this registry". */
 const NOT_FOUND = 'credentials not found in native keychain';
 /** What Docker allows after `docker-credential-`, without a path separator or a leading dash. */
@@ -43,12 +47,19 @@ export function createExecProvider(options: ExecProviderOptions = {}): Provider 
     if (executable === undefined) {
       throw new CredrelayError(
         'PROVIDER_FAILED',
-        `docker-credential-${helper} is not on PATH (the PATH of the environment docker runs in): install it, or fix "helper" in the registries entry`,
+        `docker-credential-${helper} is not on PATH (the PATH of the program that asks for the credential): install it, or fix "helper" in the registries entry`,
       );
     }
     let result;
     try {
-      result = await runHelper(executable, action, input, deadlineMs, programEnvironment());
+      result = await runProgram({
+        executable,
+        args: [action],
+        input,
+        env: programEnvironment(),
+        deadlineMs,
+        maxOutputBytes: MAX_OUTPUT_BYTES,
+      });
     } catch (error) {
       throw new CredrelayError(
         'PROVIDER_FAILED',
@@ -67,16 +78,28 @@ export function createExecProvider(options: ExecProviderOptions = {}): Provider 
     return result;
   };
 
-  /** A helper's failure, with what it said (bounded, printable), never mistaken for "not found". */
+  /**
+   * A helper's failure, never mistaken for "not found". The protocol's error channel is stdout, so its message leads
+   * (what Docker would show); stderr follows as bounded detail. Both are excerpts: printable, bounded.
+   */
   const failed = (
     helper: string,
     action: string,
     result: { stdout: string; stderr: string; exitCode: number | null },
-  ) =>
-    new CredrelayError(
+  ) => {
+    const message = result.stdout.trim();
+    const detail = result.stderr.trim();
+    const said =
+      message !== ''
+        ? foreignExcerpt(message) + (detail !== '' ? ` (stderr: ${foreignExcerpt(detail, MAX_STDERR_DETAIL)})` : '')
+        : detail !== ''
+          ? foreignExcerpt(detail)
+          : 'no message';
+    return new CredrelayError(
       'PROVIDER_FAILED',
-      `docker-credential-${helper} ${action} failed (exit ${result.exitCode ?? 'signal'}): ${foreignExcerpt(result.stderr.trim() || result.stdout.trim() || 'no message')}`,
+      `docker-credential-${helper} ${action} failed (exit ${result.exitCode ?? 'signal'}): ${said}`,
     );
+  };
 
   const get = async (registry: RegistryIdentity, context: ProviderContext): Promise<Credential | undefined> => {
     const helper = helperOf(context);

@@ -14,6 +14,7 @@ import { isGoogleRegistry } from './gar-host.js';
 import {
   GOOGLE_IAM_CREDENTIALS_ENDPOINT,
   GOOGLE_STS_ENDPOINT,
+  GOOGLE_TOKEN_USER,
   type GoogleTokenOptions,
   type GoogleTokenRequest,
   mintGoogleToken,
@@ -69,6 +70,7 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
       hostPatterns: ['gcr.io', '<one label>.gcr.io', '<location>-docker.pkg.dev', 'docker.<location>.rep.pkg.dev'],
     },
     routes: {
+      listedUsername: () => GOOGLE_TOKEN_USER,
       options: {
         keySecret: {
           type: 'string',

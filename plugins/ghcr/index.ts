@@ -48,6 +48,7 @@ export function createGhcrProvider(): Provider {
       hostPatterns: [GHCR_HOST],
     },
     routes: {
+      listedUsername: (options) => stringOption(options, 'username'),
       options: {
         tokenSecret: {
           type: 'string',

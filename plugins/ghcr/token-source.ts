@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CredrelayError, programEnvironment } from '../../src/plugin-api.js';
+import { CredrelayError, findOnPath, programEnvironment, runProgram } from '../../src/plugin-api.js';
 
 /** How long `gh auth token` may take: it reads a file or the OS keychain, never the network. */
 export const GH_DEADLINE_MS = 10_000;
@@ -16,7 +15,7 @@ export interface FoundToken {
 }
 
 export const HOW_TO_GIVE_A_TOKEN =
-  'give the registries entry "tokenSecret": "$NAME" (a secret holding a personal access token with read:packages), set GH_TOKEN or GITHUB_TOKEN in the environment docker runs in, or log in with the GitHub CLI (gh auth login)';
+  'give the registries entry "tokenSecret": "$NAME" (a secret holding a personal access token with read:packages), set GH_TOKEN or GITHUB_TOKEN in the environment of the program that asks for the credential, or log in with the GitHub CLI (gh auth login)';
 
 /**
  * The token from the caller's environment, then from the GitHub CLI (run with the program environment); the route's
@@ -32,37 +31,39 @@ export async function tokenFromEnvironmentOrGh(): Promise<FoundToken> {
   return { token, origin: 'gh' };
 }
 
-/** `gh auth token --hostname github.com`: no shell, a deadline, the caller's environment. */
-function ghAuthToken(env: Readonly<Record<string, string>>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'gh',
-      ['auth', 'token', '--hostname', 'github.com'],
-      { env, timeout: GH_DEADLINE_MS, killSignal: 'SIGKILL', maxBuffer: 64 * 1024, encoding: 'utf8' },
-      (error, stdout) => {
-        const token = stdout.trim();
-        if (!error && token !== '') return resolve(token);
-        const code = (error as NodeJS.ErrnoException | null)?.code;
-        if (code === 'ENOENT') {
-          return reject(new CredrelayError('PROVIDER_FAILED', `no GitHub token for ghcr.io: ${HOW_TO_GIVE_A_TOKEN}`));
-        }
-        if ((error as { killed?: boolean } | null)?.killed) {
-          return reject(
-            new CredrelayError(
-              'PROVIDER_FAILED',
-              `gh auth token did not answer within ${GH_DEADLINE_MS / 1000} s; run it by hand, or ${HOW_TO_GIVE_A_TOKEN}`,
-            ),
-          );
-        }
-        reject(
-          new CredrelayError(
-            'PROVIDER_FAILED',
-            `the GitHub CLI has no token for github.com (gh auth token failed): run \`gh auth login\`, or ${HOW_TO_GIVE_A_TOKEN}`,
-          ),
-        );
-      },
+/** `gh auth token --hostname github.com`: no shell, found on PATH's absolute entries, a deadline, the caller's environment. */
+async function ghAuthToken(env: Readonly<Record<string, string>>): Promise<string> {
+  const gh = findOnPath('gh', env.PATH ?? '');
+  if (gh === undefined) {
+    throw new CredrelayError('PROVIDER_FAILED', `no GitHub token for ghcr.io: ${HOW_TO_GIVE_A_TOKEN}`);
+  }
+  let result;
+  try {
+    result = await runProgram({
+      executable: gh,
+      args: ['auth', 'token', '--hostname', 'github.com'],
+      env,
+      deadlineMs: GH_DEADLINE_MS,
+      maxOutputBytes: 64 * 1024,
+    });
+  } catch {
+    throw new CredrelayError(
+      'PROVIDER_FAILED',
+      `${gh} could not be run: check that it is an executable, or ${HOW_TO_GIVE_A_TOKEN}`,
     );
-  });
+  }
+  if (result.timedOut) {
+    throw new CredrelayError(
+      'PROVIDER_FAILED',
+      `gh auth token did not answer within ${GH_DEADLINE_MS / 1000} s and was stopped; run it by hand, or ${HOW_TO_GIVE_A_TOKEN}`,
+    );
+  }
+  const token = result.stdout.trim();
+  if (result.exitCode === 0 && !result.overflowed && token !== '') return token;
+  throw new CredrelayError(
+    'PROVIDER_FAILED',
+    `the GitHub CLI has no token for github.com (gh auth token failed): run \`gh auth login\`, or ${HOW_TO_GIVE_A_TOKEN}`,
+  );
 }
 
 /**

@@ -31,6 +31,9 @@ export function createStaticProvider(): Provider {
           pattern: /^\$[A-Za-z_][A-Za-z0-9_]*$/,
         },
       },
+      // A literal user name; a reference stays unresolved, so that `list` reads no secret.
+      listedUsername: (options) =>
+        referencedSecret(String(options.username)) === undefined ? String(options.username) : undefined,
     },
     matches: () => false,
     get,

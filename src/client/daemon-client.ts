@@ -4,6 +4,7 @@ import { packageVersion } from '../core/version.js';
 import { type ServiceRequest, type WireOp, type WireReply, type WireRequest, toWire } from '../core/wire/contract.js';
 import { ensureRuntimeDir, inspectRuntimeDir } from '../core/wire/runtime-dir.js';
 import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } from '../core/wire/transport.js';
+import { makeRoomForDaemon } from './daemon-room.js';
 import { launchDaemon, waitUntilGone } from './launcher.js';
 
 export interface DaemonClientOptions {
@@ -65,6 +66,9 @@ export async function requestThroughDaemon<Op extends WireOp>(
       if (!(error instanceof DaemonUnavailable)) throw error;
       if (error.reason === 'absent' && start && !launched) {
         launched = true;
+        const room = makeRoomForDaemon(paths);
+        if (!room.ok) return fallback(notice, room.why);
+        if (room.stopped !== undefined) await waitUntilGone(room.stopped.socketPath, 1000);
         if ((await launchDaemon(paths)) && !refuseUnsafe()) continue;
         return fallback(notice, 'could not start the daemon');
       }

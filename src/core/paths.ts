@@ -65,15 +65,23 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
   };
 }
 
-/** Variables credrelay, its keychain module and the cloud libraries read, by exact name. */
+/**
+ * Variables that can change an answer, by exact name: those credrelay, its keychain module, the GitHub CLI and the
+ * programs it wraps read. Not the per-step bookkeeping of a CI runner (`GITHUB_ACTION`, `GITHUB_OUTPUT`, ...), not
+ * `TMPDIR` (buildah and podman set their own; nothing credrelay answers depends on it), not the client's own knobs
+ * (`CREDRELAY_NATIVE`, `CREDRELAY_NO_DAEMON`): each of those would start a daemon per step or per engine.
+ */
 export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
   'HOME',
   'USER',
   'LOGNAME',
   'PATH',
   'TZ',
+  // What a wrapped helper's messages are written in.
   'LANG',
-  'TMPDIR',
+  'LANGUAGE',
+  'LC_ALL',
+  'LC_MESSAGES',
   'DBUS_SESSION_BUS_ADDRESS',
   'NODE_OPTIONS',
   'NODE_EXTRA_CA_CERTS',
@@ -88,8 +96,18 @@ export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
   'https_proxy',
   'no_proxy',
   'all_proxy',
+  // credrelay's own: where its files are, and how much its daemon logs.
+  'CREDRELAY_CONFIG',
+  'CREDRELAY_RUNTIME_DIR',
+  'CREDRELAY_STORE_KEY_FILE',
+  'CREDRELAY_LOG_LEVEL',
+  'XDG_RUNTIME_DIR',
+  'XDG_CONFIG_HOME',
+  'XDG_CACHE_HOME',
+  'XDG_STATE_HOME',
+  'XDG_DATA_HOME',
+  // google-auth-library: the metadata server, and how it tells Cloud Run, Functions, App Engine and GKE apart.
   'METADATA_SERVER_DETECTION',
-  // google-auth-library tells Cloud Run, Cloud Functions, App Engine and GKE apart by these.
   'K_SERVICE',
   'K_CONFIGURATION',
   'FUNCTION_NAME',
@@ -97,26 +115,33 @@ export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
   'GAE_SERVICE',
   'GAE_APPLICATION',
   'KUBERNETES_SERVICE_HOST',
+  // Azure managed identity (App Service, Arc, Cloud Shell).
+  'MSI_ENDPOINT',
+  'MSI_SECRET',
+  'IDENTITY_ENDPOINT',
+  'IDENTITY_HEADER',
+  'IDENTITY_SERVER_THUMBPRINT',
+  'IMDS_ENDPOINT',
+  // GitHub: the CLI's token and host, ghcr's user, and a job's OIDC token request and identity (constant within a job).
+  'GH_TOKEN',
+  'GH_ENTERPRISE_TOKEN',
+  'GH_HOST',
+  'GH_CONFIG_DIR',
+  'GITHUB_TOKEN',
+  'GITHUB_ENTERPRISE_TOKEN',
+  'GITHUB_ACTOR',
+  'GITHUB_REPOSITORY',
+  'GITHUB_RUN_ID',
+  'GITHUB_RUN_ATTEMPT',
+  'ACTIONS_ID_TOKEN_REQUEST_URL',
+  'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
 ]);
 
-/** ...and by prefix: credrelay's own, XDG's, and every cloud SDK's and CLI's. */
-export const RELEVANT_PREFIXES: readonly string[] = [
-  'CREDRELAY_',
-  'XDG_',
-  'AWS_',
-  'GOOGLE_',
-  'GCE_',
-  'CLOUDSDK_',
-  'AZURE_',
-  'MSI_',
-  'IDENTITY_',
-  'IMDS_',
-  'GH_',
-  'GITHUB_',
-  'DOCKER_',
-  'ACTIONS_', // GitHub Actions' OIDC token request
-  'LC_',
-];
+/**
+ * ...and by prefix, only where a cloud SDK reads a family of names no list keeps up with
+ * (`AWS_ENDPOINT_URL_<SERVICE>`, `CLOUDSDK_<SECTION>_<PROPERTY>`, `GCE_METADATA_*`, the Azure SDK's `AZURE_*`).
+ */
+export const RELEVANT_PREFIXES: readonly string[] = ['AWS_', 'GOOGLE_', 'GCE_', 'CLOUDSDK_', 'AZURE_'];
 
 /**
  * Every identifier-shaped string in the configuration, with or without `$`, as a name a route may read; and every

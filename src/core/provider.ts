@@ -110,6 +110,11 @@ export interface RouteSupport {
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** A problem with an entry that routes `pattern` here, found when the configuration loads. */
   check?(pattern: RegistryPattern, options: RouteOptionValues): string | undefined;
+  /**
+   * The user name `list` shows for a registry an entry routes here by exact host, known without fetching anything
+   * (ECR's `AWS`, a literal `username` option). Without it, or when it is undefined, `list` shows an empty one.
+   */
+  listedUsername?(options: RouteOptionValues): string | undefined;
 }
 
 export interface CachePolicy {

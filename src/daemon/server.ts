@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, rmSync, utimesSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { CredrelayError, toCredrelayError } from '../core/errors.js';
 import { holdsUnlockedKeys } from '../core/keychain/store-key.js';
@@ -54,8 +54,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const status = (): DaemonStatus => daemonStatus(options, state, Math.round((clock() - startedAt) / 1000));
   const dispatcher = createDispatcher({ version, paths, state, status });
 
+  const usage = usageMark(paths.pidPath);
   const handle = async (request: WireRequest): Promise<WireReply> => {
     activeRequests += 1;
+    usage.mark();
     const started = clock();
     const reply = await dispatcher.reply(request).finally(() => {
       activeRequests -= 1;
@@ -90,6 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     closing ??= new Promise<void>((resolve) => {
       logger.info('daemon stopping', { reason });
       idle.stop();
+      usage.stop();
       forgetSecrets(state);
       server.close(() => resolve());
       connections.destroyAll();
@@ -100,6 +103,38 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   return { closed, shutdown, reload: state.reload, status };
+}
+
+/** How often a daemon marks its use on its pid file: clients stop the least recently used one (client/daemon-room.ts). */
+const USAGE_MARK_MS = 5000;
+
+/**
+ * Marks the daemon's use as its pid file's modification time, at most every USAGE_MARK_MS; and keeps it marked while
+ * the daemon holds the file store's key, so that no client stops it to make room for another environment's.
+ */
+function usageMark(pidPath: string) {
+  // The wall clock, not the daemon's injected one: clients compare the mark with their own Date.now().
+  const clock = Date.now;
+  let markedAt = 0;
+  const touch = () => {
+    markedAt = clock();
+    try {
+      const now = new Date(markedAt);
+      utimesSync(pidPath, now, now);
+    } catch {
+      // The pid file is gone (shutting down): nothing to mark.
+    }
+  };
+  const holding = setInterval(() => {
+    if (holdsUnlockedKeys()) touch();
+  }, USAGE_MARK_MS);
+  holding.unref();
+  return {
+    mark: () => {
+      if (clock() - markedAt >= USAGE_MARK_MS) touch();
+    },
+    stop: () => clearInterval(holding),
+  };
 }
 
 /** What `credrelay daemon status` shows: never a secret. */

@@ -6,6 +6,7 @@ import type { CredentialHelper, RequestContext } from '../core/protocol/handler.
 import type { PodIdentityMode } from '../core/config.js';
 import type { Credential, PodIdentity, Provider, ProviderContext, RouteOptionValues } from '../core/provider.js';
 import { nodeCrypto } from '../core/util/crypto.js';
+import { withDeadline } from '../core/util/deadline.js';
 import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
 import type { ProviderSet } from './provider-set.js';
 import { RouteTable } from './route-table.js';
@@ -29,6 +30,8 @@ export interface RouterOptions {
   readonly logger?: Logger;
   /** Resolves `$NAME` references and named secrets (keychain, then environment). */
   readonly resolveSecret?: (name: string) => Promise<string>;
+  /** PROVIDER_DEADLINE_MS unless a test says otherwise. */
+  readonly providerDeadlineMs?: number;
 }
 
 /** The registry part of the cache key of a provider whose one token serves all its registries. */
@@ -60,6 +63,12 @@ export interface Router extends CredentialHelper {
 const NO_OPTIONS: RouteOptionValues = Object.freeze({});
 
 /**
+ * The most one provider fetch may take, whatever the provider does: above every provider's own deadline (exec's
+ * 20 s), below the client's 30 s wait for a reply.
+ */
+export const PROVIDER_DEADLINE_MS = 25_000;
+
+/**
  * Sends each registry to one provider, in this order: an explicit `registries` entry (exact keys, then the most
  * specific glob), then each provider's own host matcher, then the keychain. Matching works on the parsed registry
  * identity only, never on the raw string. A registry routed to a provider that has nothing is "not found"; a
@@ -70,6 +79,7 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
   const decide = decider(providers);
   const contextFor = contextFactory(logger, options.resolveSecret ?? secretNotSet);
   const cached = cacheKeeper(options.cache, decide);
+  const deadlineMs = options.providerDeadlineMs ?? PROVIDER_DEADLINE_MS;
 
   const credentialFor = async (registry: RegistryIdentity, request: RequestContext, pod?: PodIdentity) => {
     const decision = decide(registry);
@@ -82,8 +92,18 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     const context = contextFor(decision.options, request);
     // Every secret a provider returns is masked in the log here, including one a background refresh fetched and no
     // caller has seen yet; providers need not do it themselves.
+    // Concurrent requests share one fetch, so one that never settles would wedge the route for every later caller:
+    // past PROVIDER_DEADLINE_MS it is abandoned and the next request starts afresh.
     const fetch = async () => {
-      const fetched = await decision.provider.get(registry, asPod ? { ...context, podIdentity: asPod } : context);
+      const fetched = await withDeadline(
+        decision.provider.get(registry, asPod ? { ...context, podIdentity: asPod } : context),
+        deadlineMs,
+        () =>
+          new CredrelayError(
+            'PROVIDER_FAILED',
+            `the ${decision.provider.name} provider did not answer for ${registry.key} within ${deadlineMs / 1000} s: run \`credrelay doctor\` to see which part is stuck`,
+          ),
+      );
       if (fetched !== undefined) logger.redact(fetched.secret);
       return fetched;
     };
@@ -260,10 +280,27 @@ async function erase(decision: RoutingDecision, contextFor: ContextFactory, requ
   await storage.erase(decision.registry, contextFor(decision.options, request));
 }
 
+/**
+ * What `list` names: every registry a `registries` entry answers by exact host (Docker's legacy builder, compose v1
+ * and docker-py ask `get` only for these), then what storage providers hold. A route's user name is what it knows
+ * without fetching anything; nothing here makes a network call or reads a secret. Glob routes and the providers' own
+ * matchers cannot be listed: `credrelay configure-docker --registries HOST,...` names such hosts in credHelpers, which
+ * those callers also ask.
+ */
 async function list(providers: ProviderSet, context: ProviderContext): Promise<ReadonlyMap<string, string>> {
   const listed = new Map<string, string>();
+  for (const route of providers.routes) {
+    const provider = providers.byName.get(route.provider);
+    // A keychain route lists what is stored for it, below; an exact route to it with nothing stored has nothing.
+    if (route.pattern.kind !== 'exact' || provider === undefined || provider === providers.keychain) continue;
+    listed.set(dockerServerURL(route.pattern.identity), provider.routes?.listedUsername?.(route.options) ?? '');
+  }
   for (const provider of providers.byName.values()) {
     for (const entry of (await provider.storage?.list(context)) ?? []) listed.set(entry.serverURL, entry.username);
   }
   return listed;
 }
+
+/** The server string Docker itself uses for a registry: Docker Hub's legacy URL, else host[:port]. */
+const dockerServerURL = (registry: RegistryIdentity): string =>
+  registry.isDockerHub ? 'https://index.docker.io/v1/' : registry.key;

@@ -1,14 +1,17 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { writeCredrelayConfig } from '../support/config.js';
 import { daemonPids } from '../support/daemon.js';
+import { MAX_DAEMONS } from '../../src/client/daemon-room.js';
+import { isAlive } from '../../src/core/util/process.js';
 import { runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Through the daemon, every caller is answered as it would be in-process in its own environment: two CI jobs with
@@ -99,5 +102,98 @@ describe('one daemon per environment', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+/** What the GitHub Actions runner sets afresh for every step of a job (runner 2.3xx), beside what stays for the job. */
+const actionsStep = (step: number): Record<string, string> => ({
+  GITHUB_ACTION: `__run_${step}`,
+  GITHUB_ACTION_PATH: `/home/runner/work/_actions/step-${step}`,
+  GITHUB_ACTION_REPOSITORY: step % 2 ? 'actions/checkout' : '',
+  GITHUB_ACTION_REF: step % 2 ? 'v4' : '',
+  GITHUB_OUTPUT: `/home/runner/work/_temp/_runner_file_commands/set_output_${step}`,
+  GITHUB_STATE: `/home/runner/work/_temp/_runner_file_commands/save_state_${step}`,
+  GITHUB_ENV: `/home/runner/work/_temp/_runner_file_commands/set_env_${step}`,
+  GITHUB_PATH: `/home/runner/work/_temp/_runner_file_commands/add_path_${step}`,
+  GITHUB_STEP_SUMMARY: `/home/runner/work/_temp/_runner_file_commands/step_summary_${step}`,
+  INPUT_FETCH_DEPTH: String(step),
+  RUNNER_TEMP: '/home/runner/work/_temp',
+});
+const actionsJob = {
+  CI: 'true',
+  GITHUB_ACTIONS: 'true',
+  GITHUB_REPOSITORY: 'credrelay/example',
+  GITHUB_RUN_ID: '9123456789',
+  GITHUB_RUN_ATTEMPT: '1',
+  GITHUB_JOB: 'build',
+  GITHUB_WORKFLOW: 'ci',
+  GITHUB_SHA: 'ffac537e6cbbf934b08745a378932722df287a53',
+  RUNNER_OS: 'Linux',
+};
+
+describe('the daemons of one user are few and bounded', () => {
+  /** An environment of its own runtime directory, so that its daemons can be counted. */
+  const fresh = (name: string) => {
+    const runtimeDir = join(session.root, `rt-${name}`);
+    return { runtimeDir, env: { ...base, REGISTRY_TOKEN: registry.password, CREDRELAY_RUNTIME_DIR: runtimeDir } };
+  };
+  const liveDaemons = (runtimeDir: string) => daemonPids(runtimeDir).filter(isAlive);
+
+  it('a 30-step GitHub Actions job runs one daemon, answering every step as in-process', async () => {
+    const { runtimeDir, env } = fresh('actions');
+    for (let step = 0; step < 30; step += 1) {
+      const stepEnv = { ...env, ...actionsJob, ...actionsStep(step) };
+      const [through, inProcess] = await Promise.all([
+        runHelper('get', registry.host, stepEnv),
+        runHelper('get', registry.host, { ...stepEnv, CREDRELAY_NO_DAEMON: '1' }),
+      ]);
+      expect(through.stderr).toBe('');
+      expect(through.stdout).toBe(inProcess.stdout);
+    }
+    expect(liveDaemons(runtimeDir)).toHaveLength(1);
+  });
+
+  it('docker, buildah and podman (TMPDIR=/var/tmp) and the Node client share one daemon', async () => {
+    const { runtimeDir, env } = fresh('engines');
+    for (const caller of [{}, { TMPDIR: '/var/tmp' }, { TMPDIR: '/tmp/podman-run' }, { CREDRELAY_NATIVE: '0' }]) {
+      const result = await runHelper('get', registry.host, { ...env, ...caller });
+      expect(JSON.parse(result.stdout)).toMatchObject({ Secret: registry.password });
+    }
+    expect(liveDaemons(runtimeDir)).toHaveLength(1);
+  });
+
+  it(`runs at most ${MAX_DAEMONS} daemons; past that an environment is answered in-process, alike`, async () => {
+    const { runtimeDir, env } = fresh('cap');
+    const job = (index: number) => ({ ...env, AWS_PROFILE: `profile-${index}` });
+    for (let index = 0; index < MAX_DAEMONS + 2; index += 1) {
+      const [through, inProcess] = await Promise.all([
+        runHelper('get', registry.host, job(index)),
+        runHelper('get', registry.host, { ...job(index), CREDRELAY_NO_DAEMON: '1' }),
+      ]);
+      expect(through.stdout).toBe(inProcess.stdout);
+      if (index >= MAX_DAEMONS) {
+        expect(through.stderr).toMatch(
+          new RegExp(
+            `^credrelay: ${MAX_DAEMONS} daemons already serve other environments of this user .*serving this request in-process`,
+          ),
+        );
+      }
+    }
+    expect(liveDaemons(runtimeDir)).toHaveLength(MAX_DAEMONS);
+
+    // A daemon unused for a minute makes room: the least recently used is stopped, and the new environment gets one.
+    const pids = daemonPids(runtimeDir);
+    const oldest = join(
+      runtimeDir,
+      readdirSync(runtimeDir).find((name) => name.endsWith('.pid'))!,
+    );
+    const longAgo = new Date(Date.now() - 120_000);
+    utimesSync(oldest, longAgo, longAgo);
+    const stopped = Number.parseInt(readFileSync(oldest, 'utf8'), 10);
+    const newcomer = await runHelper('get', registry.host, job(99));
+    expect(newcomer.stderr).toBe('');
+    expect(pids).toContain(stopped);
+    await waitFor('the least recently used daemon to stop', () => !isAlive(stopped));
+    expect(liveDaemons(runtimeDir)).toHaveLength(MAX_DAEMONS);
   });
 });

@@ -117,7 +117,7 @@ describe('Application Default Credentials from the metadata server, through the 
     const result = await get('europe-docker.pkg.dev');
     expect(result.code).toBe(1);
     expect(result.stdout).toBe(
-      'secret NOT_SET_KEY is not set: run `credrelay secrets set NOT_SET_KEY`, or set NOT_SET_KEY in the environment that runs docker\n',
+      'secret NOT_SET_KEY is not set: run `credrelay secrets set NOT_SET_KEY`, or set NOT_SET_KEY in the environment of the program that asks for the credential\n',
     );
   });
 });

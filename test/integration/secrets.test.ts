@@ -154,7 +154,7 @@ describe('the example configuration answers for every registry', () => {
     expect(missing).toMatchObject({
       code: 1,
       stdout:
-        'secret DOCKERHUB_TOKEN is not set: run `credrelay secrets set DOCKERHUB_TOKEN`, or set DOCKERHUB_TOKEN in the environment that runs docker\n',
+        'secret DOCKERHUB_TOKEN is not set: run `credrelay secrets set DOCKERHUB_TOKEN`, or set DOCKERHUB_TOKEN in the environment of the program that asks for the credential\n',
     });
   });
 

@@ -83,15 +83,78 @@ const fakeProvider = (name: string, hosts: string[] = []): Provider => ({
   get: async (_registry, context) => ({ username: name, secret: `${name}:${JSON.stringify(context.options)}` }),
 });
 
-async function routerFor(document: unknown, providers: Provider[] = [], cache?: TokenCache) {
+async function routerFor(
+  document: unknown,
+  providers: Provider[] = [],
+  cache?: TokenCache,
+  providerDeadlineMs?: number,
+) {
   const config = parseConfig(document, join(scratch.path, 'config.json'));
   const set = await loadProviderSet(
     config,
     createKeychainProvider({ store: memorySecretStore(), service: REGISTRY_SERVICE }),
     providers,
   );
-  return createRouter(set, cache === undefined ? {} : { cache });
+  return createRouter(set, {
+    ...(cache === undefined ? {} : { cache }),
+    ...(providerDeadlineMs === undefined ? {} : { providerDeadlineMs }),
+  });
 }
+
+describe('a provider that never answers', () => {
+  it('fails its callers at the deadline and leaves the route to the next request', async () => {
+    const calls: string[] = [];
+    let stuck = true;
+    const provider: Provider = {
+      ...fakeProvider('sticky'),
+      get: (registry) => {
+        calls.push(registry.key);
+        // The first run never settles, as a wrapped program that never exits would.
+        if (stuck) return new Promise(() => undefined);
+        return Promise.resolve({ username: 'u', secret: 'fresh', expiresAt: new Date(Date.now() + 3600_000) });
+      },
+    };
+    const cache = new TokenCache();
+    const router = await routerFor({ registries: { 'r.example': { provider: 'sticky' } } }, [provider], cache, 200);
+    const context = { notice: () => undefined };
+    const joined = await Promise.allSettled([router.get('r.example', context), router.get('r.example', context)]);
+    expect(joined.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(String((joined[0] as PromiseRejectedResult).reason.message)).toMatch(
+      /^the sticky provider did not answer for r\.example within 0\.2 s/,
+    );
+    expect(calls).toEqual(['r.example']); // the two callers shared one run
+    stuck = false;
+    await expect(router.get('r.example', context)).resolves.toMatchObject({ secret: 'fresh' });
+    expect(calls).toEqual(['r.example', 'r.example']);
+    cache.close();
+  });
+});
+
+describe('list', () => {
+  it('names every registry an entry routes by exact host, with the user name the route knows, and reads no secret', async () => {
+    // No secret resolver is given: the default one throws, so a list that read a secret would fail.
+    const router = await routerFor(
+      {
+        registries: {
+          '127.0.0.1:5000': { provider: 'static', username: 'ci', password: '$REG_TOKEN' },
+          'docker.io': { provider: 'static', username: '$HUB_USER', password: '$HUB_TOKEN' },
+          '123456789012.dkr.ecr.us-east-1.amazonaws.com': { provider: 'ecr' },
+          '*.corp.example': { provider: 'static', username: 'glob', password: '$GLOB_TOKEN' },
+          'kept.example': { provider: 'keychain' },
+        },
+      },
+      builtinProviders().filter((provider) => ['static', 'ecr'].includes(provider.name)),
+    );
+    const listed = await router.list({
+      notice: () => undefined,
+    });
+    expect(Object.fromEntries(listed)).toEqual({
+      '127.0.0.1:5000': 'ci',
+      'https://index.docker.io/v1/': '',
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com': 'AWS',
+    });
+  });
+});
 
 describe('routing decisions', () => {
   it('prefers an exact entry, then the most specific glob, then matchers, then the keychain', async () => {

@@ -41,10 +41,18 @@ export function createSecretResolver(vault: SecretVault, env: NodeJS.ProcessEnv 
     }
     const fromEnvironment = env[name];
     if (fromEnvironment !== undefined && fromEnvironment !== '') return fromEnvironment;
+    // Which program runs credrelay is not known here (docker, buildah, podman, skopeo, kubelet): the fix names none.
+    const inEnvironment = `set ${name} in the environment of the program that asks for the credential`;
+    if (keychainProblem !== undefined) {
+      // What failed leads: the store could not be read, so the secret may well be there.
+      throw new CredrelayError(
+        keychainProblem.code,
+        `secret ${name} could not be read: ${keychainProblem.message} (or ${inEnvironment})`,
+      );
+    }
     throw new CredrelayError(
       'SECRET_MISSING',
-      `secret ${name} is not set: run \`credrelay secrets set ${name}\`, or set ${name} in the environment that runs docker` +
-        (keychainProblem ? ` (the OS keychain could not be read: ${keychainProblem.message})` : ''),
+      `secret ${name} is not set: run \`credrelay secrets set ${name}\`, or ${inEnvironment}`,
     );
   };
 }
