@@ -3,7 +3,9 @@
 # credrelay needs none of them (its keychain module comes prebuilt from the npm registry); `npm test` runs this
 # itself when a tool is missing.
 #   real services: dbus, gnome-keyring (a Secret Service on a private bus), docker-registry with apache2-utils' htpasswd
-#   real clients:  skopeo, the docker CLI (client only; no engine is started), libsecret-tools (secret-tool)
+#   real clients:  skopeo, the docker CLI, libsecret-tools (secret-tool)
+#   real engines:  dockerd 20.10 with containerd and runc (docker.io; its BuildKit and legacy builder), buildah, podman;
+#                  the tests run each with vfs storage in a private mount namespace (test/support/engines.ts)
 #   test fixtures: openssl (a self-signed certificate for a TLS registry)
 #   references:    the Go secretservice helper and Docker's Go client library (golang-go) to compare answers with
 #   benchmark:     hyperfine, amazon-ecr-credential-helper
@@ -16,8 +18,8 @@ packages=(
   golang-go golang-docker-credential-helpers golang-github-docker-docker-credential-helpers-dev golang-golang-x-sys-dev
   hyperfine amazon-ecr-credential-helper
   gcc libc6-dev # the native client: built at install, tested with AddressSanitizer and UBSan (libasan, libubsan)
+  docker.io buildah podman
 )
-command -v docker >/dev/null 2>&1 || packages+=(docker.io) # only its client is used
 
 missing=()
 for package in "${packages[@]}"; do
@@ -31,5 +33,13 @@ fi
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 echo "test tools: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# docker.io would start its own dockerd (and containerd) as services: the tests start their own, privately.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+  "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+  trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+# Another apt (a machine's start-up upgrade) may hold the lock for a while: wait for it rather than fail.
+apt_options=(-o DPkg::Lock::Timeout=300)
+"${sudo[@]}" apt-get "${apt_options[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${apt_options[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The real services and clients the integration suites use: installed here when one is missing.
-for tool in dbus-daemon gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo docker go docker-credential-secretservice cc; do
+for tool in dbus-daemon gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo docker dockerd buildah podman go docker-credential-secretservice cc; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     bash scripts/install-test-deps.sh || exit 1
     break

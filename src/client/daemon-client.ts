@@ -4,7 +4,7 @@ import { packageVersion } from '../core/version.js';
 import { type ServiceRequest, type WireOp, type WireReply, type WireRequest, toWire } from '../core/wire/contract.js';
 import { ensureRuntimeDir, inspectRuntimeDir } from '../core/wire/runtime-dir.js';
 import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } from '../core/wire/transport.js';
-import { makeRoomForDaemon } from './daemon-room.js';
+import { roomForDaemon } from '../core/wire/daemon-room.js';
 import { launchDaemon, waitUntilGone } from './launcher.js';
 
 export interface DaemonClientOptions {
@@ -66,11 +66,12 @@ export async function requestThroughDaemon<Op extends WireOp>(
       if (!(error instanceof DaemonUnavailable)) throw error;
       if (error.reason === 'absent' && start && !launched) {
         launched = true;
-        const room = makeRoomForDaemon(paths);
-        if (!room.ok) return fallback(notice, room.why);
-        if (room.stopped !== undefined) await waitUntilGone(room.stopped.socketPath, 1000);
+        // At the bound, with every daemon in use: an in-process answer, without starting one that would refuse.
+        const room = roomForDaemon(paths);
+        if (room.verdict === 'full') return fallback(notice, room.why);
         if ((await launchDaemon(paths)) && !refuseUnsafe()) continue;
-        return fallback(notice, 'could not start the daemon');
+        const after = roomForDaemon(paths);
+        return fallback(notice, after.verdict === 'full' ? after.why : 'could not start the daemon');
       }
       if (!start) return undefined;
       return fallback(notice, error.message);

@@ -44,7 +44,9 @@ export async function launchDaemon(paths: CredrelayPaths, waitMs = 2000): Promis
       child.unref();
       starting = child;
     }
-    listening = await waitUntilListening(paths.socketPath, waitMs);
+    // A daemon that exits (it found no room, or another serves) ends the wait: there is nothing to wait for.
+    const exited = () => starting !== undefined && (starting.exitCode !== null || starting.signalCode !== null);
+    listening = await waitForSocket(paths.socketPath, true, waitMs, exited);
     return listening;
   } finally {
     // A daemon still starting after our wait (a loaded machine) keeps the lock, and removes it once it listens:
@@ -74,11 +76,16 @@ function takeLaunchLock(lockPath: string): boolean {
 }
 
 /** Waits until something listens on the socket (`listening` true) or nothing does (false); whether it happened in time. */
-async function waitForSocket(socketPath: string, listening: boolean, waitMs: number): Promise<boolean> {
+async function waitForSocket(
+  socketPath: string,
+  listening: boolean,
+  waitMs: number,
+  giveUp: () => boolean = () => false,
+): Promise<boolean> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     if ((await isListening(socketPath)) === listening) return true;
-    if (Date.now() >= deadline) return false;
+    if (Date.now() >= deadline || giveUp()) return false;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -32,6 +32,8 @@ export type ErrorCode =
   /** A route answers kubelet only as the pod, and the request cannot be (no token, nothing to act as). */
   | 'POD_IDENTITY_REQUIRED'
   | 'DAEMON_UNSAFE'
+  /** As many daemons as one user may run already serve other environments, all in use. */
+  | 'DAEMON_LIMIT'
   /** The registry refused the credential given to `credrelay login`. */
   | 'LOGIN_REJECTED'
   | 'LOGIN_FAILED'

@@ -10,6 +10,7 @@ import { isListening } from '../core/wire/transport.js';
 import { acceptConnections } from './connections.js';
 import { createDispatcher } from './dispatch.js';
 import { acquireInstanceLock } from './instance-lock.js';
+import { claimSlot } from './slots.js';
 import { type DaemonState, forgetSecrets, idleTimer, loadDaemonState } from './lifecycle.js';
 
 export interface DaemonOptions {
@@ -41,6 +42,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const releaseLock = await claimSocket(paths, logger);
   if (releaseLock === undefined) return undefined;
+  let releaseSlot: () => void;
+  try {
+    releaseSlot = await claimSlot(paths, logger);
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
 
   let activeRequests = 0;
   const idle = idleTimer(
@@ -98,6 +106,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       connections.destroyAll();
       rmSync(paths.socketPath, { force: true });
       releaseLock();
+      releaseSlot();
     }).then(resolveClosed);
     return closing;
   };

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { writeCredrelayConfig } from '../support/config.js';
 import { daemonPids } from '../support/daemon.js';
-import { MAX_DAEMONS } from '../../src/client/daemon-room.js';
+import { MAX_DAEMONS } from '../../src/core/wire/daemon-room.js';
 import { isAlive } from '../../src/core/util/process.js';
 import { runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
