@@ -17,6 +17,8 @@ const shared = {
   // to loopback only: AWS's lookup is off, and Google's points at a closed loopback port unless a suite starts one.
   env: { AWS_EC2_METADATA_DISABLED: 'true', GCE_METADATA_HOST: '127.0.0.1:9' },
   hookTimeout: 120_000,
+  // The user's own directories stay out of every test, whatever the shell that runs them has set.
+  setupFiles: ['test/support/isolate-environment.ts'],
 };
 
 export default defineConfig({

@@ -56,7 +56,7 @@ export async function composeRouter(options: CompositionOptions): Promise<Router
 
 /** The secret store a configuration names (`"store"`), at the user's paths: the keychain capability. */
 export const configuredStore = (config: Config, storePath = resolvePaths().storePath): SecretStore =>
-  openCredentialStore({ setting: config.store, filePath: storePath });
+  openCredentialStore({ setting: config.store, filePath: storePath, configPath: config.path });
 
 /** The router of the user's configuration file (`$CREDRELAY_CONFIG`, or the XDG default), for one process. */
 export const composeConfiguredRouter = (): Promise<Router> =>

@@ -41,13 +41,16 @@ export function commandSecretStore(config: Config): SecretStore {
       const result = await call({ method: 'findCredentials', service });
       return Array.isArray(result) ? [...result] : malformed();
     },
-    describe: async () => {
-      const store = await call({ method: 'findCredentials', service: 'credrelay' }).then(
-        () => ({ usable: true, detail: 'key: unlocked in the daemon' }),
-        (error: Error) => ({ usable: false, detail: error.message }),
-      );
-      return { kind: 'file', backend: `the encrypted file ${resolvePaths().storePath}`, ...store };
-    },
+    // What the daemon's own store says of itself: a store not created yet lists nothing without a key, so whether a
+    // listing succeeds says nothing of whether the daemon could write to it.
+    describe: async () =>
+      (await describedByDaemon()) ?? {
+        kind: 'file',
+        backend: `the encrypted file ${resolvePaths().storePath}`,
+        usable: false,
+        detail:
+          'the credential store is locked (no daemon holds its key): run `credrelay unlock`, or set CREDRELAY_STORE_KEY_FILE to a file holding the passphrase',
+      },
   };
 }
 

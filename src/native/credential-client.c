@@ -481,6 +481,8 @@ static bool socket_path_for_environment(char runtime_dir[MAX_PATH_BYTES], char s
     const char *runtime_override = getenv("CREDRELAY_RUNTIME_DIR");
     const char *xdg_runtime = xdg("XDG_RUNTIME_DIR", "");
     if (runtime_override != NULL && runtime_override[0] != '\0') {
+        /* A relative directory would be another one for the daemon (which runs in /): the Node client refuses it. */
+        if (runtime_override[0] != '/') return false;
         if (!normalize_path(runtime_override, runtime_dir)) return false;
     } else if (xdg_runtime[0] != '\0') {
         if (!join_path(runtime_dir, xdg_runtime, "credrelay", NULL)) return false;

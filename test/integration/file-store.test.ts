@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHome, makeClientHome } from '../support/client-home.js';
 import { writeCredrelayConfig } from '../support/config.js';
@@ -85,7 +85,31 @@ describe('the encrypted file store on a machine without D-Bus', () => {
   it('locked, a docker login fails and Docker shows why', async () => {
     const result = await login(session);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/the credential store is locked: run `credrelay unlock`/);
+    expect(result.stderr).toMatch(
+      /the credential store is locked \("store": "file" in \/.*\/config\/credrelay\/config\.json\): run `credrelay unlock`/,
+    );
+  });
+
+  it('locked, docker logout says the credentials could not be erased, where it used to say they were removed', async () => {
+    await givenStore();
+    // Logged in earlier (docker keeps an empty auths entry), so docker logout asks credrelay to erase.
+    const loggedIn = client.writeAuthFile('logged-in/config.json', {
+      credsStore: 'credrelay',
+      auths: { [registry.host]: {} },
+    });
+    const logout = await docker(['logout', registry.host], { ...session, DOCKER_CONFIG: dirname(loggedIn) });
+    expect(logout.stderr).toMatch(/credrelay: the credential store is locked .*: run `credrelay unlock`/);
+  });
+
+  it('locked and not created yet, doctor says the file store cannot be used, as daemon status does', async () => {
+    await stopCredrelayDaemon(runtimeDir);
+    expect((await login(session)).code).not.toBe(0); // starts a daemon that holds no key
+    const status = JSON.parse((await cli(['daemon', 'status', '--json'], session)).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ store: 'file', storeUnlocked: false });
+    const doctor = await cli(['doctor'], session);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(/^✗ file store +the credential store is locked/m);
+    expect(doctor.stdout).not.toMatch(/✓ file store/);
   });
 
   it('with a key file: docker login, manifest inspect through skopeo and the docker CLI, then logout', async () => {
@@ -144,7 +168,7 @@ describe('the encrypted file store on a machine without D-Bus', () => {
     expect((await cli(['lock'], session)).stdout).toBe('locked: the daemon forgot the file store key\n');
     const locked = await runHelper('get', registry.host, session);
     expect(locked.code).toBe(1);
-    expect(locked.stdout).toMatch(/^the credential store is locked: run `credrelay unlock`/);
+    expect(locked.stdout).toMatch(/^the credential store is locked \("store": "file" in .*\): run `credrelay unlock`/);
     const doctor = await cli(['doctor'], session);
     expect(doctor.stdout).toMatch(/^✗ file store +the credential store is locked/m);
   });

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePaths } from '../../src/core/paths.js';
 import { REPO_ROOT, helperEnvironment, run, runHelper } from '../support/helper.js';
-import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
 
 const NODE_CLIENT = join(REPO_ROOT, 'bin', 'docker-credential-credrelay-node');
@@ -79,6 +79,8 @@ beforeAll(async () => {
   );
 }, 180_000);
 afterAll(async () => {
+  // The daemons the suite's own runtime directories got, beside the session's.
+  if (dir !== undefined) await stopCredrelayDaemon(join(dir.path, 'fresh-runtime'));
   await session?.stop();
   dir?.remove();
 });
@@ -245,13 +247,13 @@ describe('the native client and the Node client answer byte for byte alike', () 
   });
 
   it('finds the daemon of an environment with non-ASCII values and configuration-named variables as Node does', async () => {
-    const env = { ...session.env, NATIVE_UNSET_SECRET: 'now-set', LANG: 'de_DE.UTF-8', CREDRELAY_NOTE: 'grüße ☃ 😀' };
+    const env = { ...session.env, NATIVE_UNSET_SECRET: 'now-set grüße ☃ 😀', LANG: 'de_DE.UTF-8', LC_ALL: 'grüße' };
     await runHelper('list', '', env);
     const viaNode = await run(NODE_CLIENT, ['get'], { input: 'needs-secret.example', env });
     const before = handoverCount();
     const viaNative = await run(native, ['get'], { input: 'needs-secret.example', env: { ...env, ...sanitizerEnv } });
     expect(viaNative).toEqual(viaNode);
-    expect(JSON.parse(viaNative.stdout)).toMatchObject({ Secret: 'now-set' });
+    expect(JSON.parse(viaNative.stdout)).toMatchObject({ Secret: 'now-set grüße ☃ 😀' });
     expect(handoverCount() - before).toBe(0);
   });
 });

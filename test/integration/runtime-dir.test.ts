@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { type Server, createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, daemonSocketFor, run, runHelper } from '../support/helper.js';
+import { CLI, HELPER as HELPER_PATH, daemonSocketFor, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
 
@@ -126,5 +126,24 @@ describe('a runtime directory that does not exist yet, under a directory others 
     expect(got.stderr).toBe('');
     expect(existsSync(daemonSocketFor(env))).toBe(true);
     await stopCredrelayDaemon(dir);
+  });
+});
+
+describe('a relative CREDRELAY_RUNTIME_DIR', () => {
+  it('is refused as the config and key-file paths are: in-process, with the reason, and nothing made from /', async () => {
+    const name = `rt-relative-${process.pid}`;
+    const cwd = join(scratch.path, 'cwd');
+    mkdirSync(cwd, { recursive: true });
+    const env = { ...session.env, CREDRELAY_RUNTIME_DIR: name };
+    expect((await run(HELPER_PATH, ['store'], { env, cwd, input: STORED })).code).toBe(0);
+    const got = await run(HELPER_PATH, ['get'], { env, cwd, input: 'rt.example' });
+    expect(JSON.parse(got.stdout).Secret).toBe('runtime-dir-canary');
+    expect(got.stderr).toMatch(
+      new RegExp(
+        `^credrelay: not using the daemon: the runtime directory "${name}" is a relative path \\(CREDRELAY_RUNTIME_DIR must be absolute\\)`,
+      ),
+    );
+    expect(existsSync(join('/', name))).toBe(false);
+    expect(existsSync(join(cwd, name))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeTempDir } from './temp.js';
 
 /** A user's home for Docker and skopeo: a fresh HOME and DOCKER_CONFIG (the session's XDG directories stay). */
@@ -25,6 +25,7 @@ export function makeClientHome(): ClientHome {
     writeDockerConfig: (config) => writeFileSync(join(dockerConfigDir, 'config.json'), JSON.stringify(config, null, 2)),
     writeAuthFile(name, config) {
       const path = join(home, name);
+      mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, JSON.stringify(config, null, 2));
       return path;
     },

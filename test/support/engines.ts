@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RunResult, run } from './helper.js';
 import { makeTempDir } from './temp.js';
@@ -81,15 +81,17 @@ export async function startDockerd(): Promise<Dockerd> {
  */
 export function containerEngine(engine: 'buildah' | 'podman') {
   const dir = makeTempDir(engine);
-  for (const sub of ['root', 'runroot', 'var-lib']) mkdirSync(join(dir.path, sub), { recursive: true });
+  for (const sub of ['root', 'var-lib']) mkdirSync(join(dir.path, sub), { recursive: true });
+  // podman refuses a runroot longer than 50 characters, which a test TMPDIR easily is.
+  const runroot = mkdtempSync('/tmp/crr-');
   const global =
     engine === 'buildah'
-      ? ['--root', join(dir.path, 'root'), '--runroot', join(dir.path, 'runroot'), '--storage-driver', 'vfs']
+      ? ['--root', join(dir.path, 'root'), '--runroot', runroot, '--storage-driver', 'vfs']
       : [
           '--root',
           join(dir.path, 'root'),
           '--runroot',
-          join(dir.path, 'runroot'),
+          runroot,
           '--storage-driver',
           'vfs',
           '--cgroup-manager',
@@ -119,6 +121,6 @@ export function containerEngine(engine: 'buildah' | 'podman') {
         timeoutMs: 120_000,
       });
     },
-    remove: () => run('rm', ['-rf', dir.path], {}).then(() => undefined),
+    remove: () => run('rm', ['-rf', dir.path, runroot], {}).then(() => undefined),
   };
 }

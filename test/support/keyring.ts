@@ -84,6 +84,8 @@ export async function startKeyring(state: KeyringState = 'unlocked'): Promise<Ke
     XDG_STATE_HOME: join(dir.path, 'state'),
     XDG_CONFIG_HOME: join(dir.path, 'config'),
     XDG_CACHE_HOME: join(dir.path, 'cache'),
+    // gnome-keyring keeps its keyrings under $XDG_DATA_HOME/keyrings: never the user's.
+    XDG_DATA_HOME: join(dir.path, 'data'),
   };
   const runtimeDir = join(xdgRuntime, 'credrelay');
   let keyring: ChildProcess | undefined;

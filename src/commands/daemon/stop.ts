@@ -1,17 +1,27 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { Flags } from '@oclif/core';
 import { CredrelayCommand } from '../../cli/base-command.js';
 import { askDaemon, probeDaemon } from '../../cli/daemon-connection.js';
 import { waitUntilGone } from '../../client/launcher.js';
 import { resolvePaths } from '../../core/paths.js';
 import { isAlive, isCredrelayDaemon } from '../../core/util/process.js';
+import { otherDaemons } from '../../core/wire/daemon-room.js';
 
 export default class DaemonStopCommand extends CredrelayCommand {
   static override summary = "Stop this environment's daemon; cached tokens are forgotten.";
   static override description =
     'A daemon that answers is asked to exit, and removes its socket and pid file as it goes. One that does not answer (stopped or wedged) is ended: SIGTERM, then SIGKILL, by the pid in its pid file, once that pid is checked to be a credrelay daemon. The next helper call starts a new one; stopping when none runs is not an error.';
-  static override examples = ['<%= config.bin %> <%= command.id %>'];
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --all'];
+  static override flags = {
+    all: Flags.boolean({
+      description:
+        'stop every credrelay daemon of this user, whatever environment it serves (before an upgrade or an uninstall)',
+    }),
+  };
 
   async run(): Promise<void> {
+    const { flags } = await this.parse(DaemonStopCommand);
+    if (flags.all) return this.stopAll();
     const paths = resolvePaths();
     const probe = await probeDaemon(paths);
     if (probe.state === 'absent') {
@@ -37,6 +47,47 @@ export default class DaemonStopCommand extends CredrelayCommand {
     rmSync(paths.pidPath, { force: true });
     this.log(`daemon ended (pid ${pid}; it did not answer, so it was signalled)`);
   }
+
+  /**
+   * Every daemon of this user: those with a pid file in this runtime directory, and (on Linux) every process of the
+   * user whose command line is a credrelay daemon, so that daemons of other runtime directories, or of a deleted
+   * installation, go too. Each is signalled, as a daemon that does not answer is.
+   */
+  private async stopAll(): Promise<void> {
+    const paths = resolvePaths();
+    const pids = new Set(otherDaemons({ ...paths, pidPath: '' }).map((daemon) => daemon.pid));
+    for (const pid of userDaemonProcesses()) pids.add(pid);
+    if (pids.size === 0) {
+      this.log('no daemon is running');
+      return;
+    }
+    await Promise.all([...pids].map((pid) => endProcess(pid)));
+    const left = [...pids].filter((pid) => isAlive(pid));
+    if (left.length > 0) this.error(`daemon(s) ${left.join(', ')} did not stop`, { exit: 1 });
+    this.log(`stopped ${pids.size} daemon${pids.size === 1 ? '' : 's'} (pid ${[...pids].join(', ')})`);
+  }
+}
+
+/** This user's credrelay daemons as /proc shows them; none where there is no /proc. */
+function userDaemonProcesses(): number[] {
+  const uid = process.getuid?.();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return [];
+    try {
+      if (statSync(`/proc/${entry}`).uid !== uid) return [];
+      readFileSync(`/proc/${entry}/cmdline`); // still there
+    } catch {
+      return [];
+    }
+    return isCredrelayDaemon(pid) ? [pid] : [];
+  });
 }
 
 /** SIGTERM (with SIGCONT, so a stopped process can act on it), then SIGKILL if it is still there after 2 s. */

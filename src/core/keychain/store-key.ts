@@ -88,14 +88,16 @@ const MAX_DERIVED = 8;
 const LOCKED_FIX =
   'run `credrelay unlock` (the daemon keeps the key in memory), or set CREDRELAY_STORE_KEY_FILE to a file holding the passphrase';
 
-export function createStoreKeySource(env: NodeJS.ProcessEnv = process.env): StoreKeySource {
+export function createStoreKeySource(env: NodeJS.ProcessEnv = process.env, configPath?: string): StoreKeySource {
   const keyFile = env.CREDRELAY_STORE_KEY_FILE || undefined;
+  // Where the file store was chosen, so that a locked store says which setting made it the store.
+  const chosenBy = configPath === undefined ? '' : ` ("store": "file" in ${configPath})`;
   return {
     origin: () => (unlocked ? 'unlocked in the daemon' : keyFile ? `key file ${keyFile}` : undefined),
     async keysFor(kdf) {
       if (unlocked?.salt === kdf.salt) return unlocked.keys;
       if (keyFile === undefined) {
-        throw new CredrelayError('STORE_LOCKED', `the credential store is locked: ${LOCKED_FIX}`);
+        throw new CredrelayError('STORE_LOCKED', `the credential store is locked${chosenBy}: ${LOCKED_FIX}`);
       }
       const passphrase = readKeyFile(keyFile);
       const id = `${kdf.salt}:${nodeCrypto().createHash('sha256').update(passphrase).digest('base64')}`;

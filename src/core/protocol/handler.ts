@@ -35,9 +35,10 @@ export interface ProtocolReply {
  * Runs one protocol action. Errors become one line on stdout and exit code 1, exactly as Docker's own
  * helpers do, because Docker reads the error text from stdout.
  *
- * For `get`, Docker does not show that text: it treats any failure as "no credentials" and the user sees only
- * `no basic auth credentials`. So a `get` failure other than not-found also goes to stderr, which Docker passes
- * through to the terminal, prefixed `credrelay:`. Not-found stays silent, as with Docker's own helpers.
+ * Docker does not show that text: for `get` it treats any failure as "no credentials" and the user sees only
+ * `no basic auth credentials`; `docker logout` reports success whatever `erase` said, and a failed `store` or
+ * `list` is shown as a bare exit status. So every failure other than not-found also goes to stderr, which Docker
+ * passes through to the terminal, prefixed `credrelay:`. Not-found stays silent, as with Docker's own helpers.
  */
 export async function handleAction(
   action: ProtocolAction,
@@ -52,7 +53,7 @@ export async function handleAction(
     return { stdout, stderr: notices.join(''), exitCode: 0 };
   } catch (error) {
     const failure = toCredrelayError(error);
-    if (action === 'get' && failure.code !== 'CREDENTIALS_NOT_FOUND') notices.push(`credrelay: ${failure.message}\n`);
+    if (failure.code !== 'CREDENTIALS_NOT_FOUND') notices.push(`credrelay: ${failure.message}\n`);
     return { stdout: `${failure.message}\n`, stderr: notices.join(''), exitCode: 1 };
   }
 }

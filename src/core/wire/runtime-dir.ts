@@ -1,5 +1,5 @@
 import { lstatSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute } from 'node:path';
 
 /** Whether a runtime directory may hold credrelay's socket: what a client checks before it sends anything there. */
 export type RuntimeDirVerdict =
@@ -21,6 +21,13 @@ const SHORTER = 'set CREDRELAY_RUNTIME_DIR to a shorter directory that only you 
  */
 export function inspectRuntimeDir(dir: string, socketPath?: string): RuntimeDirVerdict {
   if (process.platform === 'win32') return { state: 'safe' };
+  // The daemon runs in /, so a relative directory would be another directory for it than for its clients.
+  if (!isAbsolute(dir)) {
+    return {
+      state: 'unsafe',
+      reason: `the runtime directory ${JSON.stringify(dir)} is a relative path (CREDRELAY_RUNTIME_DIR must be absolute): name it from /`,
+    };
+  }
   if (socketPath !== undefined && Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     return {
       state: 'unsafe',
