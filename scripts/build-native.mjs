@@ -5,7 +5,7 @@
 // says why. Options (for tests): --out DIR, --node-client PATH (what a hand-over runs), --sanitize (ASan + UBSan),
 // --no-swap (leave bin/ alone).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +18,19 @@ const out = resolve(argument('--out') ?? join(root, 'dist', 'native'));
 const nodeClient = resolve(argument('--node-client') ?? join(root, 'bin', 'docker-credential-credrelay-node'));
 const sanitize = process.argv.includes('--sanitize');
 const swap = !process.argv.includes('--no-swap') && process.env.CREDRELAY_NATIVE !== '0';
-const say = (line) => process.stdout.write(`credrelay: ${line}\n`);
+/**
+ * One line on stdout, and kept in dist/native/build-note.txt for `credrelay doctor`: npm 11 shows an install
+ * script's output only with --foreground-scripts, so the install log alone would hide why there is no fast path.
+ */
+const say = (line) => {
+  process.stdout.write(`credrelay: ${line}\n`);
+  try {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'build-note.txt'), `${line}\n`);
+  } catch {
+    // A read-only package directory: the line above is all there is.
+  }
+};
 
 function findCompiler() {
   const candidates = process.env.CC ? [process.env.CC] : ['cc', 'gcc', 'clang'];
@@ -63,6 +75,7 @@ function build() {
       timeout: 120_000,
     });
     renameSync(`${binary}.tmp`, binary);
+    rmSync(join(out, 'build-note.txt'), { force: true }); // built: nothing left to explain
   } catch (error) {
     const detail = String(error.stderr ?? error.message).trim().split('\n')[0];
     return say(`the native client did not build (${detail}); docker-credential-credrelay stays the Node client`);

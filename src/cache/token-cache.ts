@@ -30,6 +30,8 @@ interface Entry extends CacheKey {
   readonly fetchedAt: number;
   readonly refreshAt: number;
   readonly expiresAt: number;
+  /** What `cache list` shows as its expiry: the token's own, or for a kept credential, the end of its keep. */
+  readonly shownExpiresAt: number;
 }
 
 export interface TokenCacheOptions {
@@ -116,8 +118,16 @@ export class TokenCache {
   /** A long-lived credential, kept for `keepMs` and then fetched again: no refresh ahead, nothing expires it early. */
   private keep(id: string, key: CacheKey, credential: Credential, keepMs: number): void {
     const fetchedAt = this.clock();
+    // Served while `now < expiresAt - EXPIRY_MARGIN_MS`, so exactly `keepMs`; it expires then, as listed.
     const expiresAt = fetchedAt + keepMs + EXPIRY_MARGIN_MS;
-    this.put(id, { ...key, credential, fetchedAt, refreshAt: expiresAt, expiresAt });
+    this.put(id, {
+      ...key,
+      credential,
+      fetchedAt,
+      refreshAt: expiresAt,
+      expiresAt,
+      shownExpiresAt: fetchedAt + keepMs,
+    });
   }
 
   private remember(id: string, key: CacheKey, credential: Credential | undefined): void {
@@ -131,7 +141,14 @@ export class TokenCache {
       });
       return;
     }
-    this.put(id, { ...key, credential, fetchedAt, refreshAt: refreshPoint(fetchedAt, expiresAt), expiresAt });
+    this.put(id, {
+      ...key,
+      credential,
+      fetchedAt,
+      refreshAt: refreshPoint(fetchedAt, expiresAt),
+      expiresAt,
+      shownExpiresAt: expiresAt,
+    });
   }
 
   /** Stores an entry, or serves without caching when the cache is full (node-cache refuses past MAX_ENTRIES). */
@@ -155,8 +172,8 @@ export class TokenCache {
           identity,
           registry,
           fetchedAt: new Date(entry.fetchedAt),
-          refreshAt: new Date(entry.refreshAt),
-          expiresAt: new Date(entry.expiresAt),
+          refreshAt: new Date(Math.min(entry.refreshAt, entry.shownExpiresAt)),
+          expiresAt: new Date(entry.shownExpiresAt),
         },
       ];
     });

@@ -73,7 +73,7 @@ Every other key and value is kept. The file is written atomically with its permi
       this.log(`${path} has no credrelay entries; nothing changed`);
       return;
     }
-    for (const change of plan.changes) this.log(`${dryRun ? 'would ' : ''}${change}`);
+    for (const change of plan.changes) this.log(dryRun ? `would ${change.replace(/^removed /, 'remove ')}` : change);
     if (dryRun) {
       this.log(`dry run: ${path} was not written; it would become:\n${JSON.stringify(plan.next, null, '\t')}`);
       return;

@@ -15,7 +15,23 @@ export default class LogoutCommand extends CredrelayCommand {
     const { args } = await this.parse(LogoutCommand);
     const registry = parseRegistry(args.host);
     const { router } = await composeCommandRouter();
+    const decision = router.decide(registry);
+    const storage = decision.provider.storage;
+    if (storage === undefined) {
+      // The router's notice says the same; one line here, where the command's answer goes.
+      await router.erase(args.host, { notice: () => undefined });
+      this.log(
+        `Nothing is stored for ${registry.key}: the ${decision.provider.name} provider obtains its own credentials (its cached tokens were dropped)`,
+      );
+      return;
+    }
+    // What the keychain holds for this registry under any spelling, to tell "removed" from "there was nothing".
+    const listed =
+      decision.provider === router.providers().at(-1)
+        ? await storage.list(router.contextFor(decision.options, { notice: () => undefined }))
+        : undefined;
+    const held = listed?.some((entry) => parseRegistry(entry.serverURL).key === registry.key);
     await router.erase(args.host, { notice: (line) => this.logToStderr(line) });
-    this.log(`Removed the credentials for ${registry.key}`);
+    this.log(held === false ? `Nothing was stored for ${registry.key}` : `Removed the credentials for ${registry.key}`);
   }
 }

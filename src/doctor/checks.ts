@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeRouter } from '../compose.js';
@@ -81,8 +81,20 @@ function checkHelperOnPath(): CheckResult {
     ? 'the native client, which answers from the daemon and hands the rest to the Node client'
     : isNativeExecutable(built)
       ? `the Node client (the native client is built, ${built}, but not the one on PATH: run \`npm run setup\`)`
-      : 'the Node client (no native client was built: install a C compiler and reinstall for the fast path)';
+      : `the Node client (no native client was built${buildNote(installation)}: install a C compiler and reinstall for the fast path)`;
   return ok('helper on PATH', `${found} (Docker runs ${client}; credrelay ${packageVersion()})`);
+}
+
+/** Why the install built no native client, as scripts/build-native.mjs noted it: `: <reason>`, or nothing. */
+function buildNote(installation: string): string {
+  try {
+    const note = readFileSync(join(installation, 'dist', 'native', 'build-note.txt'), 'utf8')
+      .trim()
+      .split('\n')[0];
+    return note ? `: ${note.replace(/; docker-credential-credrelay stays the Node client$/, '')}` : '';
+  } catch {
+    return '';
+  }
 }
 
 /** An ELF or Mach-O executable, rather than a script: what an install that found a compiler puts in place. */
@@ -203,7 +215,9 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
   const results = [
     ok(
       'config',
-      `${path}: ${config.registries.length} registries entr${config.registries.length === 1 ? 'y' : 'ies'}, ${config.plugins.length} plugin(s)`,
+      existsSync(path)
+        ? `${path}: ${config.registries.length} registries entr${config.registries.length === 1 ? 'y' : 'ies'}, ${config.plugins.length} plugin(s)`
+        : `no file at ${path}: the defaults (each provider's own hosts, everything else in the OS keychain)`,
     ),
   ];
   for (const entry of config.registries) {

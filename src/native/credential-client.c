@@ -708,6 +708,19 @@ static bool parse_number(struct parser *parser, long *value) {
     return true;
 }
 
+/*
+ * The reply's exit code, strictly: the JSON number 0 or 1 as the daemon writes it, nothing else (`01`, `1.5`, `1e0`
+ * and `-0` are refused, so that a reply not written by the daemon is handed over rather than half-believed).
+ */
+static bool parse_exit_code(struct parser *parser, long *value) {
+    skip_space(parser);
+    if (parser->cursor >= parser->end || (*parser->cursor != '0' && *parser->cursor != '1')) return false;
+    const char digit = *parser->cursor++;
+    if (parser->cursor < parser->end && strchr(".eE+-0123456789", *parser->cursor) != NULL) return false;
+    *value = digit - '0';
+    return true;
+}
+
 /* An object whose members are handed to `member` (key already read); NULL skips every member. */
 typedef bool (*member_handler)(struct parser *parser, const struct buffer *key, void *context, int depth);
 
@@ -780,7 +793,7 @@ static bool result_member(struct parser *parser, const struct buffer *key, void 
     }
     if (key_is(key, "exitCode")) {
         long code;
-        if (reply->exit_code != -1 || !parse_number(parser, &code) || (code != 0 && code != 1)) return false;
+        if (reply->exit_code != -1 || !parse_exit_code(parser, &code)) return false;
         reply->exit_code = (int)code;
         return true;
     }

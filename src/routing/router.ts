@@ -128,7 +128,10 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     erase: (serverURL, request) => {
       const decision = decide(parseRegistry(serverURL));
       cached.clear(decision.registry);
-      return erase(decision, contextFor, request);
+      // `docker logout` erases up to four spellings of one registry (HOST, http://HOST, https://HOST, …), each in
+      // a process of its own: a notice is said once, for the bare one.
+      const quiet = serverURL !== decision.registry.key && serverURL !== decision.registry.host;
+      return erase(decision, contextFor, quiet ? { ...request, notice: () => undefined } : request);
     },
     list: (request) => list(providers, contextFor(NO_OPTIONS, request)),
   };

@@ -134,6 +134,14 @@ describe('credrelay configure-docker', () => {
     ).toMatch(/nothing changed/);
   });
 
+  it('--undo --dry-run says what it would do, in words that read', async () => {
+    const dir = await dockerConfigAfter('undo-dry', [['configure-docker'], registriesRun()]);
+    const result = await cli(['configure-docker', '--undo', '--dry-run'], { env: { DOCKER_CONFIG: dir } });
+    expect(result.stdout).toMatch(/^would remove credHelpers\["docker\.io"\]$/m);
+    expect(result.stdout).toMatch(/^would set credsStore back to "desktop"$/m);
+    expect(result.stdout).not.toMatch(/would removed/);
+  });
+
   it('--undo puts back what credrelay replaced: credsStore "desktop", and no credHelpers it added', async () => {
     const dir = await dockerConfigAfter('undo', [['configure-docker'], registriesRun()]);
     const result = await cli(['configure-docker', '--undo'], { env: { DOCKER_CONFIG: dir } });
@@ -253,6 +261,24 @@ describe('credrelay login and logout', () => {
     await cli(['logout', '127.0.0.1:1']);
   });
 
+  it('logout of what is not stored says so, and of an ECR host says once that nothing is stored', async () => {
+    const nothing = await cli(['logout', 'never-stored.example']);
+    expect(nothing.stdout).toBe('Nothing was stored for never-stored.example\n');
+    const ecr = await cli(['logout', '123456789012.dkr.ecr.us-east-1.amazonaws.com']);
+    expect(ecr.stdout).toBe(
+      'Nothing is stored for 123456789012.dkr.ecr.us-east-1.amazonaws.com: the ecr provider obtains its own credentials (its cached tokens were dropped)\n',
+    );
+    expect(ecr.stderr).toBe('');
+    // docker logout erases up to four spellings, each in a helper of its own: one notice in all.
+    const host = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+    const notices = await Promise.all(
+      [host, `http://${host}`, `https://${host}`].map(
+        async (spelling) => (await runHelper('erase', spelling, env)).stderr,
+      ),
+    );
+    expect(notices.join('').match(/nothing is stored to erase/g)).toHaveLength(1);
+  });
+
   it('left the password in no file', () => {
     expect(filesContaining(session.root, registry.password)).toEqual([]);
   });
@@ -357,6 +383,23 @@ describe('credrelay doctor', () => {
     expect(result.code).toBe(0);
     const json = JSON.parse((await cli(['doctor', '--json'])).stdout) as Array<{ status: string }>;
     expect(json.every((check) => check.status === 'ok')).toBe(true);
+  });
+
+  it('says there is no configuration file, rather than counting its entries, when there is none', async () => {
+    const missing = join(session.root, 'no-such-config.json');
+    const result = await cli(['doctor'], { env: { CREDRELAY_CONFIG: missing } });
+    expect(result.stdout).toMatch(
+      new RegExp(`^✓ config +no file at ${missing.replace(/[.]/g, '\\.')}: the defaults`, 'm'),
+    );
+    expect(result.stdout).not.toMatch(/0 registries entries/);
+  });
+
+  it('suggests the command meant by one it does not know', async () => {
+    const result = await cli(['secret', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^credrelay: "secret" is not a credrelay command; did you mean `credrelay secrets list`\?/,
+    );
   });
 
   it('on a broken machine: each failure has a fix, and the exit code is 1', async () => {

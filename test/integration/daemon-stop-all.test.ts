@@ -1,18 +1,18 @@
-import { chownSync, mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { BIN_DIR, CLI, HELPER, run } from '../support/helper.js';
 import { daemonPids } from '../support/daemon.js';
 import { isAlive } from '../../src/core/util/process.js';
-import { makeTempDir } from '../support/temp.js';
 
 /**
  * `credrelay daemon stop --all`, what the uninstall steps run: every daemon of the user goes, whatever environment
  * or runtime directory it serves. Run as another user (uid 65534), so that the daemons of suites running beside this
  * one, which are root's, are not touched.
  */
-const scratch = makeTempDir('stop-all');
-afterAll(() => scratch.remove());
+// Directly in /tmp, not the test run's private TMPDIR: the other user must reach it.
+const scratch = { path: mkdtempSync('/tmp/credrelay-stop-all-') };
+afterAll(() => rmSync(scratch.path, { recursive: true, force: true }));
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 
 it('stops the daemons of every environment and every runtime directory of the user, and only theirs', async () => {

@@ -24,6 +24,10 @@ const npmSetting = (key: string) => execFileSync('npm', ['config', 'get', key], 
 const npmCache = npmSetting('cache');
 /** The machine's trust store for the npm registry (a network's TLS proxy), if it has one: a network setting, not a build one. */
 const npmCafile = npmSetting('cafile');
+/** The registry npm reaches here, and its CA (npm's own `ca`): network settings the install needs, not build ones. */
+const npmRegistry = npmSetting('registry');
+const npmCa = npmSetting('ca');
+const given = (value: string) => value !== 'null' && value !== 'undefined' && value !== '';
 
 beforeAll(async () => {
   dir = makeTempDir('install');
@@ -54,14 +58,30 @@ async function installGlobally(into: string, path: string) {
   mkdirSync(fresh);
   return run(
     join(toolsOnly, 'npm'),
-    ['install', '-g', '--prefix', into, '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball],
+    [
+      'install',
+      '-g',
+      '--prefix',
+      into,
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--foreground-scripts',
+      // A registry that cannot be reached (a CA the environment lost) fails in seconds, not after minutes of retries.
+      '--fetch-timeout=30000',
+      '--fetch-retries=1',
+      tarball,
+    ],
     {
       env: {
         ...Object.fromEntries(Object.keys(process.env).map((key) => [key, undefined])),
         HOME: fresh,
         PATH: path,
         npm_config_cache: npmCache,
-        ...(npmCafile === 'null' || npmCafile === 'undefined' ? {} : { npm_config_cafile: npmCafile }),
+        ...(given(npmCafile) ? { npm_config_cafile: npmCafile } : {}),
+        ...(given(npmCa) ? { npm_config_ca: npmCa } : {}),
+        ...(given(npmRegistry) ? { npm_config_registry: npmRegistry } : {}),
+        ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
       },
       timeoutMs: 170_000,
     },
@@ -121,7 +141,7 @@ describe('npm install -g of the packed tarball', () => {
     const doctor = await run(installedCli, ['doctor'], { env });
     expect(doctor.code, doctor.stdout).toBe(0);
     expect(doctor.stdout).toMatch(
-      /^✓ helper on PATH +.*prefix\/bin\/docker-credential-credrelay \(Docker runs the Node client \(no native client was built/m,
+      /^✓ helper on PATH +.*prefix\/bin\/docker-credential-credrelay \(Docker runs the Node client \(no native client was built: no C compiler found \(cc, gcc or clang\): install a C compiler/m,
     );
     expect(doctor.stdout).toMatch(/^✓ keychain +reachable: the Secret Service/m);
 

@@ -317,7 +317,7 @@ describe('a hostile or broken daemon', () => {
     expect(result.stdout).toEqual(Buffer.from(stdout, 'utf8')); // the lone surrogate as U+FFFD, as Node writes it
   });
 
-  it.each([
+  it.each<[string, (socket: Socket) => unknown]>([
     ['closes without a word', (socket: Socket) => socket.end()],
     ['answers garbage instead of the ack', (socket: Socket) => socket.end('garbage\n')],
     ['acks, then closes', (socket: Socket) => (ack(socket), socket.end())],
@@ -342,6 +342,16 @@ describe('a hostile or broken daemon', () => {
       (socket: Socket) => (ack(socket), socket.end('{"ok":false,"code":"BUSY","message":"retry"}\n')),
     ],
     ['acks, then exitCode 2', (socket: Socket) => (ack(socket), socket.end(protocolReply('x', '', 2)))],
+    ...['01', '1.5', '1e0', '-0', '0.0', '1E0', '00'].map(
+      (code) =>
+        [
+          `acks, then exitCode ${code} (not the JSON the daemon writes)`,
+          (socket: Socket) => (
+            ack(socket),
+            socket.end(`{"ok":true,"result":{"stdout":"x","stderr":"","exitCode":${code}}}\n`)
+          ),
+        ] as [string, (socket: Socket) => unknown],
+    ),
     [
       'acks, then stdout a number',
       (socket: Socket) => (ack(socket), socket.end('{"ok":true,"result":{"stdout":1,"stderr":"","exitCode":0}}\n')),

@@ -3,7 +3,7 @@
  * plugin compile against the plugin API, the page names every member of the provider interface, and the example
  * passes the provider contract.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
@@ -133,5 +133,35 @@ describe('configuration examples in the README and docs', () => {
       const keychain = createKeychainProvider({ store: memorySecretStore(), service: 'credrelay' });
       await expect(loadProviderSet(config, keychain, builtinProviders()), `${file}: ${text}`).resolves.toBeDefined();
     }
+  });
+});
+
+describe('the paths the docs name', () => {
+  /** `src/…`, `test/…`, `plugins/…`, `scripts/…`, `bench/…`, `docs/…`, `bin/…` as the README and docs/ write them. */
+  const namedPaths = (text: string): string[] =>
+    [
+      ...text.matchAll(/(?<![\w/.~-])((?:src|test|plugins|scripts|bench|docs|bin)\/[A-Za-z0-9_./-]*[A-Za-z0-9_/])/g),
+    ].map((match) => match[1]!.replace(/\/$/, ''));
+  const documents = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
+
+  it('all exist', () => {
+    const missing = documents.flatMap((document) =>
+      namedPaths(readFileSync(join(ROOT, document), 'utf8'))
+        .filter((path) => !existsSync(join(ROOT, path)))
+        .map((path) => `${document}: ${path}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('are found (the check above can fail)', () => {
+    expect(namedPaths('see `src/keychain/file-store.test.ts` and src/core/paths.ts.')).toEqual([
+      'src/keychain/file-store.test.ts',
+      'src/core/paths.ts',
+    ]);
   });
 });

@@ -172,6 +172,8 @@ describe('a credential without an expiry of its own', () => {
     expect(calls).toBe(2);
     const kept = { ...key, registry: 'kept.example' };
     expect((await cache.get(kept, fetch, 300_000))?.secret).toBe('pat-3');
+    // Listed as expiring when it stops being served: cacheSeconds after it was fetched, not a margin later.
+    expect(cache.list()[0]?.expiresAt).toEqual(new Date(now + 300_000));
     now += 299_000;
     expect((await cache.get(kept, fetch, 300_000))?.secret).toBe('pat-3'); // no refresh ahead of time
     expect(calls).toBe(3);

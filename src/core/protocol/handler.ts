@@ -40,6 +40,12 @@ export interface ProtocolReply {
  * `list` is shown as a bare exit status. So every failure other than not-found also goes to stderr, which Docker
  * passes through to the terminal, prefixed `credrelay:`. Not-found stays silent, as with Docker's own helpers.
  */
+/**
+ * Failures Docker's client library recognises by their text and reports itself, as typed errors: not echoed on
+ * stderr, as Docker's own helpers do not.
+ */
+const LIBRARY_TYPED: ReadonlySet<string> = new Set(['CREDENTIALS_NOT_FOUND', 'MISSING_SERVER_URL', 'MISSING_USERNAME']);
+
 export async function handleAction(
   action: ProtocolAction,
   input: Uint8Array,
@@ -53,7 +59,7 @@ export async function handleAction(
     return { stdout, stderr: notices.join(''), exitCode: 0 };
   } catch (error) {
     const failure = toCredrelayError(error);
-    if (failure.code !== 'CREDENTIALS_NOT_FOUND') notices.push(`credrelay: ${failure.message}\n`);
+    if (!LIBRARY_TYPED.has(failure.code)) notices.push(`credrelay: ${failure.message}\n`);
     return { stdout: `${failure.message}\n`, stderr: notices.join(''), exitCode: 1 };
   }
 }
