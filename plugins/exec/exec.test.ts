@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';
-import { jwtExpiry } from '../../src/plugin-api.js';
+import { findCredentialHelper, findOnPath, jwtExpiry } from '../../src/plugin-api.js';
 import { createExecProvider } from './index.js';
 
 /** A directory of fake docker-credential helpers, as a PATH. */
@@ -156,6 +156,28 @@ describe("the helper's environment", () => {
     } finally {
       delete process.env.EXEC_UNNAMED_VARIABLE;
       delete process.env.CREDRELAY_LOG_LEVEL;
+    }
+  });
+});
+
+describe('PATH as Go reads it', () => {
+  it('skips relative and empty entries: a helper in the current directory is never run', () => {
+    const checkout = mkdtempSync(join(tmpdir(), 'credrelay-checkout-'));
+    const planted = join(checkout, 'docker-credential-corp');
+    writeFileSync(planted, '#!/bin/sh\necho planted\n');
+    chmodSync(planted, 0o755);
+    const cwd = process.cwd();
+    process.chdir(checkout);
+    try {
+      for (const path of ['.', '', `:${bin}`, `.:${bin}`, `./:${bin}`, 'sub/..']) {
+        expect(findCredentialHelper('corp', path)).toBeUndefined();
+        expect(findOnPath('docker-credential-corp', path)).toBeUndefined();
+      }
+      // The same file under an absolute entry is found, as an absolute path.
+      expect(findCredentialHelper('corp', `.:${checkout}`)).toBe(planted);
+    } finally {
+      process.chdir(cwd);
+      rmSync(checkout, { recursive: true, force: true });
     }
   });
 });

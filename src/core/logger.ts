@@ -1,4 +1,14 @@
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -52,10 +62,7 @@ export function createFileLogger(options: {
   const secrets = new Set<string>();
   let fd: number | undefined;
 
-  const open = (): number => {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    return openSync(path, 'a', 0o600);
-  };
+  const open = (): number => openPrivateLog(path);
 
   const write = (entryLevel: LogLevel, message: string, fields: LogFields = {}): void => {
     if (LOG_LEVELS.indexOf(entryLevel) > threshold) return;
@@ -88,6 +95,31 @@ export function createFileLogger(options: {
       secrets.add(secret);
     },
   };
+}
+
+/**
+ * The log file, opened only where nobody else can have put it: its directory a real directory of the user's that
+ * nobody else can write, the file itself opened without following a link (O_NOFOLLOW), and a regular file of the
+ * user's with no other name (a hard link), mode 0600. Otherwise it throws, and the log is not written: another user
+ * who pre-created `~/.local/state/credrelay/` (a shared, sticky HOME) must neither choose the file the daemon appends
+ * to nor read it.
+ */
+function openPrivateLog(path: string): number {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const uid = process.getuid?.();
+  const where = lstatSync(dir);
+  if (!where.isDirectory() || (uid !== undefined && where.uid !== uid) || (where.mode & 0o022) !== 0) {
+    throw new Error(`the log directory ${dir} is not a private directory of this user`);
+  }
+  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  const file = fstatSync(fd);
+  if (!file.isFile() || (uid !== undefined && file.uid !== uid) || file.nlink !== 1) {
+    closeSync(fd);
+    throw new Error(`the log file ${path} is not a file of this user's own`);
+  }
+  if ((file.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+  return fd;
 }
 
 /** A logger that writes nothing, for the in-process path (a helper process has no log of its own). */

@@ -9,7 +9,7 @@ import { LineSplitter, encodeLine } from '../core/wire/framing.js';
  * idle connection costs little once its buffered bytes are bounded.
  */
 const MAX_CONNECTIONS = 1024;
-/** How long a connection may take to send its one request. */
+/** How long a connection may take to send its one request: a deadline from its accept, not an idle timeout. */
 const REQUEST_READ_MS = 5000;
 /** Bytes of incomplete requests held across all connections. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -39,6 +39,8 @@ export function acceptConnections(server: Server, logger: Logger, handle: Reques
 
 class ConnectionLayer {
   private readonly refused = new WeakSet<Socket>();
+  /** Connections whose one request is in: nothing more is read from them. */
+  private readonly answered = new WeakSet<Socket>();
   private readonly open = new Set<Socket>();
   /** Bytes of incomplete requests across all connections. */
   private bufferedBytes = 0;
@@ -56,17 +58,22 @@ class ConnectionLayer {
       pendingBytes = 0;
     };
     this.open.add(socket);
+    // A deadline, not socket.setTimeout: an idle timeout would let a client that sends a byte now and then hold its
+    // connection (and its buffered bytes) for ever.
+    const readDeadline = setTimeout(() => {
+      if (!this.refused.has(socket)) this.logger.warn('closed a connection that sent no complete request in time');
+      socket.destroy();
+    }, REQUEST_READ_MS);
+    readDeadline.unref();
     socket.on('close', () => {
+      clearTimeout(readDeadline);
       this.open.delete(socket);
       release();
     });
     socket.on('error', () => undefined); // A client that went away mid-answer is not our problem.
-    socket.setTimeout(REQUEST_READ_MS, () => {
-      if (!this.refused.has(socket)) this.logger.warn('closed a connection that sent no complete request in time');
-      socket.destroy();
-    });
     socket.on('data', (chunk: Buffer) => {
-      if (this.refused.has(socket)) return; // what follows a refused request is read and dropped
+      // What follows a refused request, or the one request of a connection, is read and dropped.
+      if (this.refused.has(socket) || this.answered.has(socket)) return;
       pendingBytes += chunk.length;
       this.bufferedBytes += chunk.length;
       if (this.bufferedBytes > MAX_BUFFERED_BYTES) {
@@ -82,11 +89,15 @@ class ConnectionLayer {
         release();
         return this.refuse(socket, 'REQUEST_TOO_LARGE', 'the request is larger than the daemon accepts');
       }
-      if (lines.length > 0) {
-        release();
-        socket.setTimeout(0); // the request is in: the answer may take as long as a token exchange does
-      }
-      for (const line of lines) void this.serveLine(socket, line);
+      if (lines.length === 0) return;
+      // One request per connection: the first line is served, anything after it is not (a second `store-call` on
+      // the same connection must not run). The answer may take as long as a token exchange does.
+      release();
+      clearTimeout(readDeadline);
+      this.answered.add(socket);
+      if (lines.length > 1 || splitter.holdsPartialLine())
+        this.logger.warn('ignored what a client sent after its one request');
+      void this.serveLine(socket, lines[0]!);
     });
   }
 
@@ -114,6 +125,6 @@ class ConnectionLayer {
     if (socket.destroyed || this.refused.has(socket)) return;
     this.refused.add(socket);
     socket.end(encodeLine({ ok: false, code, message }));
-    socket.setTimeout(REFUSED_DRAIN_MS, () => socket.destroy());
+    setTimeout(() => socket.destroy(), REFUSED_DRAIN_MS).unref();
   }
 }

@@ -6,6 +6,7 @@ import { isAlive } from '../support/daemon.js';
 import { CLI, daemonPidFor, daemonSocketFor, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
+import { packageVersion } from '../../src/core/version.js';
 
 /** What one local user's clients can make the daemon hold: bounded connections, deadlines, and buffered bytes. */
 let session: Keyring;
@@ -58,6 +59,39 @@ describe('connection limits', () => {
     expect(replies.filter((reply) => reply.includes('"code":"BUSY"')).length).toBeGreaterThan(0);
     expect((await runHelper('list', '', session.env)).code).toBe(0);
   }, 30_000);
+
+  it('one request per connection: lines after the first are not run, however many', async () => {
+    await runHelper('list', '', session.env); // a running daemon, whatever ran before
+    const store = (host: string) =>
+      `${JSON.stringify({ v: packageVersion(), op: 'protocol', action: 'store', input: Buffer.from(JSON.stringify({ ServerURL: host, Username: 'u', Secret: 's' })).toString('base64') })}\n`;
+    const { socket, closed } = await connect(daemonSocketFor(session.env));
+    socket.write(store('first.example') + store('second.example') + store('third.example'));
+    const replies = (await closed).trim().split('\n');
+    expect(replies).toHaveLength(2); // the ack and one reply
+    const listed = JSON.parse((await runHelper('list', '', session.env)).stdout) as Record<string, string>;
+    expect(Object.keys(listed)).toContain('first.example');
+    expect(Object.keys(listed)).not.toContain('second.example');
+    expect(Object.keys(listed)).not.toContain('third.example');
+
+    const get = `${JSON.stringify({ v: packageVersion(), op: 'protocol', action: 'get', input: Buffer.from('first.example').toString('base64') })}\n`;
+    const flood = await connect(daemonSocketFor(session.env));
+    flood.socket.write(get.repeat(20_000));
+    expect((await flood.closed).trim().split('\n')).toHaveLength(2);
+    await runHelper('erase', 'first.example', session.env);
+  });
+
+  it('a connection that trickles bytes is closed at the read deadline, not kept by its activity', async () => {
+    await runHelper('list', '', session.env);
+    const { socket, closed } = await connect(daemonSocketFor(session.env));
+    let ended = false;
+    void closed.then(() => (ended = true));
+    const trickle = setInterval(() => socket.write('{'), 500);
+    try {
+      await waitFor('the read deadline to close the connection', () => ended, 9000);
+    } finally {
+      clearInterval(trickle);
+    }
+  }, 15_000);
 
   it('idle exit closes open connections: an open connection does not keep the daemon alive', async () => {
     await stopCredrelayDaemon(session.runtimeDir);

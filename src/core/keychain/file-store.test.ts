@@ -1,6 +1,16 @@
 import { REGISTRY_SERVICE } from './secret-store.js';
-import { chmodSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  chmodSync,
+  lchownSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../../plugins/keychain/index.js';
 import { runStorageProviderContract } from '../../../test/contract/storage-provider.js';
@@ -168,5 +178,30 @@ describe('key files', () => {
   });
   it('refuses a relative key file path', () => {
     expect(() => readKeyFile('key')).toThrowError(/not an absolute path/);
+  });
+  it('refuses a key file in a directory others can write, where it could be swapped for a link', () => {
+    const open = join(dirname(keyFile), 'open-dir');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const swapped = join(open, 'key');
+    // What another user leaves there: a link to a file of the victim's whose content it knows.
+    const known = join(dirname(keyFile), 'known-content');
+    writeFileSync(known, 'known words\n', { mode: 0o600 });
+    symlinkSync(known, swapped);
+    expect(() => readKeyFile(swapped)).toThrowError(/is not safe: .*open-dir can be written by others \(mode 0777\)/);
+  });
+  it.runIf(process.getuid?.() === 0)('refuses a link another user planted in a sticky directory', () => {
+    const sticky = join(dirname(keyFile), 'sticky-dir');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const planted = join(sticky, 'key');
+    symlinkSync(keyFile, planted);
+    lchownSync(planted, 65534, 65534);
+    expect(() => readKeyFile(planted)).toThrowError(/is a link made by uid 65534/);
+  });
+  it("follows a link of the user's own, as a mounted Kubernetes secret is", () => {
+    const linked = join(dirname(keyFile), 'linked-key');
+    symlinkSync(keyFile, linked);
+    expect(readKeyFile(linked)).toBe(PASSPHRASE);
   });
 });

@@ -1,6 +1,7 @@
 import { nodeCrypto } from '../util/crypto.js';
-import { readFileSync, statSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
+import { untrustedReason } from '../util/file-trust.js';
 import { CredrelayError } from '../errors.js';
 
 /**
@@ -118,25 +119,75 @@ export function readKeyFile(path: string): string {
   const refuse = (why: string, fix: string) =>
     new CredrelayError('STORE_LOCKED', `CREDRELAY_STORE_KEY_FILE ${path} ${why}: ${fix}`);
   if (!isAbsolute(path)) throw refuse('is not an absolute path', 'name the file by its absolute path');
-  let stats;
+  const uid = process.getuid?.();
+  // Every directory on the path as written and on its real path (a mounted Kubernetes secret is a link), as for the
+  // configuration: one that others can write could have the file swapped for a link to a file whose content they
+  // know, and the first `store` would seal the store with it.
+  const where = uid === undefined ? undefined : (untrustedDirectories(path, uid) ?? untrustedReason(path));
+  if (where !== undefined) throw refuse(`is not safe: ${where.reason}`, where.fix);
+  let fd: number;
   try {
-    stats = statSync(path); // through links: a mounted Kubernetes secret is one
+    fd = openSync(path, 'r');
   } catch (error) {
     throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path');
   }
-  const uid = process.getuid?.();
-  if (!stats.isFile()) throw refuse('is not a regular file', 'point it at the file that holds the passphrase');
-  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
-    throw refuse(`belongs to uid ${stats.uid}, not to you (uid ${uid}) or root`, 'use a file you own');
+  try {
+    // The descriptor read is the one checked, not the path again.
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw refuse('is not a regular file', 'point it at the file that holds the passphrase');
+    if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+      throw refuse(`belongs to uid ${stats.uid}, not to you (uid ${uid}) or root`, 'use a file you own');
+    }
+    if (uid !== undefined && (stats.mode & 0o077) !== 0) {
+      throw refuse(
+        `can be read or written by others (mode ${(stats.mode & 0o777).toString(8)})`,
+        `make it private with chmod 600 ${path}`,
+      );
+    }
+    if (stats.size > MAX_PASSPHRASE_BYTES) throw refuse('is larger than 4 KiB', 'put only the passphrase in it');
+    const buffer = Buffer.alloc(MAX_PASSPHRASE_BYTES + 1);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    if (length > MAX_PASSPHRASE_BYTES) throw refuse('is larger than 4 KiB', 'put only the passphrase in it');
+    const passphrase = buffer
+      .subarray(0, length)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (passphrase.length === 0) throw refuse('is empty', 'put the passphrase in it');
+    return passphrase;
+  } finally {
+    closeSync(fd);
   }
-  if (uid !== undefined && (stats.mode & 0o077) !== 0) {
-    throw refuse(
-      `can be read or written by others (mode ${(stats.mode & 0o777).toString(8)})`,
-      `make it private with chmod 600 ${path}`,
-    );
+}
+
+/**
+ * The directories of a path as written (not resolved), and the link at its end: none may be writable by others
+ * unless sticky, none may belong to anyone but the user or root, and a link in a sticky directory must be the
+ * user's or root's (another user could have planted it before the file existed).
+ */
+function untrustedDirectories(path: string, uid: number): { reason: string; fix: string } | undefined {
+  try {
+    const link = lstatSync(path);
+    if (link.isSymbolicLink() && link.uid !== uid && link.uid !== 0) {
+      return { reason: `it is a link made by uid ${link.uid}`, fix: 'use a file of your own' };
+    }
+  } catch {
+    return undefined; // missing: reported when it is opened
   }
-  if (stats.size > MAX_PASSPHRASE_BYTES) throw refuse('is larger than 4 KiB', 'put only the passphrase in it');
-  const passphrase = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-  if (passphrase.length === 0) throw refuse('is empty', 'put the passphrase in it');
-  return passphrase;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    let stats;
+    try {
+      stats = statSync(dir);
+    } catch {
+      return undefined;
+    }
+    if (stats.uid !== uid && stats.uid !== 0) {
+      return { reason: `${dir} belongs to uid ${stats.uid}`, fix: 'keep the key file in a directory of your own' };
+    }
+    const sticky = (stats.mode & 0o1000) !== 0;
+    if ((stats.mode & 0o022) !== 0 && !sticky) {
+      const mode = (stats.mode & 0o7777).toString(8).padStart(4, '0');
+      return { reason: `${dir} can be written by others (mode ${mode})`, fix: `chmod go-w ${dir}, or move the file` };
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
 }

@@ -34,4 +34,9 @@ export class LineSplitter {
     }
     return lines;
   }
+
+  /** Whether bytes of an unfinished line are held. */
+  holdsPartialLine(): boolean {
+    return this.pendingBytes > 0;
+  }
 }
