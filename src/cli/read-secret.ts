@@ -23,6 +23,9 @@ export async function readSecretFromUser(prompt: string): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
+/** What a terminal sent past the end of one hidden answer (typed ahead, or pasted with the next): the next one's. */
+let typedAhead = '';
+
 function readHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
@@ -37,14 +40,25 @@ function readHidden(prompt: string): Promise<string> {
       process.stderr.write('\n');
       outcome();
     };
-    const onData = (chunk: Buffer) => {
-      for (const char of chunk.toString('utf8')) {
-        if (char === '\r' || char === '\n') return finish(() => resolve(value));
+    const onData = (chunk: Buffer | string) => {
+      const text = chunk.toString();
+      let index = 0;
+      for (const char of text) {
+        index += char.length;
+        if (char === '\r' || char === '\n') {
+          typedAhead = text.slice(index).replace(/^\n/, ''); // a CR LF pair ends one answer
+          return finish(() => resolve(value));
+        }
         if (char === '\u0003') return finish(() => reject(new CredrelayError('SECRET_INVALID', 'cancelled')));
         if (char === '\u007f' || char === '\b') value = value.slice(0, -1);
         else value += char;
       }
     };
     stdin.on('data', onData);
+    if (typedAhead !== '') {
+      const ahead = typedAhead;
+      typedAhead = '';
+      onData(ahead);
+    }
   });
 }

@@ -40,6 +40,8 @@ export interface Config {
   readonly daemon: {
     /** The daemon exits after this long without a request. */
     readonly idleTimeoutSeconds: number;
+    /** How long `credrelay unlock` holds the file store's key unless `--timeout` says; absent: until `lock`. */
+    readonly unlockTimeoutSeconds?: number;
   };
   readonly registries: readonly RegistryEntry[];
   /** Third-party provider modules: paths (relative to the config file) or package names. */
@@ -158,21 +160,27 @@ function parseStore(value: unknown, path: string): StoreSetting {
 }
 
 function parseDaemon(value: unknown, path: string): Config['daemon'] {
-  let idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT_SECONDS;
+  const settings: { idleTimeoutSeconds: number; unlockTimeoutSeconds?: number } = {
+    idleTimeoutSeconds: DEFAULT_IDLE_TIMEOUT_SECONDS,
+  };
   if (value !== undefined) {
     if (!isPlainObject(value))
       throw invalid(path, '"daemon"', 'must be an object such as {"idleTimeoutSeconds": 1800}');
     for (const [key, setting] of Object.entries(value)) {
-      if (key !== 'idleTimeoutSeconds') {
-        throw invalid(path, `"daemon.${key}"`, 'is not known; the known key is "daemon.idleTimeoutSeconds"');
+      if (key !== 'idleTimeoutSeconds' && key !== 'unlockTimeoutSeconds') {
+        throw invalid(
+          path,
+          `"daemon.${key}"`,
+          'is not known; the known keys are "daemon.idleTimeoutSeconds" and "daemon.unlockTimeoutSeconds"',
+        );
       }
       if (typeof setting !== 'number' || !Number.isFinite(setting) || setting <= 0) {
-        throw invalid(path, '"daemon.idleTimeoutSeconds"', 'must be a positive number of seconds, for example 1800');
+        throw invalid(path, `"daemon.${key}"`, 'must be a positive number of seconds, for example 1800');
       }
-      idleTimeoutSeconds = setting;
+      settings[key] = setting;
     }
   }
-  return Object.freeze({ idleTimeoutSeconds });
+  return Object.freeze(settings);
 }
 
 function parseRegistries(value: unknown, path: string): RegistryEntry[] {

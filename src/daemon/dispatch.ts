@@ -72,6 +72,8 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
 /** One handler per op of the wire contract. */
 function handlersFor(options: DispatchOptions): Handlers {
   const { version, paths, state } = options;
+  /** Forgets the file store's key when an unlock's time is up (`unlock --timeout`, `daemon.unlockTimeoutSeconds`). */
+  let keyHold: NodeJS.Timeout | undefined;
   return {
     protocol: (request) => answer(fromWire(request), state.loaded(), version),
     kubelet: (request) => answer(fromWire(request), state.loaded(), version),
@@ -102,9 +104,19 @@ function handlersFor(options: DispatchOptions): Handlers {
           `the configuration (${paths.configPath}) keeps secrets in the OS keychain, which credrelay does not lock; set "store": "file" to use the encrypted file store`,
         );
       }
-      return { outcome: await unlockFileStore(paths.storePath, request.passphrase), storePath: paths.storePath };
+      const outcome = await unlockFileStore(paths.storePath, request.passphrase);
+      const holdSeconds = request.holdSeconds ?? state.config().daemon.unlockTimeoutSeconds;
+      clearTimeout(keyHold);
+      if (holdSeconds === undefined) return { outcome, storePath: paths.storePath };
+      // The key goes at the bound whatever happens meanwhile; a later unlock sets a new one.
+      keyHold = setTimeout(() => forgetUnlockedKeys(), holdSeconds * 1000);
+      keyHold.unref();
+      return { outcome, storePath: paths.storePath, until: new Date(Date.now() + holdSeconds * 1000).toISOString() };
     },
-    lock: () => ({ wasUnlocked: forgetUnlockedKeys() }),
+    lock: () => {
+      clearTimeout(keyHold);
+      return { wasUnlocked: forgetUnlockedKeys() };
+    },
     'store-call': (request) => callStore(state.store(), request.call),
   };
 }

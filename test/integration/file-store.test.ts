@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHome, makeClientHome } from '../support/client-home.js';
@@ -175,6 +175,44 @@ describe('the encrypted file store on a machine without D-Bus', () => {
     expect(doctor.stdout).toMatch(/^✗ file store +the credential store is locked/m);
   });
 
+  it('a lock from another environment reaches the daemon that holds the key', async () => {
+    await givenStore();
+    await stopCredrelayDaemon(runtimeDir);
+    expect((await cli(['unlock', '--passphrase-stdin'], session, `${PASSPHRASE}\n`)).code).toBe(0);
+    const elsewhere = { ...session, AWS_PROFILE: 'another-environment' }; // another daemon's fingerprint
+    expect((await cli(['lock'], elsewhere)).stdout).toBe('locked: the daemon forgot the file store key\n');
+    const status = JSON.parse((await cli(['daemon', 'status', '--json'], session)).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ storeUnlocked: false });
+  });
+
+  it('unlock --timeout bounds how long the daemon holds the key', async () => {
+    await givenStore();
+    const unlocked = await cli(['unlock', '--passphrase-stdin', '--timeout', '2s'], session, `${PASSPHRASE}\n`);
+    expect(unlocked.stdout).toMatch(/the daemon holds its key until \d{4}-\d\d-\d\dT[\d:.]+Z \(or `credrelay lock`\)/);
+    const held = async () =>
+      (JSON.parse((await cli(['daemon', 'status', '--json'], session)).stdout) as { storeUnlocked: boolean })
+        .storeUnlocked;
+    expect(await held()).toBe(true);
+    await waitFor('the key to be forgotten', async () => !(await held()), 10_000);
+    expect((await cli(['unlock', '--passphrase-stdin', '--timeout', 'soon'], session, 'x\n')).stderr).toMatch(
+      /--timeout "soon" is not a duration/,
+    );
+  });
+
+  it('on a terminal, a new store asks for its passphrase twice, and two that differ create nothing', async () => {
+    const fresh = { ...session, XDG_DATA_HOME: join(root.path, 'data-terminal') };
+    const terminal = (typed: string) =>
+      run('script', ['-qec', `${CLI} unlock`, '/dev/null'], { env: fresh, input: typed });
+    const differ = await terminal('first-try\nsecond-try\n');
+    expect(differ.stdout).toMatch(/The same passphrase again/);
+    expect(differ.stdout).toMatch(/the two passphrases differ; nothing was created/);
+    expect(existsSync(join(root.path, 'data-terminal', 'credrelay', 'store.json'))).toBe(false);
+    const same = await terminal('typed twice\ntyped twice\n');
+    expect(same.stdout).toMatch(/created the encrypted file store/);
+    await cli(['lock'], fresh);
+    await stopCredrelayDaemon(runtimeDir);
+  });
+
   it('credrelay login stores there, and a $NAME reference is read from there', async () => {
     const env = withKeyFile();
     const login = await cli(
@@ -206,7 +244,9 @@ describe('the encrypted file store on a machine without D-Bus', () => {
     const idle = join(root.path, 'config-idle');
     writeCredrelayConfig(idle, { store: 'file', daemon: { idleTimeoutSeconds: 1 } });
     const env = { ...session, XDG_CONFIG_HOME: idle };
-    expect((await cli(['unlock', '--passphrase-stdin'], env, PASSPHRASE)).code).toBe(0);
+    await stopCredrelayDaemon(runtimeDir); // the tests before left daemons of other environments
+    const unlocked = await cli(['unlock', '--passphrase-stdin'], env, PASSPHRASE);
+    expect(unlocked.code, unlocked.stderr).toBe(0);
     const status = JSON.parse((await cli(['daemon', 'status', '--json'], env)).stdout) as { pid: number };
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(isAlive(status.pid)).toBe(true);

@@ -317,20 +317,30 @@ function ensurePrivateDirectory(dir: string): void {
   }
 }
 
-/** A lock file created exclusively; a stale one (dead writer, or too old) is taken over. */
+/**
+ * A lock file created exclusively, holding `pid token`: released only by its holder (the token must still be its
+ * own), and a stale one (dead writer, or too old) taken over by one contender at a time. Removing a stale lock is
+ * guarded by a second exclusive file, and the lock is read again under that guard: without it, two writers that
+ * both judged the same lock stale could each remove it, the second removing the lock the first had just taken, and
+ * both would write.
+ */
 async function takeLock(lockPath: string, timeoutMs: number): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
+  const token = `${process.pid} ${nodeCrypto().randomBytes(9).toString('base64url')}`;
   for (;;) {
     try {
       const fd = openSync(lockPath, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, token);
       closeSync(fd);
-      return () => rmSync(lockPath, { force: true });
+      return () => {
+        if (readLock(lockPath) === token) rmSync(lockPath, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    if (lockIsStale(lockPath)) {
-      rmSync(lockPath, { force: true });
+    const stale = staleLock(lockPath);
+    if (stale !== undefined) {
+      takeOverStaleLock(lockPath, stale);
       continue;
     }
     if (Date.now() >= deadline) {
@@ -343,13 +353,44 @@ async function takeLock(lockPath: string, timeoutMs: number): Promise<() => void
   }
 }
 
-function lockIsStale(lockPath: string): boolean {
+const readLock = (lockPath: string): string | undefined => {
   try {
-    if (Date.now() - statSync(lockPath).mtimeMs > STALE_LOCK_MS) return true;
-    const pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
-    if (!Number.isInteger(pid) || pid <= 0) return false; // being written right now
-    return !isAlive(pid);
+    return readFileSync(lockPath, 'utf8');
   } catch {
-    return false; // removed meanwhile: the next attempt takes it
+    return undefined;
+  }
+};
+
+/** The content of a lock whose holder is dead (or that is too old), or undefined. */
+function staleLock(lockPath: string): string | undefined {
+  try {
+    const content = readFileSync(lockPath, 'utf8');
+    if (Date.now() - statSync(lockPath).mtimeMs > STALE_LOCK_MS) return content;
+    const pid = Number.parseInt(content, 10);
+    if (!Number.isInteger(pid) || pid <= 0) return undefined; // being written right now
+    return isAlive(pid) ? undefined : content;
+  } catch {
+    return undefined; // removed meanwhile: the next attempt takes it
+  }
+}
+
+/** Removes the stale lock judged to hold `judged`, if it still does, under the takeover guard. */
+function takeOverStaleLock(lockPath: string, judged: string): void {
+  const guard = `${lockPath}.takeover`;
+  try {
+    closeSync(openSync(guard, 'wx', 0o600));
+  } catch {
+    // Another writer is taking it over; a guard left by one that died is removed once it is old.
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > STALE_LOCK_MS) rmSync(guard, { force: true });
+    } catch {
+      // Gone meanwhile.
+    }
+    return;
+  }
+  try {
+    if (readLock(lockPath) === judged) rmSync(lockPath, { force: true });
+  } finally {
+    rmSync(guard, { force: true });
   }
 }

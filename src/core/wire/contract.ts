@@ -81,8 +81,14 @@ export interface WireOps {
   'cache-clear': { request: { readonly host?: string }; result: { readonly removed: number } };
   /** `credrelay unlock`: the passphrase of the encrypted file store, kept by the daemon as derived keys only. */
   unlock: {
-    request: { readonly passphrase: string };
-    result: { readonly outcome: 'unlocked' | 'created'; readonly storePath: string };
+    /** `holdSeconds`: forget the key after this long (`unlock --timeout`), else the configuration's default. */
+    request: { readonly passphrase: string; readonly holdSeconds?: number };
+    result: {
+      readonly outcome: 'unlocked' | 'created';
+      readonly storePath: string;
+      /** When the daemon forgets the key (ISO time), or absent when it holds it until `credrelay lock`. */
+      readonly until?: string;
+    };
   };
   lock: { request: NoFields; result: { readonly wasUnlocked: boolean } };
   /** A CLI command's call on the daemon's secret store. */
@@ -170,7 +176,12 @@ function requestFieldsValid(request: Fields): boolean {
     case 'cache-clear':
       return request.host === undefined || typeof request.host === 'string';
     case 'unlock':
-      return typeof request.passphrase === 'string' && request.passphrase.length > 0;
+      return (
+        typeof request.passphrase === 'string' &&
+        request.passphrase.length > 0 &&
+        (request.holdSeconds === undefined ||
+          (typeof request.holdSeconds === 'number' && Number.isInteger(request.holdSeconds) && request.holdSeconds > 0))
+      );
     case 'store-call':
       return isStoreCall(request.call);
     default:
