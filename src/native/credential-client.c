@@ -15,6 +15,9 @@
  * C99 and POSIX, libc only. Every buffer is bounded; every wait has a deadline.
  */
 #define _POSIX_C_SOURCE 200809L
+#if defined(__linux__)
+#define _GNU_SOURCE /* struct ucred, for SO_PEERCRED */
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -504,13 +507,51 @@ static bool socket_path_for_environment(char runtime_dir[MAX_PATH_BYTES], char s
     return join_path(socket_path, runtime_dir, name, NULL);
 }
 
-/* inspectRuntimeDir: a real directory of ours that nobody else can write, and a socket path that fits whole. */
+#ifndef S_ISVTX
+#define S_ISVTX 01000
+#endif
+
+/* untrustedAncestor: each directory above it ours or root's, and writable by others only when sticky. */
+static bool ancestors_are_safe(const char *runtime_dir) {
+    char path[MAX_PATH_BYTES];
+    snprintf(path, sizeof path, "%s", runtime_dir);
+    for (;;) {
+        char *slash = strrchr(path, '/');
+        if (slash == NULL) return false;
+        if (slash == path) slash[1] = '\0'; else *slash = '\0';
+        struct stat status;
+        if (stat(path, &status) != 0) return false;
+        if (status.st_uid != getuid() && status.st_uid != 0) return false;
+        if ((status.st_mode & 022) != 0 && (status.st_mode & S_ISVTX) == 0) return false;
+        if (strcmp(path, "/") == 0) return true;
+    }
+}
+
+/* inspectRuntimeDir: a real directory of ours that nobody else can write, under ancestors nobody else can swap it
+ * in, and a socket path that fits whole. */
 static bool runtime_dir_is_safe(const char *runtime_dir, const char *socket_path) {
     if (strlen(socket_path) > MAX_SOCKET_PATH_BYTES) return false;
     struct stat status;
     if (lstat(runtime_dir, &status) != 0) return false;
     if (!S_ISDIR(status.st_mode) || status.st_uid != getuid() || (status.st_mode & 022) != 0) return false;
+    if (!ancestors_are_safe(runtime_dir)) return false;
     return lstat(socket_path, &status) == 0 && S_ISSOCK(status.st_mode);
+}
+
+/* The process at the other end of the socket is this user's (a daemon of ours), checked on the connection itself, so
+ * that no swap of the directory between the check above and the connect can hand the request to someone else. */
+static bool peer_is_ours(int fd) {
+#if defined(SO_PEERCRED)
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return false;
+    return credentials.uid == getuid();
+#else
+    uid_t uid;
+    gid_t gid;
+    if (getpeereid(fd, &uid, &gid) != 0) return false;
+    return uid == getuid();
+#endif
 }
 
 /* ---------------------------------------------------------------------------------------------------------------- */
@@ -921,6 +962,7 @@ int main(int argc, char **argv) {
     address.sun_family = AF_UNIX;
     memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) hand_over(NULL);
+    if (!peer_is_ours(fd)) hand_over(NULL);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
     struct input input;

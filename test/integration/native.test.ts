@@ -302,6 +302,53 @@ describe('a hostile or broken daemon', () => {
   }
 
   const ack = (socket: Socket) => socket.write('{"ack":true}\n');
+
+  it("hands over, sending nothing, when the socket's listener is another user's (SO_PEERCRED)", async () => {
+    // The listening socket passes to a process of uid 65534, as if the directory had been swapped for another
+    // user's between the native client's check and its connect: the path and the socket file are as before.
+    const socketPath = resolvePaths(helperEnvironment(env)).socketPath;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const foreign = createServer();
+    await new Promise<void>((resolve) => foreign.listen(socketPath, resolve));
+    const child = spawn(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        '-e',
+        `let got = 0;
+         process.on('message', (message, handle) => {
+           if (message === 'count') return process.send(got);
+           handle.on('connection', (socket) => socket.on('data', () => {
+             got += 1;
+             socket.write('{"ack":true}\\n');
+             socket.end(JSON.stringify({ ok: true, result: { stdout: 'from another user', stderr: '', exitCode: 0 } }) + '\\n');
+           }));
+           process.send('ready');
+         });`,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+    );
+    const nextMessage = () => new Promise<unknown>((resolve) => child.once('message', resolve));
+    try {
+      const ready = nextMessage();
+      child.send('server', foreign);
+      expect(await ready).toBe('ready');
+      foreign.close(); // only the other user's process holds it now
+      const before = fuzzCount();
+      const result = await runRaw(fuzzNative, ['get'], 'hostile.example', { ...env, ...sanitizerEnv });
+      expect(fuzzCount()).toBe(before + 1); // handed over to the Node client
+      expect(result.stdout.toString('utf8')).not.toContain('from another user');
+      const counted = nextMessage();
+      child.send('count');
+      expect(await counted).toBe(0); // the request never reached it
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise<void>((resolve) => server.listen(socketPath, resolve)); // the hostile daemon, for the rest
+    }
+  });
   const protocolReply = (stdout: string, stderr = '', exitCode = 0) =>
     `${JSON.stringify({ ok: true, result: { stdout, stderr, exitCode } })}\n`;
 

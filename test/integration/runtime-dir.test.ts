@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { basename, join } from 'node:path';
@@ -145,5 +145,55 @@ describe('a relative CREDRELAY_RUNTIME_DIR', () => {
     );
     expect(existsSync(join('/', name))).toBe(false);
     expect(existsSync(join(cwd, name))).toBe(false);
+  });
+});
+
+describe('a runtime directory under a directory others can write that is not sticky', () => {
+  let shared: string;
+  beforeAll(() => {
+    shared = mkdtempSync('/tmp/credrelay-open-');
+    chmodSync(shared, 0o777); // not sticky: anyone may rename or replace what is in it
+  });
+  afterAll(() => rmSync(shared, { recursive: true, force: true }));
+
+  it('is refused, so another user swapping it for a link to theirs receives no request', async () => {
+    const dir = join(shared, 'rt');
+    mkdirSync(dir, { mode: 0o700 });
+    const attackerDir = join(shared, 'attacker');
+    mkdirSync(attackerDir);
+    chownSync(attackerDir, 65534, 65534);
+    const env = { ...session.env, CREDRELAY_RUNTIME_DIR: dir };
+    const planted = await listenCounting(join(attackerDir, basename(daemonSocketFor(env))));
+    // Another user keeps swapping the runtime directory for a link to theirs, and back.
+    const swapper = spawn(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        'sh',
+        '-c',
+        `while :; do mv ${dir} ${dir}.real 2>/dev/null && ln -s ${attackerDir} ${dir} && rm ${dir} && mv ${dir}.real ${dir}; done`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const stores = Array.from({ length: 30 }, (_, index) =>
+        JSON.stringify({ ServerURL: `rt-${index}.example`, Username: 'u', Secret: `swap-canary-${index}` }),
+      );
+      const reasons: string[] = [];
+      for (const stored of stores) {
+        const result = await runHelper('store', stored, env);
+        expect(result.code).toBe(0); // in-process
+        expect(result.stderr).toMatch(/^credrelay: not using the daemon: the runtime directory /);
+        reasons.push(result.stderr);
+      }
+      // Whatever the swap showed at that moment (a link, nothing), the directory above is the reason it is refused.
+      expect(reasons.some((reason) => /which others can write \(mode 0777\) and so swap it/.test(reason))).toBe(true);
+      expect(planted.connections()).toBe(0);
+    } finally {
+      swapper.kill('SIGKILL');
+      planted.server.close();
+    }
   });
 });

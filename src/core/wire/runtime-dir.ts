@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 
 /** Whether a runtime directory may hold credrelay's socket: what a client checks before it sends anything there. */
@@ -59,7 +59,30 @@ export function inspectRuntimeDir(dir: string, socketPath?: string): RuntimeDirV
       reason: `the runtime directory ${dir} is writable by others (mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}); it must be 0700`,
     };
   }
+  const ancestor = unsafeAncestor(dir, uid);
+  if (ancestor !== undefined) return { state: 'unsafe', reason: `the runtime directory ${dir} is under ${ancestor}` };
   return { state: 'safe' };
+}
+
+/**
+ * A directory above the runtime directory through which another user could swap it for one of theirs: one they own,
+ * or one they can write that is not sticky (in a sticky directory such as /tmp nobody can rename another's entry).
+ */
+function unsafeAncestor(dir: string, uid: number | undefined): string | undefined {
+  for (let current = dirname(dir); ; current = dirname(current)) {
+    let stats;
+    try {
+      stats = statSync(current);
+    } catch {
+      return `${current}, which cannot be inspected`;
+    }
+    const mode = (stats.mode & 0o7777).toString(8).padStart(4, '0');
+    if (uid !== undefined && stats.uid !== uid && stats.uid !== 0)
+      return `${current}, which belongs to uid ${stats.uid}`;
+    if ((stats.mode & 0o022) !== 0 && (stats.mode & 0o1000) === 0)
+      return `${current}, which others can write (mode ${mode}) and so swap it: ${SHORTER}`;
+    if (dirname(current) === current) return undefined;
+  }
 }
 
 /**

@@ -1,4 +1,6 @@
+import { lstatSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { dirname } from 'node:path';
 import { type WireOp, type WireReply, type WireRequest, decodeReply } from './contract.js';
 import { LineSplitter, encodeLine } from './framing.js';
 
@@ -24,6 +26,25 @@ export interface CallTimeouts {
 
 export const DEFAULT_TIMEOUTS: CallTimeouts = { ackMs: 2000, replyMs: 30_000 };
 
+/** A directory's device and inode (not following a link), or undefined. */
+function identityOf(path: string): string | undefined {
+  try {
+    const stats = lstatSync(path, { bigint: true });
+    return stats.isDirectory() ? `${stats.dev}:${stats.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const ownedBy = (path: string, uid: number): boolean => {
+  try {
+    const stats = lstatSync(path);
+    return stats.isSocket() && stats.uid === uid;
+  } catch {
+    return false;
+  }
+};
+
 /** Sends one request to the daemon on a connection of its own and resolves with its reply. */
 export function sendRequest<Op extends WireOp>(
   socketPath: string,
@@ -31,6 +52,9 @@ export function sendRequest<Op extends WireOp>(
   timeouts: CallTimeouts = DEFAULT_TIMEOUTS,
 ): Promise<WireReply<Op>> {
   return new Promise((resolve, reject) => {
+    // The directory as it was checked (runtime-dir.ts), to be found the same once connected: a directory swapped for
+    // another user's between the check and the connect must not receive the request.
+    const directory = identityOf(dirname(socketPath));
     const socket = createConnection(socketPath);
     const splitter = new LineSplitter();
     let acknowledged = false;
@@ -49,7 +73,14 @@ export function sendRequest<Op extends WireOp>(
       timeouts.ackMs,
     );
 
-    socket.on('connect', () => socket.write(encodeLine(request)));
+    socket.on('connect', () => {
+      const uid = process.getuid?.();
+      const ours = uid === undefined || ownedBy(socketPath, uid);
+      if (directory === undefined || identityOf(dirname(socketPath)) !== directory || !ours) {
+        return fail('broken', 'the runtime directory changed while connecting; not sending the request there');
+      }
+      socket.write(encodeLine(request));
+    });
     socket.on('data', (chunk: Buffer) => {
       let lines: string[];
       try {
