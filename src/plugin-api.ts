@@ -3,7 +3,7 @@
  * built-in providers in plugins/ import this module and nothing else of credrelay's, exactly as a third-party plugin
  * does; the lint rule in scripts/lint/import-direction.js keeps it so. See docs/plugins.md.
  */
-import { resolvePaths } from './core/paths.js';
+import { resolvePaths, wrappedProgramEnvironment } from './core/paths.js';
 
 export { CredrelayError, type ErrorCode, credentialsNotFound, isCredrelayError } from './core/errors.js';
 export type { LogFields, Logger } from './core/logger.js';
@@ -34,11 +34,16 @@ export type { FoundCredential, SecretStore } from './core/keychain/secret-store.
 /** `$NAME` references in route options, resolved through `ProviderContext.resolveSecret`. */
 export { SECRET_NAME, referencedSecret } from './core/secrets/secret-name.js';
 /**
- * The environment a provider runs a program with (a credential helper, `gh`): the caller's variables that can change
- * an answer, exactly those a daemon for this caller holds. So a program answers alike through the daemon and
- * in-process; a variable it needs beyond credrelay's own is named in the configuration's `environment`.
+ * The environment a provider runs a program with (a credential helper, `gh`): what any program needs (home, user,
+ * PATH, locale, session bus, proxies, CA files, XDG directories), every variable the configuration names
+ * (`"environment"`), and the `extra` names the provider's own program reads; never other providers' credentials
+ * (`AWS_*`, `GOOGLE_*`, `AZURE_*`, GitHub tokens). All of it is in the caller's relevant environment, so a program
+ * answers alike through the daemon and in-process.
  */
-export const programEnvironment = (): Readonly<Record<string, string>> => resolvePaths().daemonEnvironment;
+export const programEnvironment = (extra: readonly string[] = []): Readonly<Record<string, string>> => {
+  const paths = resolvePaths();
+  return wrappedProgramEnvironment(paths.daemonEnvironment, paths.configPath, extra);
+};
 /** `docker-credential-<name>` (or any program) found on PATH as Docker finds it, absolute entries only. */
 export { findCredentialHelper, findOnPath } from './core/util/credential-helper-path.js';
 /** Runs a program with a deadline that holds whatever its descendants do, and a bound on its output. */

@@ -143,19 +143,34 @@ describe('exec provider', () => {
 });
 
 describe("the helper's environment", () => {
-  it("is the caller's relevant environment, as a daemon holds it, not every variable of this process", async () => {
+  it("is what any program needs, not every variable of this process, and no other provider's credentials", async () => {
     helper(
       'envcheck',
-      `printf '{"Username":"u","Secret":"%s|%s"}' "\${EXEC_UNNAMED_VARIABLE:-unset}" "\${CREDRELAY_LOG_LEVEL:-unset}"`,
+      `printf '{"Username":"u","Secret":"%s|%s|%s"}' "\${EXEC_UNNAMED_VARIABLE:-unset}" "\${AWS_SECRET_ACCESS_KEY:-unset}" "\${HOME:-unset}"`,
     );
     process.env.EXEC_UNNAMED_VARIABLE = 'leaks-in-process-only';
-    process.env.CREDRELAY_LOG_LEVEL = 'relevant';
+    process.env.AWS_SECRET_ACCESS_KEY = 'another-providers-secret';
     try {
       const credential = await provider.get(parseRegistry('r.example'), context({ helper: 'envcheck' }));
-      expect(credential?.secret).toBe('unset|relevant');
+      expect(credential?.secret).toBe(`unset|unset|${process.env.HOME}`);
     } finally {
       delete process.env.EXEC_UNNAMED_VARIABLE;
-      delete process.env.CREDRELAY_LOG_LEVEL;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+
+  it('and the variables the configuration names', async () => {
+    helper('namedcheck', `printf '{"Username":"u","Secret":"%s"}' "\${CORP_HELPER_TOKEN:-unset}"`);
+    const config = join(bin, 'config.json');
+    writeFileSync(config, JSON.stringify({ environment: ['CORP_HELPER_TOKEN'] }));
+    process.env.CREDRELAY_CONFIG = config;
+    process.env.CORP_HELPER_TOKEN = 'named-in-config';
+    try {
+      const credential = await provider.get(parseRegistry('r.example'), context({ helper: 'namedcheck' }));
+      expect(credential?.secret).toBe('named-in-config');
+    } finally {
+      delete process.env.CREDRELAY_CONFIG;
+      delete process.env.CORP_HELPER_TOKEN;
     }
   });
 });

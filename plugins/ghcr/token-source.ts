@@ -3,6 +3,16 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CredrelayError, findOnPath, programEnvironment, runProgram } from '../../src/plugin-api.js';
 
+/** What the GitHub CLI reads for its token and host, beside what every program gets. */
+const GH_VARIABLES = [
+  'GH_TOKEN',
+  'GH_ENTERPRISE_TOKEN',
+  'GH_HOST',
+  'GH_CONFIG_DIR',
+  'GITHUB_TOKEN',
+  'GITHUB_ENTERPRISE_TOKEN',
+];
+
 /** How long `gh auth token` may take: it reads a file or the OS keychain, never the network. */
 export const GH_DEADLINE_MS = 10_000;
 
@@ -22,7 +32,7 @@ export const HOW_TO_GIVE_A_TOKEN =
  * secret is resolved by the caller.
  */
 export async function tokenFromEnvironmentOrGh(): Promise<FoundToken> {
-  const env = programEnvironment();
+  const env = programEnvironment(GH_VARIABLES);
   for (const name of ['GH_TOKEN', 'GITHUB_TOKEN'] as const) {
     const value = env[name];
     if (value !== undefined && value !== '') return { token: value, origin: name };

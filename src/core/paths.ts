@@ -144,6 +144,61 @@ export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
 export const RELEVANT_PREFIXES: readonly string[] = ['AWS_', 'GOOGLE_', 'GCE_', 'CLOUDSDK_', 'AZURE_'];
 
 /**
+ * What a wrapped program (a `docker-credential-…` helper, `gh`) is run with: the environment any program needs
+ * (home, user, PATH, locale, the session bus, proxies and CA files, the XDG directories), never the cloud SDKs' or
+ * the GitHub CLI's credentials, which are other providers'. A program that needs more has it named in the
+ * configuration (`"environment": ["AWS_PROFILE", "PASSWORD_STORE_*"]`), or by its provider (`extra`).
+ */
+export const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'PATH',
+  'TZ',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'LC_MESSAGES',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
+  'XDG_RUNTIME_DIR',
+  'XDG_CONFIG_HOME',
+  'XDG_CACHE_HOME',
+  'XDG_STATE_HOME',
+  'XDG_DATA_HOME',
+]);
+
+export function wrappedProgramEnvironment(
+  env: NodeJS.ProcessEnv,
+  configPath: string,
+  extra: readonly string[] = [],
+): Record<string, string> {
+  const named = namesInConfig(configPath);
+  const picked: Record<string, string> = {};
+  for (const name of Object.keys(env).sort()) {
+    const value = env[name];
+    if (value === undefined) continue;
+    if (
+      PROGRAM_BASE_NAMES.has(name) ||
+      extra.includes(name) ||
+      named.names.has(name) ||
+      named.prefixes.some((prefix) => name.startsWith(prefix))
+    )
+      picked[name] = value;
+  }
+  return picked;
+}
+
+/**
  * Every identifier-shaped string in the configuration, with or without `$`, as a name a route may read; and every
  * `NAME_*` string (from `"environment"`) as a prefix. Read as text, not parsed: the protocol path stays cheap, and
  * naming more than needed only tells environments apart more finely.

@@ -101,8 +101,42 @@ describe('the encrypted file store', () => {
     [document.records[idA], document.records[idB]] = [document.records[idB], document.records[idA]];
     writeFileSync(storePath, JSON.stringify(document), { mode: 0o600 });
     await expect(store.getPassword('credrelay', 'a.example')).rejects.toThrowError(
-      expect.objectContaining({ code: 'STORE_FAILED', message: expect.stringMatching(/is damaged/) }),
+      expect.objectContaining({ code: 'STORE_FAILED', message: expect.stringMatching(/do not match their seal/) }),
     );
+  });
+
+  it('seals the record set: an old record spliced back, or one deleted, is tampering, not a value', async () => {
+    const store = withKeyFile();
+    await store.setPassword('credrelay', 'a.example', 'old-password');
+    await store.setPassword('credrelay', 'b.example', 'secret-b');
+    const before = JSON.parse(readFileSync(storePath, 'utf8'));
+    await store.setPassword('credrelay', 'a.example', 'rotated-password');
+    await store.deletePassword('credrelay', 'b.example');
+    const after = JSON.parse(readFileSync(storePath, 'utf8'));
+    const tampered = /was changed by something other than credrelay \(its records do not match their seal/;
+    // Without the passphrase: the rotated password's record replaced by the old one.
+    const [idA] = Object.keys(after.records) as [string];
+    writeFileSync(storePath, JSON.stringify({ ...after, records: { [idA]: before.records[idA] } }), { mode: 0o600 });
+    await expect(store.getPassword('credrelay', 'a.example')).rejects.toThrowError(tampered);
+    // The logged-out one resurrected.
+    writeFileSync(storePath, JSON.stringify({ ...after, records: { ...after.records, ...before.records } }), {
+      mode: 0o600,
+    });
+    await expect(store.findCredentials('credrelay')).rejects.toThrowError(tampered);
+    // A record deleted: not "not found".
+    writeFileSync(storePath, JSON.stringify({ ...after, records: {} }), { mode: 0o600 });
+    await expect(store.getPassword('credrelay', 'a.example')).rejects.toThrowError(tampered);
+    // The whole older file put back, after this process read the newer one.
+    writeFileSync(storePath, JSON.stringify(after), { mode: 0o600 });
+    expect(await store.getPassword('credrelay', 'a.example')).toBe('rotated-password');
+    writeFileSync(storePath, JSON.stringify(before), { mode: 0o600 });
+    await expect(store.getPassword('credrelay', 'a.example')).rejects.toThrowError(
+      /was replaced by an older copy of itself/,
+    );
+    // A set without its seal (as a development build wrote it).
+    const { seal: _seal, ...unsealed } = after;
+    writeFileSync(storePath, JSON.stringify(unsealed), { mode: 0o600 });
+    await expect(store.getPassword('credrelay', 'a.example')).rejects.toThrowError(/its record set has no seal/);
   });
 
   it('tells a wrong passphrase from a missing item', async () => {

@@ -54,6 +54,10 @@ interface StoreDocument {
   readonly kdf: KdfParams;
   readonly verifier: string;
   readonly records: Record<string, string>;
+  /** One more on every write: with `seal`, what tells this record set from an older one. */
+  readonly counter: number;
+  /** An HMAC over the verifier, the counter and every record id with its sealed record. */
+  readonly seal: string;
 }
 
 interface RecordPlaintext {
@@ -77,6 +81,7 @@ export function createFileStore(options: FileStoreOptions): SecretStore {
         `the passphrase does not open the credential store ${path}: check the passphrase in CREDRELAY_STORE_KEY_FILE, or run \`credrelay lock\` and \`credrelay unlock\` with the right one`,
       );
     }
+    checkRecordSet(path, document, keys);
     return { document, keys };
   };
 
@@ -106,7 +111,13 @@ export function createFileStore(options: FileStoreOptions): SecretStore {
       }
       const next = { ...opened.document.records };
       const changed = change(next, opened.keys);
-      if (changed) replaceFileAtomically(path, `${JSON.stringify({ ...opened.document, records: next })}\n`, 0o600);
+      if (changed) {
+        const counter = opened.document.counter + 1;
+        const document = { ...opened.document, records: next, counter };
+        const sealedSet = { ...document, seal: setSeal(opened.keys, document) };
+        replaceFileAtomically(path, `${JSON.stringify(sealedSet)}\n`, 0o600);
+        newestCounters.set(path, counter);
+      }
       return changed;
     } finally {
       release();
@@ -165,13 +176,56 @@ export function createFileStore(options: FileStoreOptions): SecretStore {
 
 const VERIFIER_AAD = 'verifier';
 
-const emptyDocument = (kdf: KdfParams, keys: StoreKeys): StoreDocument => ({
-  format: FORMAT,
-  version: VERSION,
-  kdf,
-  verifier: seal(keys, VERIFIER_AAD, VERIFIER_TEXT),
-  records: {},
-});
+function emptyDocument(kdf: KdfParams, keys: StoreKeys): StoreDocument {
+  const unsealed = {
+    format: FORMAT,
+    version: VERSION,
+    kdf,
+    verifier: seal(keys, VERIFIER_AAD, VERIFIER_TEXT),
+    records: {},
+    counter: 0,
+  } as const;
+  return { ...unsealed, seal: setSeal(keys, unsealed) };
+}
+
+/**
+ * The seal of the whole record set. Each record is sealed on its own (AES-GCM, bound to its id), so without this
+ * anyone who can write the file could put an older sealed record back (a rotated password rolled back, a logged-out
+ * one resurrected) or delete one, and it would read as valid or as not-found. Its key is derived from the store's
+ * encryption key, so only a holder of the passphrase can seal a set.
+ */
+function setSeal(keys: StoreKeys, document: Omit<StoreDocument, 'seal'>): string {
+  const key = Buffer.from(nodeCrypto().hkdfSync('sha256', keys.encryptionKey, Buffer.alloc(0), SET_SEAL_INFO, 32));
+  const hmac = nodeCrypto().createHmac('sha256', key);
+  hmac.update(`${FORMAT}/${VERSION}\0${document.verifier}\0${document.counter}\0`);
+  for (const id of Object.keys(document.records).sort()) hmac.update(`${id}\0${document.records[id]}\0`);
+  return hmac.digest('base64');
+}
+
+const SET_SEAL_INFO = 'credrelay-store record set';
+
+/** The highest counter this process has seen for each store: a file older than that was put back. */
+const newestCounters = new Map<string, number>();
+
+/** The record set as credrelay last wrote it, and no older than this process has seen; tampering is an error. */
+function checkRecordSet(path: string, document: StoreDocument, keys: StoreKeys): void {
+  const expected = Buffer.from(setSeal(keys, document), 'base64');
+  const found = Buffer.from(document.seal, 'base64');
+  if (expected.length !== found.length || !nodeCrypto().timingSafeEqual(expected, found)) {
+    throw new CredrelayError(
+      'STORE_FAILED',
+      `the credential store ${path} was changed by something other than credrelay (its records do not match their seal: one was put back, added or removed): restore it from a backup, or move it away and log in again`,
+    );
+  }
+  const newest = newestCounters.get(path) ?? 0;
+  if (document.counter < newest) {
+    throw new CredrelayError(
+      'STORE_FAILED',
+      `the credential store ${path} was replaced by an older copy of itself (write ${document.counter}, after write ${newest} was read): restore the newer one, or move it away and log in again`,
+    );
+  }
+  newestCounters.set(path, document.counter);
+}
 
 /**
  * `credrelay unlock`, in the daemon: checks the passphrase against the store (or creates the store with it), then
@@ -300,6 +354,9 @@ function readStore(path: string): StoreDocument | undefined {
     typeof document.kdf !== 'object'
   ) {
     throw damaged(path, 'it is not a credrelay store of version 1');
+  }
+  if (!Number.isSafeInteger(document.counter) || (document.counter ?? -1) < 0 || typeof document.seal !== 'string') {
+    throw damaged(path, 'its record set has no seal (a development build wrote it, or it was edited)');
   }
   return document as StoreDocument;
 }
