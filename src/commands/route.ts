@@ -3,6 +3,7 @@ import { askDaemon } from '../cli/daemon-connection.js';
 import { CredrelayCommand } from '../cli/base-command.js';
 import { commandRouting, describeStore } from '../cli/secret-store.js';
 import { parseRegistry } from '../core/registry/identity.js';
+import { jobIdentityLine } from '../routing/job-identity.js';
 import { EVERY_REGISTRY } from '../routing/router.js';
 import { referencedSecret } from '../core/secrets/secret-name.js';
 
@@ -55,6 +56,7 @@ export default class RouteCommand extends CredrelayCommand {
     this.log(`routed by  ${reason}`);
     this.log(`provider   ${decision.provider.name}: ${decision.provider.about?.description ?? '(no description)'}`);
     this.log(`options    ${options.length === 0 ? 'none' : options.join(', ')}`);
+    if (decision.jobIdentity !== undefined) this.log(`identity   ${jobIdentityLine(decision.jobIdentity)}`);
     this.log(`cache      ${cache}`);
     this.log(`store      ${storeLine}`);
     return {
@@ -62,6 +64,7 @@ export default class RouteCommand extends CredrelayCommand {
       reason: decision.reason,
       provider: decision.provider.name,
       options: decision.options,
+      ...(decision.jobIdentity ? { jobIdentity: decision.jobIdentity } : {}),
       cache: cached ?? null,
       store: config.store,
     };

@@ -24,7 +24,19 @@ export interface RegistryEntry {
   readonly options: Readonly<Record<string, unknown>>;
   /** Whether kubelet requests for it are answered as the pod (see PodIdentityMode). */
   readonly podIdentity: PodIdentityMode;
+  /** Pull as the CI job that runs credrelay, with the job's own OIDC token (see JobIdentitySetting). */
+  readonly jobIdentity?: JobIdentitySetting;
 }
+
+/**
+ * Where a CI job's OIDC token comes from: GitHub Actions' token service (`ACTIONS_ID_TOKEN_REQUEST_URL` with
+ * `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, for `audience`), a variable GitLab CI fills from `id_tokens`, or a file a
+ * platform mounts. The provider exchanges it as it would a pod's service-account token.
+ */
+export type JobIdentitySetting =
+  | { readonly source: 'github-actions'; readonly audience: string }
+  | { readonly source: 'gitlab'; readonly variable: string }
+  | { readonly source: 'file'; readonly path: string };
 
 /**
  * `auto` (default): as the pod when kubelet passes its service-account token and the provider can act as it,
@@ -212,7 +224,8 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
     if (!isPlainObject(entry)) {
       throw invalid(path, `registries ${shownValue(written, 256)}`, 'must be an object such as {"provider": "ecr"}');
     }
-    const { provider: named, podIdentity = 'auto', ...options } = entry;
+    const { provider: named, podIdentity = 'auto', jobIdentity, ...options } = entry;
+    const job = jobIdentity === undefined ? undefined : parseJobIdentity(jobIdentity, path, written);
     if (!POD_IDENTITY_MODES.includes(podIdentity as PodIdentityMode)) {
       throw invalid(
         path,
@@ -235,8 +248,38 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
       provider,
       options: Object.freeze(options),
       podIdentity: podIdentity as PodIdentityMode,
+      ...(job === undefined ? {} : { jobIdentity: job }),
     });
   });
+}
+
+const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const AUDIENCE = /^[\x21-\x7e]{1,256}$/;
+
+function parseJobIdentity(value: unknown, path: string, written: string): JobIdentitySetting {
+  const where = `registries ${shownValue(written, 256)} "jobIdentity"`;
+  const shapes =
+    'must be {"source": "github-actions", "audience": "…"}, {"source": "gitlab", "variable": "NAME"} or {"source": "file", "path": "/absolute/path"}';
+  if (!isPlainObject(value)) throw invalid(path, where, shapes);
+  const { source, ...rest } = value;
+  const keys = Object.keys(rest).sort().join(',');
+  if (
+    source === 'github-actions' &&
+    keys === 'audience' &&
+    typeof rest.audience === 'string' &&
+    AUDIENCE.test(rest.audience)
+  )
+    return Object.freeze({ source, audience: rest.audience });
+  if (
+    source === 'gitlab' &&
+    keys === 'variable' &&
+    typeof rest.variable === 'string' &&
+    ENVIRONMENT_NAME.test(rest.variable)
+  )
+    return Object.freeze({ source, variable: rest.variable });
+  if (source === 'file' && keys === 'path' && typeof rest.path === 'string' && isAbsolute(rest.path))
+    return Object.freeze({ source, path: rest.path });
+  throw invalid(path, where, shapes);
 }
 
 function parsePlugins(value: unknown, path: string): string[] {

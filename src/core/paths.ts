@@ -135,6 +135,10 @@ export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
   'GITHUB_RUN_ATTEMPT',
   'ACTIONS_ID_TOKEN_REQUEST_URL',
   'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+  // GitLab: a job's project and pipeline, for the session name of `jobIdentity` (its token variable is named in the
+  // configuration).
+  'CI_PROJECT_PATH',
+  'CI_PIPELINE_ID',
 ]);
 
 /**

@@ -11,6 +11,7 @@ import { toCredrelayError } from '../core/errors.js';
 import { REGISTRY_SERVICE } from '../core/keychain/secret-store.js';
 import { resolvePaths } from '../core/paths.js';
 import { withDeadline } from '../core/util/deadline.js';
+import { jobIdentityLine } from '../routing/job-identity.js';
 import { packageVersion } from '../core/version.js';
 
 /** One line of `credrelay doctor`. */
@@ -227,6 +228,13 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
       continue;
     }
     const decision = router.decide(entry.pattern.identity);
+    if (entry.jobIdentity !== undefined) {
+      // The job's token is short-lived and the exchange is the pull itself: say which identity, and whether this
+      // job can give it.
+      const line = jobIdentityLine(entry.jobIdentity);
+      results.push(line.includes('not available here') ? fail(check, line) : ok(check, line));
+      continue;
+    }
     if (entry.podIdentity === 'required') {
       // Only a kubelet request with a pod's token is answered here; checking the node's identity would prove nothing.
       results.push(ok(check, 'pulled only as the pod, in kubelet mode: checked on each pull with its token'));

@@ -76,8 +76,14 @@ export async function loadProviderSet(
         `${where}: "podIdentity" is for providers that can act as the pod kubelet pulls for; provider "${provider.name}" cannot`,
       );
     }
-    const { written, pattern, options, podIdentity } = entry;
-    return { written, pattern, provider: provider.name, options, podIdentity };
+    if (entry.jobIdentity !== undefined && provider.podIdentity === undefined) {
+      throw configError(
+        config,
+        `${where}: "jobIdentity" is for providers that exchange an OIDC token (ecr, gar, acr); provider "${provider.name}" cannot`,
+      );
+    }
+    const { written, pattern, options, podIdentity, jobIdentity } = entry;
+    return { written, pattern, provider: provider.name, options, podIdentity, ...(jobIdentity ? { jobIdentity } : {}) };
   });
 
   return { keychain, matchers: [...builtins, ...plugins], byName, routes };

@@ -1,4 +1,4 @@
-import type { PodIdentityMode } from '../core/config.js';
+import type { JobIdentitySetting, PodIdentityMode } from '../core/config.js';
 import type { RegistryIdentity } from '../core/registry/identity.js';
 import { type RegistryPattern, compareSpecificity, globMatches } from '../core/registry/registry-pattern.js';
 
@@ -9,6 +9,7 @@ export interface Route {
   readonly provider: string;
   readonly options: Readonly<Record<string, unknown>>;
   readonly podIdentity: PodIdentityMode;
+  readonly jobIdentity?: JobIdentitySetting;
 }
 
 /** The `registries` of the configuration, ready for lookups: exact keys first, then globs by specificity. */

@@ -3,12 +3,13 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import { CredrelayError, credentialsNotFound } from '../core/errors.js';
 import type { Credentials } from '../core/protocol/codec.js';
 import type { CredentialHelper, RequestContext } from '../core/protocol/handler.js';
-import type { PodIdentityMode } from '../core/config.js';
+import type { JobIdentitySetting, PodIdentityMode } from '../core/config.js';
 import type { Credential, PodIdentity, Provider, ProviderContext, RouteOptionValues } from '../core/provider.js';
 import { nodeCrypto } from '../core/util/crypto.js';
 import { withDeadline } from '../core/util/deadline.js';
 import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
 import type { ProviderSet } from './provider-set.js';
+import { type JobTokens, createJobTokens } from './job-identity.js';
 import { RouteTable } from './route-table.js';
 
 /** Where a registry goes, and why: what `credrelay route` explains. */
@@ -18,6 +19,8 @@ export interface RoutingDecision {
   readonly options: RouteOptionValues;
   /** Whether a kubelet request is answered as its pod: the route's `podIdentity`, `auto` without one. */
   readonly podIdentity: PodIdentityMode;
+  /** Pull as the CI job that runs credrelay, with its OIDC token (the route's `jobIdentity`). */
+  readonly jobIdentity?: JobIdentitySetting;
   readonly reason:
     | { readonly kind: 'registries'; readonly key: string }
     | { readonly kind: 'matcher' }
@@ -32,6 +35,8 @@ export interface RouterOptions {
   readonly resolveSecret?: (name: string) => Promise<string>;
   /** PROVIDER_DEADLINE_MS unless a test says otherwise. */
   readonly providerDeadlineMs?: number;
+  /** Where a route's `jobIdentity` token comes from: this process's environment (the caller's) by default. */
+  readonly jobTokens?: JobTokens;
 }
 
 /** The registry part of the cache key of a provider whose one token serves all its registries. */
@@ -80,9 +85,25 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
   const contextFor = contextFactory(logger, options.resolveSecret ?? secretNotSet);
   const cached = cacheKeeper(options.cache, decide);
   const deadlineMs = options.providerDeadlineMs ?? PROVIDER_DEADLINE_MS;
+  let jobTokens = options.jobTokens;
 
-  const credentialFor = async (registry: RegistryIdentity, request: RequestContext, pod?: PodIdentity) => {
+  const credentialFor = async (registry: RegistryIdentity, request: RequestContext, kubeletPod?: PodIdentity) => {
     const decision = decide(registry);
+    // A route with `jobIdentity` pulls as the CI job: its OIDC token stands where a pod's would (a kubelet request's
+    // own pod token still comes first).
+    let job: PodIdentity | undefined;
+    if (kubeletPod === undefined && decision.jobIdentity !== undefined) {
+      jobTokens ??= createJobTokens();
+      job = await jobTokens.identity(decision.jobIdentity);
+      logger.redact(job.token);
+      if (!decision.provider.podIdentity?.uses(job, decision.options)) {
+        throw new CredrelayError(
+          'PROVIDER_FAILED',
+          `${decision.registry.key} pulls as this CI job ("jobIdentity"), but the ${decision.provider.name} provider has nothing to exchange its token for: ${JOB_NEEDS[decision.provider.name] ?? 'name the identity in the route'}`,
+        );
+      }
+    }
+    const pod = kubeletPod ?? job;
     if (pod !== undefined) {
       // The token is a secret; the annotations (roles, client IDs) stay out of the log too.
       logger.redact(pod.token);
@@ -107,7 +128,7 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
       if (fetched !== undefined) logger.redact(fetched.secret);
       return fetched;
     };
-    return cached.fetch(decision, fetch, asPod);
+    return cached.fetch(decision, fetch, asPod, job !== undefined);
   };
 
   return {
@@ -148,6 +169,7 @@ function decider(providers: ProviderSet): (registry: RegistryIdentity) => Routin
         provider: providers.byName.get(route.provider)!,
         options: route.options,
         podIdentity: route.podIdentity,
+        ...(route.jobIdentity ? { jobIdentity: route.jobIdentity } : {}),
         reason: { kind: 'registries', key: route.written },
       };
     }
@@ -202,6 +224,13 @@ function podCacheIdentity(provider: Provider, options: RouteOptionValues, pod: P
   return `pod ${pod.namespace}/${pod.serviceAccount} sha256:${digest.digest('hex').slice(0, 16)}`;
 }
 
+/** What each built-in provider needs in a route to pull as a CI job. */
+const JOB_NEEDS: Readonly<Record<string, string>> = {
+  ecr: 'give the route "roleArn" (the IAM role whose trust policy accepts the job\'s token)',
+  gar: 'give the route "workloadIdentityProvider" (and "impersonate" for a service account)',
+  acr: 'give the route "tenantId" and "clientId" (the app registration with a federated credential for the job)',
+};
+
 const secretNotSet = async (name: string): Promise<string> => {
   throw new CredrelayError('SECRET_MISSING', `secret ${name} is not set: run \`credrelay secrets set ${name}\``);
 };
@@ -230,12 +259,20 @@ function cacheKeeper(cache: TokenCache | undefined, decide: (registry: RegistryI
     provider.cachePolicy?.identity?.(options) ??
     JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
-    fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>, pod?: PodIdentity) {
+    fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>, pod?: PodIdentity, isJob = false) {
       if (cache === undefined) return fetch();
       const node = identityOf(decision);
+      // A CI job's token comes from the job's own environment, renewed as it expires: its credential is kept by the
+      // job's name, so a renewed token does not mean a new exchange. A pod's token comes with an untrusted request.
+      const asWhom =
+        pod === undefined
+          ? node
+          : isJob
+            ? `${node} job ${pod.namespace}/${pod.serviceAccount}`
+            : `${node} ${podCacheIdentity(decision.provider, decision.options, pod)}`;
       const key = {
         provider: decision.provider.name,
-        identity: pod === undefined ? node : `${node} ${podCacheIdentity(decision.provider, decision.options, pod)}`,
+        identity: asWhom,
         registry: cacheRegistry(decision),
       };
       const keepSeconds = decision.provider.cachePolicy?.keepSeconds?.(decision.options) ?? 0;

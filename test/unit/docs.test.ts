@@ -105,7 +105,7 @@ describe('docs/plugins.md', () => {
 
 describe('configuration examples in the README and docs', () => {
   /** Every ```json block that is a configuration (it has "registries"), with the file it is in. */
-  const examples = ['README.md', 'docs/kubernetes.md', 'docs/security.md', 'docs/daemon.md']
+  const examples = ['README.md', 'docs/kubernetes.md', 'docs/security.md', 'docs/daemon.md', 'docs/ci.md']
     .flatMap((file) =>
       [...readFileSync(join(ROOT, file), 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map((match) => ({
         file,

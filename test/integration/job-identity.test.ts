@@ -1,0 +1,295 @@
+/**
+ * Keyless CI: a job's own OIDC token becomes registry credentials, with no login step and no stored key. A fake
+ * GitHub Actions token service (it checks the bearer and the audience) hands out short-lived JWTs; ECR through moto's
+ * STS AssumeRoleWithWebIdentity, then GetAuthorizationToken signed with the key STS issued, in front of a real
+ * registry skopeo pulls from; Google through a local STS and IAM Credentials; Azure through Entra's client assertion
+ * and a registry front. Through the daemon and in-process alike.
+ */
+import { readFileSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
+import {
+  ACR_USER,
+  type Entra,
+  type FakeAcr,
+  type IssuedTokens,
+  startEntra,
+  startFakeAcr,
+} from '../support/azure-endpoints.js';
+import { writeCredrelayConfig } from '../support/config.js';
+import {
+  type IamCredentialsServer,
+  type StsServer,
+  startIamCredentials,
+  startStsServer,
+} from '../support/google-endpoints.js';
+import { CLI, run, runHelper } from '../support/helper.js';
+import { unsignedJwt } from '../support/jwt.js';
+import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Moto, startMoto } from '../support/moto.js';
+import { freePort } from '../support/ports.js';
+import { type Registry, startRegistry } from '../support/registry.js';
+import { pushAndInspect } from '../support/skopeo.js';
+import { makeTestCertificates } from '../support/tls.js';
+
+const ACCOUNT = '123456789012';
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
+const WIF = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/github/providers/actions';
+const TENANT = '3c1d2e3f-4a5b-4c7d-8e9f-a0b1c2d3e4f5';
+const APP = '7c3d4e5f-6a7b-4c9d-8e0f-2a3b4c5d6e7f';
+const REQUEST_TOKEN = 'actions-request-token-CANARY-7731';
+const GAR_HOST = 'us-docker.pkg.dev';
+
+/** The fake Actions token service: what it issued, and how it behaves. */
+interface ActionsTokenService {
+  readonly url: string;
+  readonly issued: string[];
+  readonly audiences: string[];
+  /** Seconds until the tokens it issues expire. */
+  lifetimeSeconds: number;
+  refuse: boolean;
+  stop(): Promise<void>;
+}
+
+async function startActionsTokenService(): Promise<ActionsTokenService> {
+  const port = await freePort();
+  const service: ActionsTokenService = {
+    url: `http://127.0.0.1:${port}/_apis/distributedtask/hubs/build/plans/p/jobs/j/idtoken?api-version=2.0`,
+    issued: [],
+    audiences: [],
+    lifetimeSeconds: 300,
+    refuse: false,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server: Server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    const audience = url.searchParams.get('audience') ?? '';
+    if (request.headers.authorization !== `bearer ${REQUEST_TOKEN}` || service.refuse) {
+      response.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"not permitted"}');
+      return;
+    }
+    service.audiences.push(audience);
+    const now = Math.floor(Date.now() / 1000);
+    const token = unsignedJwt({
+      iss: 'https://token.actions.githubusercontent.com',
+      sub: 'repo:credrelay/example:ref:refs/heads/main',
+      aud: audience,
+      repository: 'credrelay/example',
+      run_id: '9123456789',
+      iat: now,
+      exp: now + service.lifetimeSeconds,
+      jti: `${service.issued.length}`,
+    });
+    service.issued.push(token);
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: 1, value: token }));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return service;
+}
+
+let moto: Moto;
+let proxy: AwsProxy;
+let actions: ActionsTokenService;
+let sts: StsServer;
+let iam: IamCredentialsServer;
+let entra: Entra;
+let acr: FakeAcr;
+let ecrRegistry: Registry;
+let backend: Registry;
+let session: Keyring;
+let job: Record<string, string>;
+const issued: IssuedTokens = new Map();
+
+beforeAll(async () => {
+  [moto, session, ecrRegistry, backend, actions] = await Promise.all([
+    startMoto(),
+    startKeyring(),
+    startRegistry('AWS', `${ACCOUNT}-auth-token`),
+    startRegistry('job-backend', 'job-backend-pass'),
+    startActionsTokenService(),
+  ]);
+  const certificates = makeTestCertificates(session.root);
+  [proxy, sts, iam, entra] = await Promise.all([
+    startAwsProxy(moto.endpoint),
+    startStsServer(),
+    startIamCredentials(),
+    // Entra trusts every token this job's service issues as the app's client assertion.
+    // Entra trusts every token this job's service issues (the live list) as the app's client assertion.
+    startEntra(certificates, TENANT, [{ clientId: APP, assertions: actions.issued }], issued),
+  ]);
+  acr = await startFakeAcr(backend, (token) => issued.has(token));
+  proxy.behaviour.expiresInSeconds = 12 * 3600;
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: {
+      [ecrRegistry.host]: {
+        provider: 'ecr',
+        registryId: ACCOUNT,
+        region: 'us-east-1',
+        roleArn: ROLE,
+        jobIdentity: { source: 'github-actions', audience: 'sts.amazonaws.com' },
+      },
+      [GAR_HOST]: {
+        provider: 'gar',
+        workloadIdentityProvider: WIF,
+        impersonate: 'ci-puller@my-project.iam.gserviceaccount.com',
+        stsEndpoint: sts.tokenUrl.replace(/\/v1\/token$/, ''),
+        iamCredentialsEndpoint: iam.endpoint,
+        jobIdentity: { source: 'github-actions', audience: 'https://iam.googleapis.com/projects/123456789' },
+      },
+      [acr.host]: {
+        provider: 'acr',
+        instanceDiscovery: false,
+        tenantId: TENANT,
+        clientId: APP,
+        jobIdentity: { source: 'github-actions', audience: 'api://AzureADTokenExchange' },
+      },
+    },
+  });
+  // A GitHub Actions job: its token request variables, and no cloud key anywhere.
+  job = {
+    ...session.env,
+    CREDRELAY_LOG_LEVEL: 'debug',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_REPOSITORY: 'credrelay/example',
+    GITHUB_RUN_ID: '9123456789',
+    ACTIONS_ID_TOKEN_REQUEST_URL: actions.url,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN,
+    AWS_ENDPOINT_URL_ECR: proxy.endpoint,
+    AWS_ENDPOINT_URL_STS: proxy.endpoint,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    NODE_EXTRA_CA_CERTS: certificates.caPath,
+    AZURE_AUTHORITY_HOST: entra.authorityHost,
+  };
+}, 120_000);
+afterAll(async () => {
+  await session?.stop();
+  await Promise.all([
+    proxy?.stop(),
+    moto?.stop(),
+    actions?.stop(),
+    sts?.stop(),
+    iam?.stop(),
+    entra?.stop(),
+    acr?.stop(),
+    ecrRegistry?.stop(),
+    backend?.stop(),
+  ]);
+});
+beforeEach(() => {
+  actions.refuse = false;
+  actions.lifetimeSeconds = 300;
+});
+
+const modes = [
+  ['through the daemon', {}],
+  ['in-process', { CREDRELAY_NO_DAEMON: '1' }],
+] as const;
+
+describe.each(modes)('ECR as the job, %s', (_mode, extra) => {
+  it('asks the token service with the bearer and the audience, assumes the role with the token, and skopeo pushes and reads', async () => {
+    const env = { ...job, ...extra };
+    await runHelper('erase', ecrRegistry.host, env); // no cached token: this test counts from zero
+    const [before, asked] = [proxy.calls.length, actions.issued.length];
+    const { pushed, inspected } = await pushAndInspect(
+      ecrRegistry.host,
+      join(session.root),
+      env,
+      `job-${_mode.length}:1`,
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(actions.audiences.at(-1)).toBe('sts.amazonaws.com');
+    const calls = proxy.calls.slice(before);
+    const assumed = calls.find((call) => call.action === 'sts:AssumeRoleWithWebIdentity');
+    expect(assumed).toBeDefined();
+    const form = new URLSearchParams(assumed!.body);
+    expect(form.get('RoleArn')).toBe(ROLE);
+    expect(form.get('RoleSessionName')).toBe('github.credrelay.example.9123456789');
+    expect(actions.issued.slice(asked)).toContain(form.get('WebIdentityToken'));
+    const ecr = calls.find((call) => call.action === 'ecr:GetAuthorizationToken');
+    expect(ecr?.accessKeyId).toBe(assumed!.issuedAccessKeyId);
+  });
+});
+
+describe('Google and Azure as the job', () => {
+  it('Google: the job token at STS under the workload identity provider, then impersonation', async () => {
+    const [exchanges, impersonations, asked] = [sts.exchanges.length, iam.calls.length, actions.issued.length];
+    const result = await runHelper('get', GAR_HOST, { ...job, CREDRELAY_NO_DAEMON: '1' });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).Username).toBe('oauth2accesstoken');
+    const exchange = sts.exchanges.slice(exchanges);
+    expect(exchange.map((form) => form.get('subject_token'))).toEqual(actions.issued.slice(asked));
+    expect(exchange[0]?.get('audience')).toBe(WIF);
+    expect(iam.calls.slice(impersonations).map((call) => call.serviceAccount)).toEqual([
+      'ci-puller@my-project.iam.gserviceaccount.com',
+    ]);
+  });
+
+  it("Azure: the job token as the app's client assertion, and skopeo reads through the registry", async () => {
+    const { pushed, inspected } = await pushAndInspect(acr.host, session.root, job, 'job-azure:1');
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect([...issued.values()].some((who) => who.client === APP && who.tenant === TENANT)).toBe(true);
+    const got = await runHelper('get', acr.host, job);
+    expect(JSON.parse(got.stdout).Username).toBe(ACR_USER);
+  });
+});
+
+describe('what goes wrong, said', () => {
+  it('no id-token permission: the fix is named', async () => {
+    const result = await runHelper('get', ecrRegistry.host, {
+      ...job,
+      ACTIONS_ID_TOKEN_REQUEST_URL: undefined,
+      CREDRELAY_NO_DAEMON: '1',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/ACTIONS_ID_TOKEN_REQUEST_URL is not set.*add `permissions: id-token: write`/);
+  });
+
+  it('the token service refuses: an explained error that quotes no token', async () => {
+    actions.refuse = true;
+    const result = await runHelper('get', ecrRegistry.host, { ...job, CREDRELAY_NO_DAEMON: '1' });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /the GitHub Actions token service refused the request for audience sts\.amazonaws\.com \(HTTP 403/,
+    );
+    expect(result.stdout + result.stderr).not.toContain(REQUEST_TOKEN);
+  });
+
+  it('a token near its expiry is fetched again, a fresh one reused', async () => {
+    // Each through a daemon of its own (another AWS_REGION, another environment), asking twice with the access
+    // token dropped in between, so that the second get needs the job token again.
+    const twice = async (env: Record<string, string | undefined>) => {
+      await runHelper('erase', GAR_HOST, env);
+      const before = actions.issued.length;
+      expect((await runHelper('get', GAR_HOST, env)).code).toBe(0);
+      await runHelper('erase', GAR_HOST, env); // drops the access token, not the job token
+      expect((await runHelper('get', GAR_HOST, env)).code).toBe(0);
+      return actions.issued.length - before;
+    };
+    actions.lifetimeSeconds = 30; // inside the renewal margin: not reused
+    expect(await twice({ ...job, AWS_REGION: 'eu-west-1' })).toBe(2);
+    actions.lifetimeSeconds = 300;
+    expect(await twice({ ...job, AWS_REGION: 'eu-west-2' })).toBe(1);
+  });
+
+  it('route and doctor say which identity a route uses in this job', async () => {
+    const route = await run(CLI, ['route', ecrRegistry.host], { env: job });
+    expect(route.stdout).toMatch(
+      /^identity +pulls as this CI job's OIDC token \(GitHub Actions, audience sts\.amazonaws\.com\); the token service is reachable from this job$/m,
+    );
+    const outside = await run(CLI, ['doctor'], { env: { ...job, ACTIONS_ID_TOKEN_REQUEST_URL: undefined } });
+    expect(outside.stdout).toMatch(
+      /^✗ ecr for .* +pulls as this CI job's OIDC token .*not available here: ACTIONS_ID_TOKEN_REQUEST_URL is not set/m,
+    );
+  });
+
+  it('no job token or request token reaches the debug log', () => {
+    const log = readFileSync(join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log'), 'utf8');
+    expect(log.length).toBeGreaterThan(0);
+    for (const token of actions.issued) expect(log).not.toContain(token.split('.')[1]!);
+    expect(log).not.toContain(REQUEST_TOKEN);
+  });
+});

@@ -1,0 +1,71 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/core/config.js';
+import { createJobTokens, jobIdentityLine } from '../../src/routing/job-identity.js';
+import { unsignedJwt } from '../support/jwt.js';
+import { makeTempDir } from '../support/temp.js';
+
+const scratch = makeTempDir('job-identity');
+afterAll(() => scratch.remove());
+const jwt = (exp: number) => unsignedJwt({ sub: 'project_path:group/app:ref_type:branch:ref:main', aud: 'x', exp });
+
+describe('a CI job token source', () => {
+  it('GitLab: the id_tokens variable the route names, and the job as a session name', async () => {
+    const token = jwt(Math.floor(Date.now() / 1000) + 600);
+    const tokens = createJobTokens({ GITLAB_OIDC_TOKEN: token, CI_PROJECT_PATH: 'group/app', CI_PIPELINE_ID: '77' });
+    expect(await tokens.identity({ source: 'gitlab', variable: 'GITLAB_OIDC_TOKEN' })).toEqual({
+      token,
+      annotations: {},
+      namespace: 'gitlab',
+      serviceAccount: 'group.app.77',
+    });
+    await expect(createJobTokens({}).identity({ source: 'gitlab', variable: 'GITLAB_OIDC_TOKEN' })).rejects.toThrow(
+      /GITLAB_OIDC_TOKEN is not set; declare it under the job's id_tokens/,
+    );
+  });
+
+  it('a file a platform mounts, read again once its token is near expiry', async () => {
+    const path = join(scratch.path, 'token');
+    let now = Date.now();
+    const tokens = createJobTokens({}, () => now);
+    writeFileSync(path, `${jwt(Math.floor(now / 1000) + 600)}\n`);
+    const first = await tokens.identity({ source: 'file', path });
+    writeFileSync(path, jwt(Math.floor(now / 1000) + 1200));
+    expect((await tokens.identity({ source: 'file', path })).token).toBe(first.token); // still fresh
+    now += 560_000; // within a minute of the first token's exp
+    expect((await tokens.identity({ source: 'file', path })).token).not.toBe(first.token);
+    await expect(tokens.identity({ source: 'file', path: join(scratch.path, 'none') })).rejects.toThrow(
+      /no OIDC token in .*none \(ENOENT\)/,
+    );
+  });
+
+  it('refuses a token that is not a JWT, without quoting it', async () => {
+    const error = await createJobTokens({ T: 'not-a-jwt-CANARY' })
+      .identity({ source: 'gitlab', variable: 'T' })
+      .catch((caught: Error) => caught);
+    expect(error.message).toMatch(/is not a JWT/);
+    expect(error.message).not.toContain('CANARY');
+  });
+
+  it('is configured strictly per route, and described without the token', () => {
+    const parse = (jobIdentity: unknown) =>
+      parseConfig({ registries: { 'r.example': { provider: 'ecr', jobIdentity } } }, '/c.json');
+    expect(parse({ source: 'github-actions', audience: 'sts.amazonaws.com' }).registries[0]?.jobIdentity).toEqual({
+      source: 'github-actions',
+      audience: 'sts.amazonaws.com',
+    });
+    for (const bad of [
+      { source: 'github-actions' },
+      { source: 'gitlab', variable: '1x' },
+      { source: 'file', path: 'rel' },
+      'x',
+    ])
+      expect(() => parse(bad)).toThrow(/"jobIdentity" must be/);
+    expect(
+      jobIdentityLine({ source: 'gitlab', variable: 'GITLAB_OIDC_TOKEN' }, { GITLAB_OIDC_TOKEN: 'secret-value' }),
+    ).toBe(
+      "pulls as this CI job's OIDC token (GitLab CI id_tokens variable GITLAB_OIDC_TOKEN); GITLAB_OIDC_TOKEN is set",
+    );
+  });
+});
