@@ -43,7 +43,10 @@ describe('a CI job token source', () => {
   it('refuses a token that is not a JWT, without quoting it', async () => {
     const error = await createJobTokens({ T: 'not-a-jwt-CANARY' })
       .identity({ source: 'gitlab', variable: 'T' })
-      .catch((caught: Error) => caught);
+      .then(
+        () => new Error('no error'),
+        (caught: Error) => caught,
+      );
     expect(error.message).toMatch(/is not a JWT/);
     expect(error.message).not.toContain('CANARY');
   });
