@@ -66,26 +66,22 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
 }
 
 /**
- * Variables that can change an answer, by exact name: those credrelay, its keychain module, the GitHub CLI and the
- * programs it wraps read. Not the per-step bookkeeping of a CI runner (`GITHUB_ACTION`, `GITHUB_OUTPUT`, ...), not
- * `TMPDIR` (buildah and podman set their own; nothing credrelay answers depends on it), not the client's own knobs
- * (`CREDRELAY_NATIVE`, `CREDRELAY_NO_DAEMON`): each of those would start a daemon per step or per engine.
+ * What a wrapped program (a `docker-credential-…` helper, `gh`) is run with: the environment any program needs
+ * (home, user, PATH, locale, the session bus, proxies and CA files, the XDG directories), never the cloud SDKs' or
+ * the GitHub CLI's credentials, which are other providers'. A program that needs more has it named in the
+ * configuration (`"environment": ["AWS_PROFILE", "PASSWORD_STORE_*"]`), or by its provider (`extra`).
  */
-export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
+export const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
   'HOME',
   'USER',
   'LOGNAME',
   'PATH',
   'TZ',
-  // What a wrapped helper's messages are written in.
   'LANG',
   'LANGUAGE',
   'LC_ALL',
   'LC_MESSAGES',
   'DBUS_SESSION_BUS_ADDRESS',
-  'NODE_OPTIONS',
-  'NODE_EXTRA_CA_CERTS',
-  'NODE_TLS_REJECT_UNAUTHORIZED',
   'SSL_CERT_FILE',
   'SSL_CERT_DIR',
   'HTTP_PROXY',
@@ -96,16 +92,30 @@ export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
   'https_proxy',
   'no_proxy',
   'all_proxy',
-  // credrelay's own: where its files are, and how much its daemon logs.
-  'CREDRELAY_CONFIG',
-  'CREDRELAY_RUNTIME_DIR',
-  'CREDRELAY_STORE_KEY_FILE',
-  'CREDRELAY_LOG_LEVEL',
   'XDG_RUNTIME_DIR',
   'XDG_CONFIG_HOME',
   'XDG_CACHE_HOME',
   'XDG_STATE_HOME',
   'XDG_DATA_HOME',
+]);
+
+/**
+ * Variables that can change an answer, by exact name: those credrelay, its keychain module, the GitHub CLI and the
+ * programs it wraps read. Not the per-step bookkeeping of a CI runner (`GITHUB_ACTION`, `GITHUB_OUTPUT`, ...), not
+ * `TMPDIR` (buildah and podman set their own; nothing credrelay answers depends on it), not the client's own knobs
+ * (`CREDRELAY_NATIVE`, `CREDRELAY_NO_DAEMON`): each of those would start a daemon per step or per engine.
+ */
+export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
+  // What any program needs, wrapped ones included (their messages' locale among it).
+  ...PROGRAM_BASE_NAMES,
+  'NODE_OPTIONS',
+  'NODE_EXTRA_CA_CERTS',
+  'NODE_TLS_REJECT_UNAUTHORIZED',
+  // credrelay's own: where its files are, and how much its daemon logs.
+  'CREDRELAY_CONFIG',
+  'CREDRELAY_RUNTIME_DIR',
+  'CREDRELAY_STORE_KEY_FILE',
+  'CREDRELAY_LOG_LEVEL',
   // google-auth-library: the metadata server, and how it tells Cloud Run, Functions, App Engine and GKE apart.
   'METADATA_SERVER_DETECTION',
   'K_SERVICE',
@@ -146,40 +156,6 @@ export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
  * (`AWS_ENDPOINT_URL_<SERVICE>`, `CLOUDSDK_<SECTION>_<PROPERTY>`, `GCE_METADATA_*`, the Azure SDK's `AZURE_*`).
  */
 export const RELEVANT_PREFIXES: readonly string[] = ['AWS_', 'GOOGLE_', 'GCE_', 'CLOUDSDK_', 'AZURE_'];
-
-/**
- * What a wrapped program (a `docker-credential-…` helper, `gh`) is run with: the environment any program needs
- * (home, user, PATH, locale, the session bus, proxies and CA files, the XDG directories), never the cloud SDKs' or
- * the GitHub CLI's credentials, which are other providers'. A program that needs more has it named in the
- * configuration (`"environment": ["AWS_PROFILE", "PASSWORD_STORE_*"]`), or by its provider (`extra`).
- */
-export const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
-  'HOME',
-  'USER',
-  'LOGNAME',
-  'PATH',
-  'TZ',
-  'LANG',
-  'LANGUAGE',
-  'LC_ALL',
-  'LC_MESSAGES',
-  'DBUS_SESSION_BUS_ADDRESS',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'ALL_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'all_proxy',
-  'XDG_RUNTIME_DIR',
-  'XDG_CONFIG_HOME',
-  'XDG_CACHE_HOME',
-  'XDG_STATE_HOME',
-  'XDG_DATA_HOME',
-]);
 
 export function wrappedProgramEnvironment(
   env: NodeJS.ProcessEnv,
