@@ -15,6 +15,16 @@ if [ -x dist/native/docker-credential-credrelay ]; then
   ln -sf "$PWD/dist/native/docker-credential-credrelay" "$(npm prefix -g)/bin/docker-credential-credrelay"
 fi
 
+# npm's global bin (npm_config_prefix, say) may not be on this shell's PATH: use it here, and say so.
+global_bin="$(npm prefix -g)/bin"
+case ":$PATH:" in
+*":$global_bin:"*) ;;
+*)
+  echo "note: $global_bin is not on PATH; add it (export PATH=\"$global_bin:\$PATH\") so that Docker finds docker-credential-credrelay"
+  export PATH="$global_bin:$PATH"
+  ;;
+esac
+
 echo
 echo "installed: $(command -v docker-credential-credrelay) ($(docker-credential-credrelay version))"
 credrelay configure-docker # "credsStore": "credrelay" in ~/.docker/config.json (the old file is kept as a backup)
