@@ -12,6 +12,7 @@ Exits with status 1 when any check fails.`;
   static override enableJsonFlag = true;
 
   async run(): Promise<CheckResult[]> {
+    await this.parse(DoctorCommand); // oclif warns about a command that never parses its arguments
     const results = await runChecks();
     const width = Math.max(...results.map((result) => result.check.length));
     for (const result of results) {

@@ -9,6 +9,8 @@ export default class ProvidersCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<unknown[]> {
+    await this.parse(ProvidersCommand); // oclif warns about a command that never parses its arguments
+    await this.parse(ProvidersCommand); // oclif warns about a command that never parses its arguments
     const router = await composeConfiguredRouter();
     const providers = router.providers();
     for (const provider of providers) {

@@ -11,6 +11,8 @@ export default class CacheListCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<readonly CacheRow[]> {
+    await this.parse(CacheListCommand); // oclif warns about a command that never parses its arguments
+    await this.parse(CacheListCommand); // oclif warns about a command that never parses its arguments
     const rows = await askDaemon((v) => ({ v, op: 'cache-list' }));
     if (rows === undefined) {
       this.log('no daemon is running, so nothing is cached');

@@ -12,6 +12,8 @@ export default class DaemonRunCommand extends CredrelayCommand {
   ];
 
   async run(): Promise<void> {
+    await this.parse(DaemonRunCommand); // oclif warns about a command that never parses its arguments
+    await this.parse(DaemonRunCommand); // oclif warns about a command that never parses its arguments
     process.exitCode = await runDaemon((line) => this.logToStderr(line));
   }
 }

@@ -11,6 +11,8 @@ export default class DaemonStartCommand extends CredrelayCommand {
   static override examples = ['<%= config.bin %> <%= command.id %>'];
 
   async run(): Promise<void> {
+    await this.parse(DaemonStartCommand); // oclif warns about a command that never parses its arguments
+    await this.parse(DaemonStartCommand); // oclif warns about a command that never parses its arguments
     const running = await askDaemon((v) => ({ v, op: 'status' }));
     if (running !== undefined) {
       this.log(`the daemon is already running (pid ${running.pid}, version ${running.version})`);

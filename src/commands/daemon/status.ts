@@ -12,6 +12,7 @@ export default class DaemonStatusCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<DaemonStatus | (Exclude<DaemonState, { state: 'answering' }> & { socketPath: string })> {
+    await this.parse(DaemonStatusCommand); // oclif warns about a command that never parses its arguments
     const paths = resolvePaths();
     const probe = await probeDaemon(paths);
     if (probe.state !== 'answering') {

@@ -11,6 +11,8 @@ export default class SecretsListCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<string[]> {
+    await this.parse(SecretsListCommand); // oclif warns about a command that never parses its arguments
+    await this.parse(SecretsListCommand); // oclif warns about a command that never parses its arguments
     const names = await createSecretVault((await composeCommandRouter()).store).names();
     if (names.length === 0) this.log('no secrets are stored');
     for (const name of names) this.log(name);
