@@ -9,7 +9,7 @@ import { type Moto, startMoto } from '../support/moto.js';
  * A keyring that stops answering (its process stopped, as a keyring waiting on a prompt nobody sees) must not stall
  * anything else in the daemon: keychain calls run on one thread of their own, never on the pool that DNS look-ups
  * and crypto share. So with several keychain requests hanging, an ECR route whose endpoint is a host name (a DNS
- * look-up) and a Google route still answer within 5 s, and the hanging requests end in a clear error.
+ * look-up) and a Google route answer while every keychain request still hangs, and those end in a clear error.
  */
 let session: Keyring;
 let moto: Moto;
@@ -43,21 +43,29 @@ describe('a stalled keyring', () => {
     const kept = (index: number) =>
       JSON.stringify({ ServerURL: `kept-${index}.example`, Username: 'u', Secret: `kept-${index}` });
     for (let index = 0; index < 6; index += 1) expect((await runHelper('store', kept(index), env)).code).toBe(0);
+    // The daemon loads the AWS SDK on its first ECR request; an account asked only now loads it here, so what is
+    // measured below is the request itself, which takes milliseconds, not the seconds a loaded machine spends loading.
+    expect((await runHelper('get', '210987654321.dkr.ecr.us-east-1.amazonaws.com', env)).code).toBe(0);
 
     session.pause();
     try {
-      const hanging = Array.from({ length: 6 }, (_, index) => runHelper('get', `kept-${index}.example`, env));
+      let settledHanging = 0;
+      const hanging = Array.from({ length: 6 }, (_, index) =>
+        runHelper('get', `kept-${index}.example`, env).finally(() => {
+          settledHanging += 1;
+        }),
+      );
       await new Promise((resolve) => setTimeout(resolve, 300)); // the keychain requests are in the daemon by now
 
-      const started = Date.now();
       const [ecr, google] = await Promise.all([
         runHelper('get', '123456789012.dkr.ecr.us-east-1.amazonaws.com', env),
         runHelper('get', 'us-docker.pkg.dev', env),
       ]);
-      const elapsed = Date.now() - started;
       expect(ecr.stdout).toMatch(/"Username":"AWS","Secret":"123456789012-auth-token"/);
       expect(google.stdout).toMatch(/"Username":"oauth2accesstoken","Secret":"ya29\.metadata-1"/);
-      expect(elapsed).toBeLessThan(5000);
+      // Both answered while every keychain request still hung: had the look-up and the token exchange waited on the
+      // keychain's thread, they would have answered only after the keychain's deadline ended those requests.
+      expect(settledHanging).toBe(0);
 
       for (const result of await Promise.all(hanging)) {
         expect(result.code).toBe(1);

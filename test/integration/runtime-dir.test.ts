@@ -86,7 +86,8 @@ describe('a runtime directory that does not exist yet, under a directory others 
     shared = mkdtempSync('/tmp/credrelay-shared-');
     chmodSync(shared, 0o1777); // like /tmp itself
   });
-  afterAll(() => rmSync(shared, { recursive: true, force: true }));
+  // The swapper's group is dead before this runs (the test waits for it), so nothing adds to the directory now.
+  afterAll(() => rmSync(shared, { recursive: true, force: true, maxRetries: 3 }));
 
   it('is not created there: the request is served in-process, and the notice says how to fix it', async () => {
     const dir = join(shared, 'victim-run');
@@ -154,7 +155,8 @@ describe('a runtime directory under a directory others can write that is not sti
     shared = mkdtempSync('/tmp/credrelay-open-');
     chmodSync(shared, 0o777); // not sticky: anyone may rename or replace what is in it
   });
-  afterAll(() => rmSync(shared, { recursive: true, force: true }));
+  // The swapper's group is dead before this runs (the test waits for it), so nothing adds to the directory now.
+  afterAll(() => rmSync(shared, { recursive: true, force: true, maxRetries: 3 }));
 
   it('is refused, so another user swapping it for a link to theirs receives no request', async () => {
     const dir = join(shared, 'rt');
@@ -175,8 +177,9 @@ describe('a runtime directory under a directory others can write that is not sti
         '-c',
         `while :; do mv ${dir} ${dir}.real 2>/dev/null && ln -s ${attackerDir} ${dir} && rm ${dir} && mv ${dir}.real ${dir}; done`,
       ],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', detached: true }, // its own group, so the loop's mv and ln die with it
     );
+    const swapperExited = new Promise((resolve) => swapper.once('exit', resolve));
     try {
       const stores = Array.from({ length: 30 }, (_, index) =>
         JSON.stringify({ ServerURL: `rt-${index}.example`, Username: 'u', Secret: `swap-canary-${index}` }),
@@ -192,7 +195,8 @@ describe('a runtime directory under a directory others can write that is not sti
       expect(reasons.some((reason) => /which others can write \(mode 0777\) and so swap it/.test(reason))).toBe(true);
       expect(planted.connections()).toBe(0);
     } finally {
-      swapper.kill('SIGKILL');
+      process.kill(-(swapper.pid as number), 'SIGKILL');
+      await swapperExited;
       planted.server.close();
     }
   });
