@@ -15,7 +15,10 @@ const shared = {
   testTimeout: 30_000,
   // Cloud libraries look for instance metadata at link-local addresses when nothing else is configured. Tests talk
   // to loopback only: AWS's lookup is off, and Google's points at a closed loopback port unless a suite starts one.
-  env: { AWS_EC2_METADATA_DISABLED: 'true', GCE_METADATA_HOST: '127.0.0.1:9' },
+  // The launcher (bin/docker-credential-credrelay) runs the native client where it is built; with CREDRELAY_NATIVE=0
+  // it hands every request to the Node client, whose behaviour the suites assert. The native client is held to the
+  // Node client's answers byte for byte in native.test.ts, and install.test.ts runs the launcher as installed.
+  env: { AWS_EC2_METADATA_DISABLED: 'true', GCE_METADATA_HOST: '127.0.0.1:9', CREDRELAY_NATIVE: '0' },
   hookTimeout: 120_000,
   // The user's own directories stay out of every test, whatever the shell that runs them has set.
   setupFiles: ['test/support/isolate-environment.ts'],

@@ -30,10 +30,16 @@ const ROUNDS = roundsArgument === -1 ? 40 : Number(process.argv[roundsArgument +
 const WARMUP = 3;
 const ECR_HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 /** The native client as the install builds it, and the Node client it hands over to. */
-const NATIVE = join(REPO_ROOT, 'dist', 'native', 'docker-credential-credrelay');
+const NATIVE = join(
+  REPO_ROOT,
+  'dist',
+  'native',
+  `linux-${process.arch === 'x64' ? 'x86_64' : 'aarch64'}`,
+  'docker-credential-credrelay',
+);
 const NODE_CLIENT = join(REPO_ROOT, 'bin', 'docker-credential-credrelay-node');
 if (!existsSync(NATIVE))
-  throw new Error(`${NATIVE} is missing: run \`node scripts/build-native.mjs\` (needs a C compiler)`);
+  throw new Error(`${NATIVE} is missing: run \`npm run build\` (the native client needs a C compiler)`);
 
 interface Subject {
   readonly section: 'A' | 'B' | 'C' | 'D';

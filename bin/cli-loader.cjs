@@ -1,5 +1,5 @@
 // Loads the management CLI's bundle (dist/src/cli/bundle.cjs) with V8's code cache for it, written at build by
-// scripts/cli-code-cache.cjs: Node then skips compiling oclif's and credrelay's code at every start. A cache that
+// scripts/build.mjs (step "cli"): Node then skips compiling oclif's and credrelay's code at every start. A cache that
 // does not fit (another Node, changed flags) is rejected by V8, and the bundle compiles as usual.
 const { readFileSync } = require('node:fs');
 const Module = require('node:module');
@@ -20,7 +20,7 @@ function loadCli(useCache = true) {
     }
   }
   // Functions restored from a code cache cannot run import() in Node 20: the bundle's dynamic imports call this one
-  // (scripts/bundle-cli.mjs rewrites them), which resolves from this package as the bundle would.
+  // (scripts/build.mjs rewrites them), which resolves from this package as the bundle would.
   globalThis.credrelayImport = (specifier) => import(specifier);
   const script = new vm.Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
   const module = new Module(BUNDLE, require.main);

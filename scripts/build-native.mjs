@@ -1,36 +1,22 @@
-// Builds the native fast path of docker-credential-credrelay (src/native/credential-client.c), the way esbuild puts
-// its native binary in place of its JavaScript launcher at install. Run by npm at install (the "install" script).
+// Builds the native fast path of docker-credential-credrelay (src/native/credential-client.c). Run by the build
+// (scripts/build.mjs, step "native"), so the packed package ships it prebuilt for the machine that packed it and an
+// install runs no script; bin/docker-credential-credrelay runs it where it fits the machine, else the Node client.
 //
-// Without a C compiler, or when the build fails, the Node client stays in place and the install succeeds: one line
-// says why. Options (for tests): --out DIR, --node-client PATH (what a hand-over runs), --sanitize (ASan + UBSan),
-// --no-swap (leave bin/ alone).
+// Without a C compiler, or when the build fails, there is no native client and the Node client answers: the reason
+// is kept in build-note.txt beside where the client would be, for `credrelay doctor`. Run directly (tests), options:
+// --out DIR, --node-client PATH (what a hand-over runs, with the node running this; without it the client finds
+// bin/docker-credential-credrelay-node beside itself and node on PATH, so the package can move), --sanitize.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const argument = (name) => {
-  const index = process.argv.indexOf(name);
-  return index === -1 ? undefined : process.argv[index + 1];
-};
-const out = resolve(argument('--out') ?? join(root, 'dist', 'native'));
-const nodeClient = resolve(argument('--node-client') ?? join(root, 'bin', 'docker-credential-credrelay-node'));
-const sanitize = process.argv.includes('--sanitize');
-const swap = !process.argv.includes('--no-swap') && process.env.CREDRELAY_NATIVE !== '0';
-/**
- * One line on stdout, and kept in dist/native/build-note.txt for `credrelay doctor`: npm 11 shows an install
- * script's output only with --foreground-scripts, so the install log alone would hide why there is no fast path.
- */
-const say = (line) => {
-  process.stdout.write(`credrelay: ${line}\n`);
-  try {
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'build-note.txt'), `${line}\n`);
-  } catch {
-    // A read-only package directory: the line above is all there is.
-  }
-};
+
+/** Where the build puts the client for this machine, named as bin/docker-credential-credrelay looks for it. */
+export const nativeDirectory = (dist) => join(dist, `${process.platform}-${MACHINE[process.arch] ?? process.arch}`);
+/** Node's names for processors, as the kernel names them (/proc/sys/kernel/arch, `uname -m`). */
+const MACHINE = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x' };
 
 function findCompiler() {
   const candidates = process.env.CC ? [process.env.CC] : ['cc', 'gcc', 'clang'];
@@ -50,25 +36,32 @@ function findCompiler() {
 const cString = (text) =>
   `"${[...Buffer.from(text, 'utf8')].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('')}"`;
 
-function build() {
-  if (process.platform === 'win32') return say('the native client is not built on Windows; the Node client stays');
+/**
+ * Builds into `out`; returns why there is no native client, or undefined when it was built. The reason is also kept
+ * in `out`/build-note.txt, which `credrelay doctor` reads.
+ */
+export function buildNative({ out, nodeClient, sanitize = false }) {
+  const note = (line) => {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'build-note.txt'), `${line}\n`);
+    return line;
+  };
+  if (process.platform === 'win32') return note('the native client is not built on Windows; the Node client answers');
   const compiler = findCompiler();
-  if (compiler === undefined)
-    return say('no C compiler found (cc, gcc or clang); docker-credential-credrelay stays the Node client');
+  if (compiler === undefined) return note('no C compiler found (cc, gcc or clang); the Node client answers');
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   mkdirSync(out, { recursive: true });
-  writeFileSync(
-    join(out, 'native-config.h'),
-    [
-      `#define CREDRELAY_VERSION ${cString(version)}`,
+  const config = [`#define CREDRELAY_VERSION ${cString(version)}`];
+  if (nodeClient !== undefined)
+    config.push(
       `#define CREDRELAY_NODE ${cString(process.execPath)}`,
       `#define CREDRELAY_NODE_CLIENT ${cString(nodeClient)}`,
-      '',
-    ].join('\n'),
-  );
+    );
+  writeFileSync(join(out, 'native-config.h'), `${config.join('\n')}\n`);
   const binary = join(out, 'docker-credential-credrelay');
   const flags = ['-std=c99', '-O2', '-Wall', '-Wextra', '-Werror', '-I', out];
-  if (sanitize) flags.push('-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer');
+  if (sanitize)
+    flags.push('-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer');
   try {
     execFileSync(compiler, [...flags, '-o', `${binary}.tmp`, join(root, 'src', 'native', 'credential-client.c')], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -77,17 +70,23 @@ function build() {
     renameSync(`${binary}.tmp`, binary);
     rmSync(join(out, 'build-note.txt'), { force: true }); // built: nothing left to explain
   } catch (error) {
-    const detail = String(error.stderr ?? error.message).trim().split('\n')[0];
-    return say(`the native client did not build (${detail}); docker-credential-credrelay stays the Node client`);
+    const detail = String(error.stderr ?? error.message)
+      .trim()
+      .split('\n')[0];
+    return note(`the native client did not build (${detail}); the Node client answers`);
   }
-  // An installed package (not a checkout) gets the native client in place of the JavaScript launcher, as esbuild
-  // does; a checkout keeps its tracked launcher, and `npm run setup` links the native client instead.
-  if (swap && !existsSync(join(root, '.git'))) {
-    const launcher = join(root, 'bin', 'docker-credential-credrelay');
-    copyFileSync(binary, `${launcher}.native`);
-    chmodSync(`${launcher}.native`, 0o755);
-    renameSync(`${launcher}.native`, launcher);
-  }
+  return undefined;
 }
 
-build();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const argument = (name) => {
+    const index = process.argv.indexOf(name);
+    return index === -1 ? undefined : resolve(process.argv[index + 1]);
+  };
+  const reason = buildNative({
+    out: argument('--out') ?? nativeDirectory(join(root, 'dist', 'native')),
+    nodeClient: argument('--node-client'),
+    sanitize: process.argv.includes('--sanitize'),
+  });
+  if (reason !== undefined) process.stdout.write(`credrelay: ${reason}\n`);
+}

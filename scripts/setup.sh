@@ -7,13 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm ci --no-audit --no-fund
-npm run --silent build        # dist/: the compiled TypeScript and the bundled protocol client
+# dist/: the compiled TypeScript, the bundles, and the native client when a C compiler is here (docs/build.md).
+# Docker then runs the native client, which hands everything it does not answer from the daemon to the Node client.
+npm run --silent build
 npm link --no-audit --no-fund # puts credrelay and docker-credential-credrelay on PATH, where Docker looks
-# npm ci built the native client when it found a C compiler (scripts/build-native.mjs); Docker then runs it, and it
-# hands everything it does not answer from the daemon to the Node client. Without it, Docker runs the Node client.
-if [ -x dist/native/docker-credential-credrelay ]; then
-  ln -sf "$PWD/dist/native/docker-credential-credrelay" "$(npm prefix -g)/bin/docker-credential-credrelay"
-fi
 
 # npm's global bin (npm_config_prefix, say) may not be on this shell's PATH: use it here, and say so.
 global_bin="$(npm prefix -g)/bin"

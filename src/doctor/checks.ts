@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeRouter } from '../compose.js';
 import { commandSecretStore } from '../cli/secret-store.js';
@@ -56,7 +56,8 @@ function checkHelperOnPath(): CheckResult {
     );
   }
   const installation = fileURLToPath(new URL('../../../', import.meta.url));
-  const candidates = ['bin/docker-credential-credrelay', 'dist/native/docker-credential-credrelay'];
+  const native = nativeDirectory(installation);
+  const candidates = ['bin/docker-credential-credrelay', join(native, 'docker-credential-credrelay')];
   let resolved: string;
   try {
     resolved = realpathSync(found);
@@ -65,7 +66,7 @@ function checkHelperOnPath(): CheckResult {
   }
   const ours = candidates.some((candidate) => {
     try {
-      return realpathSync(join(installation, candidate)) === resolved;
+      return realpathSync(resolve(installation, candidate)) === resolved;
     } catch {
       return false;
     }
@@ -77,22 +78,27 @@ function checkHelperOnPath(): CheckResult {
       'put this installation first on PATH, or remove the other one',
     );
   }
-  const built = join(installation, 'dist', 'native', 'docker-credential-credrelay');
-  const client = isNativeExecutable(resolved)
-    ? 'the native client, which answers from the daemon and hands the rest to the Node client'
-    : isNativeExecutable(built)
-      ? `the Node client (the native client is built, ${built}, but not the one on PATH: run \`npm run setup\`)`
-      : `the Node client (no native client was built${buildNote(installation)}: install a C compiler and reinstall for the fast path)`;
+  const built = join(native, 'docker-credential-credrelay');
+  // The launcher (bin/docker-credential-credrelay) runs the native client whenever it is there for this machine.
+  const client = !(isNativeExecutable(resolved) || (process.platform === 'linux' && isNativeExecutable(built)))
+    ? `the Node client (no native client for ${basename(native)}${buildNote(native)}: run \`npm run build\` in a checkout with a C compiler for the fast path)`
+    : process.env.CREDRELAY_NATIVE === '0'
+      ? 'the Node client: CREDRELAY_NATIVE=0 makes the native client hand every request to it'
+      : 'the native client, which answers from the daemon and hands the rest to the Node client';
   return ok('helper on PATH', `${found} (Docker runs ${client}; credrelay ${packageVersion()})`);
 }
 
-/** Why the install built no native client, as scripts/build-native.mjs noted it: `: <reason>`, or nothing. */
-function buildNote(installation: string): string {
+/** Where the build puts the native client for this machine (scripts/build-native.mjs names it the same way). */
+function nativeDirectory(installation: string): string {
+  const machine = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch] ?? process.arch;
+  return join(installation, 'dist', 'native', `${process.platform}-${machine}`);
+}
+
+/** Why the build made no native client, as scripts/build-native.mjs noted it: `: <reason>`, or nothing. */
+function buildNote(native: string): string {
   try {
-    const note = readFileSync(join(installation, 'dist', 'native', 'build-note.txt'), 'utf8')
-      .trim()
-      .split('\n')[0];
-    return note ? `: ${note.replace(/; docker-credential-credrelay stays the Node client$/, '')}` : '';
+    const note = readFileSync(join(native, 'build-note.txt'), 'utf8').trim().split('\n')[0];
+    return note ? `: ${note.replace(/; the Node client answers$/, '')}` : '';
   } catch {
     return '';
   }

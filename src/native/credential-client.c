@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "native-config.h" /* CREDRELAY_VERSION, CREDRELAY_NODE, CREDRELAY_NODE_CLIENT: written at build */
+#include "native-config.h" /* CREDRELAY_VERSION; for tests CREDRELAY_NODE, CREDRELAY_NODE_CLIENT: written at build */
 
 extern char **environ;
 
@@ -66,6 +66,27 @@ struct input {
 };
 
 static char **saved_argv;
+
+/*
+ * The Node client. A build for tests names it (CREDRELAY_NODE_CLIENT); the packaged build is relocatable: it lives at
+ * dist/native/<platform>-<machine>/ in the package, so the Node client is bin/docker-credential-credrelay-node three
+ * directories up from its own real path, wherever npm put the package.
+ */
+static char *locate_node_client(void) {
+#ifdef CREDRELAY_NODE_CLIENT
+    return (char *)CREDRELAY_NODE_CLIENT;
+#else
+    static const char relative[] = "/../../../bin/docker-credential-credrelay-node";
+    static char path[MAX_PATH_BYTES + sizeof relative];
+    ssize_t length = readlink("/proc/self/exe", path, MAX_PATH_BYTES);
+    if (length <= 0 || length >= MAX_PATH_BYTES) return NULL;
+    path[length] = '\0';
+    char *slash = strrchr(path, '/');
+    if (slash == NULL) return NULL;
+    memcpy(slash, relative, sizeof relative);
+    return path;
+#endif
+}
 
 static bool write_all(int fd, const void *data, size_t length) {
     const unsigned char *cursor = data;
@@ -113,13 +134,16 @@ static void hand_over(const struct input *input) {
     int argc = 0;
     while (saved_argv[argc] != NULL) argc++;
     char **node_argv = calloc((size_t)argc + 2, sizeof *node_argv);
-    if (node_argv != NULL) {
-        node_argv[0] = (char *)CREDRELAY_NODE;
-        node_argv[1] = (char *)CREDRELAY_NODE_CLIENT;
+    char *node_client = locate_node_client();
+    if (node_argv != NULL && node_client != NULL) {
+        node_argv[1] = node_client;
         for (int index = 1; index < argc; index++) node_argv[index + 1] = saved_argv[index];
         signal(SIGPIPE, SIG_DFL);
+#ifdef CREDRELAY_NODE
+        node_argv[0] = (char *)CREDRELAY_NODE;
         execv(CREDRELAY_NODE, node_argv);
         /* The Node that built us moved (a version manager, an upgrade): the one on PATH. */
+#endif
         node_argv[0] = "node";
         execvp("node", node_argv);
     }

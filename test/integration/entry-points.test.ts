@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, HELPER, REPO_ROOT, run } from '../support/helper.js';
+import { CLI, HELPER, NODE_CLIENT, REPO_ROOT, run } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
 
@@ -27,7 +27,7 @@ async function modulesLoaded(args: string[], input = ''): Promise<{ packages: st
   const file = join(scratch.path, `imports-${(recordings += 1)}.txt`);
   const result = await run(
     process.execPath,
-    ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), HELPER, ...args],
+    ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), NODE_CLIENT, ...args],
     {
       input,
       env: { ...keyring.env, CREDRELAY_NO_DAEMON: '1', CREDRELAY_TEST_IMPORTS_FILE: file },
@@ -102,7 +102,7 @@ describe('the client path through a warm daemon', () => {
     const file = join(scratch.path, 'imports-warm.txt');
     const result = await run(
       process.execPath,
-      ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), HELPER, 'get'],
+      ['--import', join(REPO_ROOT, 'test/support/record-imports.mjs'), NODE_CLIENT, 'get'],
       { input: 'warm.example', env: { ...env, CREDRELAY_TEST_IMPORTS_FILE: file } },
     );
     expect(result.stdout).toBe('{"ServerURL":"warm.example","Username":"u","Secret":"s"}\n');

@@ -23,6 +23,9 @@ let moto: Moto;
 let proxy: AwsProxy;
 let base: Record<string, string | undefined>;
 
+// CREDRELAY_NATIVE is one of the variables this suite shows to share a daemon: unset here, whatever vitest.config.ts sets.
+delete process.env.CREDRELAY_NATIVE;
+
 beforeAll(async () => {
   [session, registry, moto] = await Promise.all([
     startKeyring(),

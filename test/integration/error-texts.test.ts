@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, daemonSocketFor, run, runHelper } from '../support/helper.js';
+import { CLI, NODE_CLIENT, daemonSocketFor, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 
 /** Error texts quote no secret material: canaries in a config key, a credentials file, kubelet fields, the wire. */
@@ -50,7 +50,7 @@ describe('error texts never quote secrets', () => {
 
   it('kubelet apiVersion and kind are shown short, or not at all', async () => {
     const request = (fields: Record<string, unknown>) =>
-      run(process.execPath, [join(CLI, '..', 'docker-credential-credrelay'), 'kubelet'], {
+      run(process.execPath, [NODE_CLIENT, 'kubelet'], {
         env: { ...session.env, CREDRELAY_NO_DAEMON: '1' },
         input: JSON.stringify({ image: 'registry.example/app:1', ...fields }),
       });

@@ -11,11 +11,10 @@ import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePaths } from '../../src/core/paths.js';
-import { REPO_ROOT, helperEnvironment, run, runHelper } from '../support/helper.js';
+import { NODE_CLIENT, REPO_ROOT, helperEnvironment, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
 
-const NODE_CLIENT = join(REPO_ROOT, 'bin', 'docker-credential-credrelay-node');
 const SANITIZER_ERROR = /AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer/;
 
 let dir: ReturnType<typeof makeTempDir>;
@@ -27,7 +26,7 @@ let handovers: string;
 function buildNative(out: string, nodeClient: string, extra: string[] = [], env: NodeJS.ProcessEnv = process.env) {
   return run(
     process.execPath,
-    [join(REPO_ROOT, 'scripts', 'build-native.mjs'), '--out', out, '--node-client', nodeClient, '--no-swap', ...extra],
+    [join(REPO_ROOT, 'scripts', 'build-native.mjs'), '--out', out, '--node-client', nodeClient, ...extra],
     {
       env,
       timeoutMs: 120_000,
@@ -56,6 +55,9 @@ const sanitizerEnv = {
   ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0:exitcode=86',
   UBSAN_OPTIONS: 'halt_on_error=1:exitcode=87',
 };
+
+// This suite runs the native client, which vitest.config.ts turns off (CREDRELAY_NATIVE=0) for the others.
+delete process.env.CREDRELAY_NATIVE;
 
 beforeAll(async () => {
   dir = makeTempDir('native');
@@ -503,7 +505,7 @@ describe('a hostile or broken daemon', () => {
 });
 
 describe('building', () => {
-  it('compiles cleanly with -Wall -Wextra -Werror at -O2 (the install build)', async () => {
+  it('compiles cleanly with -Wall -Wextra -Werror at -O2 (the build that ships)', async () => {
     const built = await buildNative(join(dir.path, 'plain'), NODE_CLIENT);
     expect(built.code).toBe(0);
     expect(built.stdout + built.stderr).toBe('');
@@ -512,7 +514,7 @@ describe('building', () => {
     );
   });
 
-  it('without a C compiler: one line says why, the install goes on, and nothing is built', async () => {
+  it('without a C compiler: one line says why, the build goes on, and nothing is built', async () => {
     const onlyNode = join(dir.path, 'only-node');
     mkdirSync(onlyNode);
     const built = await buildNative(join(dir.path, 'none'), NODE_CLIENT, [], {
@@ -520,20 +522,18 @@ describe('building', () => {
       HOME: dir.path,
     });
     expect(built.code).toBe(0);
-    expect(built.stdout).toBe(
-      'credrelay: no C compiler found (cc, gcc or clang); docker-credential-credrelay stays the Node client\n',
-    );
+    expect(built.stdout).toBe('credrelay: no C compiler found (cc, gcc or clang); the Node client answers\n');
     expect(existsSync(join(dir.path, 'none', 'docker-credential-credrelay'))).toBe(false);
   });
 
-  it('with a compiler that fails: one line says why, and the install goes on', async () => {
+  it('with a compiler that fails: one line says why, and the build goes on', async () => {
     const broken = join(dir.path, 'broken-cc');
     writeFileSync(broken, '#!/bin/sh\necho "cc: internal error" >&2\nexit 1\n');
     chmodSync(broken, 0o755);
     const built = await buildNative(join(dir.path, 'failed'), NODE_CLIENT, [], { ...process.env, CC: broken });
     expect(built.code).toBe(0);
     expect(built.stdout).toMatch(
-      /^credrelay: the native client did not build \(cc: internal error\); docker-credential-credrelay stays the Node client\n$/,
+      /^credrelay: the native client did not build \(cc: internal error\); the Node client answers\n$/,
     );
     expect(existsSync(join(dir.path, 'failed', 'docker-credential-credrelay'))).toBe(false);
   });

@@ -6,6 +6,8 @@ import { resolvePaths } from '../../src/core/paths.js';
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN_DIR = join(REPO_ROOT, 'bin');
 export const HELPER = join(BIN_DIR, 'docker-credential-credrelay');
+/** The Node client itself: what the launcher above runs where no native client fits, and what node can load. */
+export const NODE_CLIENT = join(BIN_DIR, 'docker-credential-credrelay-node');
 export const CLI = join(BIN_DIR, 'credrelay');
 
 export interface RunResult {
