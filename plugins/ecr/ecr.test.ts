@@ -152,7 +152,7 @@ describe('ecr provider requests', () => {
       serviceAccount: 'puller',
     };
     const podIdentity = provider.podIdentity!;
-    expect(podIdentity.annotations({})).toEqual(['eks.amazonaws.com/ecr-role-arn']);
+    expect(podIdentity.annotations({})).toEqual(['eks.amazonaws.com/ecr-role-arn', 'eks.amazonaws.com/role-arn']);
     expect(podIdentity.annotations({ roleArnAnnotation: 'corp.example/pull-role' })).toEqual([
       'corp.example/pull-role',
     ]);
@@ -165,6 +165,26 @@ describe('ecr provider requests', () => {
       profile: undefined,
       webIdentity: { token: 'pod-token', sessionName: 'team-a.puller', pod: 'team-a/puller' },
     });
+    // IRSA's annotation, which most EKS service accounts carry, when the pull-specific one is not there; with both,
+    // the pull-specific one.
+    const irsa = `arn:aws:iam::${ACCOUNT}:role/irsa`;
+    await provider.get(parseRegistry(H), {
+      ...testContext(),
+      podIdentity: { ...pod, annotations: { 'eks.amazonaws.com/role-arn': irsa } },
+    });
+    expect(requested.at(-1)).toMatchObject({ roleArn: irsa });
+    await provider.get(parseRegistry(H), {
+      ...testContext(),
+      podIdentity: { ...pod, annotations: { ...pod.annotations, 'eks.amazonaws.com/role-arn': irsa } },
+    });
+    expect(requested.at(-1)).toMatchObject({ roleArn: `arn:aws:iam::${ACCOUNT}:role/team-a` });
+    // A route's own annotation replaces both.
+    expect(
+      podIdentity.uses(
+        { ...pod, annotations: { 'eks.amazonaws.com/role-arn': irsa } },
+        { roleArnAnnotation: 'corp.example/pull-role' },
+      ),
+    ).toBe(false);
     const bad = { ...pod, annotations: { 'eks.amazonaws.com/ecr-role-arn': 'not-an-arn' } };
     await expect(provider.get(parseRegistry(H), { ...testContext(), podIdentity: bad })).rejects.toThrow(
       /service account team-a\/puller has a eks\.amazonaws\.com\/ecr-role-arn annotation that is not an IAM role ARN/,

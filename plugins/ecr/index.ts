@@ -12,8 +12,12 @@ import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, parseEcrHost } from './ecr-host.js'
 import { type EcrTokenRequest, awsCallerIdentity, fetchEcrToken } from './token-source.js';
 
 const ACCOUNT = /^\d{12}$/;
-/** The annotation cloud-provider-aws's ECR plugin reads: the role a service account's pods pull as. */
-export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/ecr-role-arn';
+/**
+ * The annotations naming the role a service account's pods pull as, in the order they are read: the one
+ * cloud-provider-aws's ECR plugin reads for image pulls, then the one EKS's IAM roles for service accounts use for
+ * everything else, which most clusters already set.
+ */
+export const ROLE_ARN_ANNOTATIONS = ['eks.amazonaws.com/ecr-role-arn', 'eks.amazonaws.com/role-arn'] as const;
 const ROLE_ARN = /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const ANNOTATION_KEY = /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\/)?[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 const REGION = /^[a-z]{2,}(?:-[a-z]+)+-\d{1,2}$/;
@@ -86,7 +90,7 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
         },
         roleArnAnnotation: {
           type: 'string',
-          description: `the service-account annotation naming a pod's role (default ${ROLE_ARN_ANNOTATION})`,
+          description: `the service-account annotation naming a pod's role (default ${ROLE_ARN_ANNOTATIONS.join(', then ')})`,
           pattern: ANNOTATION_KEY,
         },
         externalId: {
@@ -135,7 +139,7 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
     },
     podIdentity: {
       uses: (pod, options) => podRoleArn(pod, options) !== undefined,
-      annotations: (options) => [stringOption(options, 'roleArnAnnotation') ?? ROLE_ARN_ANNOTATION],
+      annotations: roleArnAnnotations,
     },
     async get(registry: RegistryIdentity, context: ProviderContext) {
       const request = requestFor(registry, context.options);
@@ -163,11 +167,17 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
   };
 }
 
-/** The role a pod pulls as: its service account's annotation, else the route's `roleArn`. */
+/** The annotations a route reads for a pod's role: its own `roleArnAnnotation`, else the two EKS uses. */
+function roleArnAnnotations(options: Readonly<Record<string, unknown>>): readonly string[] {
+  const named = stringOption(options, 'roleArnAnnotation');
+  return named === undefined ? ROLE_ARN_ANNOTATIONS : [named];
+}
+
+/** The role a pod pulls as: its service account's annotation (the first present), else the route's `roleArn`. */
 function podRoleArn(pod: PodIdentity, options: Readonly<Record<string, unknown>>): string | undefined {
-  const key = stringOption(options, 'roleArnAnnotation') ?? ROLE_ARN_ANNOTATION;
-  const annotated = pod.annotations[key];
-  if (annotated === undefined) return stringOption(options, 'roleArn');
+  const key = roleArnAnnotations(options).find((candidate) => pod.annotations[candidate] !== undefined);
+  const annotated = key === undefined ? undefined : pod.annotations[key];
+  if (key === undefined || annotated === undefined) return stringOption(options, 'roleArn');
   if (!ROLE_ARN.test(annotated)) {
     throw new CredrelayError(
       'PROVIDER_FAILED',

@@ -164,6 +164,25 @@ describe('ECR as the pod: AssumeRoleWithWebIdentity, then GetAuthorizationToken 
     expect(calls[1]!.accessKeyId).not.toBe(NODE_KEY);
   });
 
+  it("reads IRSA's eks.amazonaws.com/role-arn when a service account has no ecr-role-arn, and says how long kubelet may cache", async () => {
+    const before = proxy.calls.length;
+    const result = await kubelet({
+      image: `444444444444.dkr.ecr.us-east-1.amazonaws.com/team-b/api:1`,
+      token: tokens.b,
+      annotations: { 'eks.amazonaws.com/role-arn': ROLE_B },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const calls = proxy.calls.slice(before);
+    expect(calls.map((call) => call.action)).toEqual(['sts:AssumeRoleWithWebIdentity', 'ecr:GetAuthorizationToken']);
+    expect(new URLSearchParams(calls[0]!.body).get('RoleArn')).toBe(ROLE_B);
+    // About half of what the token has left (ECR's are 12 hours), never past it: what cloud-provider-aws replies.
+    const { cacheDuration } = JSON.parse(result.stdout) as { cacheDuration: string };
+    const [, hours, minutes] = /^(\d+)h(\d+)m\d+s$/.exec(cacheDuration) ?? [];
+    const seconds = Number(hours) * 3600 + Number(minutes) * 60;
+    expect(seconds).toBeGreaterThan(5 * 3600);
+    expect(seconds).toBeLessThanOrEqual(6 * 3600);
+  });
+
   it('without a token, or with one but no role, pulls as the node, as before', async () => {
     for (const pull of [
       { image: `${ECR_HOST}/base:1` },
@@ -222,7 +241,7 @@ describe('ECR as the pod: AssumeRoleWithWebIdentity, then GetAuthorizationToken 
     );
     const roleless = await kubelet({ image: `${REQUIRED_ECR_HOST}/app:1`, token: tokens.plain });
     expect(roleless.stderr).toMatch(
-      /the ecr provider has no identity to act as for service account team-c\/default: annotate it with eks\.amazonaws\.com\/ecr-role-arn, or name one in the route's options/,
+      /the ecr provider has no identity to act as for service account team-c\/default: annotate it with eks\.amazonaws\.com\/ecr-role-arn or eks\.amazonaws\.com\/role-arn, or name one in the route's options/,
     );
   });
 
@@ -361,7 +380,7 @@ describe('pod identity, everywhere', () => {
   it('credrelay providers says which providers act as the pod, and the annotations they read', async () => {
     const listed = await run(join(REPO_ROOT, 'bin', 'credrelay'), ['providers'], { env });
     expect(listed.stdout).toMatch(
-      /^ecr: [^]*?^ {2}pods {5}in kubelet mode, as the pod; annotations eks\.amazonaws\.com\/ecr-role-arn$/m,
+      /^ecr: [^]*?^ {2}pods {5}in kubelet mode, as the pod; annotations eks\.amazonaws\.com\/ecr-role-arn, eks\.amazonaws\.com\/role-arn$/m,
     );
     expect(listed.stdout).toMatch(
       /^ {2}pods {5}in kubelet mode, as the pod; annotations iam\.gke\.io\/gcp-service-account$/m,
