@@ -3,19 +3,20 @@
  * noisy: within each section the commands run interleaved, round by round, in a shuffled order). It writes
  * docs/benchmark.md and docs/benchmark.svg, and prints the table.
  *
- * A. a warm `get`: bare node, credrelay's native client and its Node client through a warm daemon, in-process, and
- *    Debian's Go helpers (docker-credential-secretservice on the same keyring; docker-credential-ecr-login on a warm
+ * A. a warm `get`: bare node, credrelay's native client, its Node client and its single executable through a warm
+ *    daemon, in-process, and Debian's Go helpers (docker-credential-secretservice on the same keyring; docker-credential-ecr-login on a warm
  *    file cache);
  * B. the first `get` for a new ECR registry, against moto with 150 ms of upstream latency, with and without the daemon;
  * C. a `docker build`-like burst: `list`, then one `get` for each of 20 registries;
- * D. the management CLI's start: `credrelay --version`, `--help` and `route HOST`, against bare node.
+ * D. the management CLI's start: `credrelay --version` (also as the single executable), `--help` and `route HOST`,
+ *    against bare node.
  *
  * Every command reads a credential that exists. Nothing leaves this machine: AWS calls go to moto on loopback, and the
  * Go ECR helper, which ignores AWS_ENDPOINT_URL_ECR, runs only on its warm cache with its proxy set to a closed port.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startAwsProxy } from '../test/support/aws-proxy.js';
@@ -38,6 +39,9 @@ const NATIVE = join(
   'docker-credential-credrelay',
 );
 const NODE_CLIENT = join(REPO_ROOT, 'bin', 'docker-credential-credrelay-node');
+/** The single executable (`npm run build:sea`), run under the protocol's name as it is installed. */
+const SINGLE_EXECUTABLE = join(REPO_ROOT, 'dist', 'sea', 'credrelay');
+if (!existsSync(SINGLE_EXECUTABLE)) throw new Error(`${SINGLE_EXECUTABLE} is missing: run \`npm run build:sea\``);
 if (!existsSync(NATIVE))
   throw new Error(`${NATIVE} is missing: run \`npm run build\` (the native client needs a C compiler)`);
 
@@ -155,6 +159,12 @@ try {
     HTTP_PROXY: 'http://127.0.0.1:1',
   };
 
+  const seaBin = join(scratch.path, 'single-executable');
+  mkdirSync(seaBin);
+  symlinkSync(SINGLE_EXECUTABLE, join(seaBin, 'docker-credential-credrelay'));
+  const seaHelper = join(seaBin, 'docker-credential-credrelay');
+  await exec(seaHelper, ['version'], '', env); // unpacks its files once, as a first run on a machine does
+
   const warm: Subject[] = [
     { section: 'A', label: 'node, empty script', run: () => exec(process.execPath, [empty], '', env) },
     {
@@ -176,6 +186,11 @@ try {
       section: 'A',
       label: 'credrelay get, Node client, warm daemon (ECR token cached)',
       run: () => exec(NODE_CLIENT, ['get'], ECR_HOST, env, /auth-token/),
+    },
+    {
+      section: 'A',
+      label: 'credrelay get, single executable, warm daemon (keychain)',
+      run: () => exec(seaHelper, ['get'], 'bench.example:5000', env, /bench-secret/),
     },
     {
       section: 'A',
@@ -226,6 +241,11 @@ try {
   const cliStart: Subject[] = [
     { section: 'D', label: 'node, empty script (CLI section)', run: () => exec(process.execPath, [empty], '', env) },
     { section: 'D', label: 'credrelay --version', run: () => exec(CLI, ['--version'], '', env, /^credrelay\/0/) },
+    {
+      section: 'D',
+      label: 'credrelay --version, single executable',
+      run: () => exec(SINGLE_EXECUTABLE, ['--version'], '', env, /^credrelay\/0/),
+    },
     { section: 'D', label: 'credrelay --help', run: () => exec(CLI, ['--help'], '', env, /COMMANDS/) },
     {
       section: 'D',

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import { composeRouter } from '../compose.js';
 import { commandSecretStore } from '../cli/secret-store.js';
@@ -64,6 +65,9 @@ function checkHelperOnPath(): CheckResult {
   } catch {
     resolved = found;
   }
+  // The single executable (`npm run build:sea`) is its own installation: Docker runs the very file running this.
+  if (isSea() && resolved === realpathSync(process.execPath))
+    return ok('helper on PATH', `${found} (Docker runs this single executable; credrelay ${packageVersion()})`);
   const ours = candidates.some((candidate) => {
     try {
       return realpathSync(resolve(installation, candidate)) === resolved;

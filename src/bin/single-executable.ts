@@ -1,0 +1,99 @@
+/**
+ * The main script of credrelay's single executable (`npm run build:sea`): Node with credrelay inside, for machines
+ * without Node.js (Kubernetes nodes, slim CI images). One file answers as `docker-credential-credrelay` (the protocol
+ * and kubelet mode), as `credrelay` (the CLI) and as the daemon, chosen by the name it was run under.
+ *
+ * Node runs an executable's main script with a `require` that loads only Node's own modules, so the package itself
+ * (the same files `npm install` puts on disk, the keychain's native module among them) travels as an asset and is
+ * written once to a private directory, ~/.cache/credrelay/executable/VERSION-HASH, where the usual module loader
+ * runs it. The directory is made 0700 under a temporary name and renamed into place when complete, so a start that
+ * races another sees a whole copy or none; one that others could write is refused rather than run.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { getAsset } from 'node:sea';
+import { setFlagsFromString } from 'node:v8';
+import { untrustedReason } from '../core/util/file-trust.js';
+
+/** What the build packed (scripts/build-sea.mjs): every file, in the order its bytes follow each other in the blob. */
+interface PackedIndex {
+  readonly version: string;
+  readonly sha256: string;
+  readonly files: ReadonlyArray<{ readonly path: string; readonly size: number; readonly mode: number }>;
+}
+
+/** The file a marker names once a copy is complete: a copy without it was interrupted. */
+const COMPLETE = '.complete';
+
+function fail(message: string): never {
+  // stdout, as every helper error: Docker shows it; stderr for people.
+  process.stdout.write(`credrelay: ${message}\n`);
+  process.stderr.write(`credrelay: ${message}\n`);
+  process.exit(1);
+}
+
+function cacheRoot(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'credrelay', 'executable');
+}
+
+/** The package's files, written once; the directory they are in. */
+function unpacked(): string {
+  const index = JSON.parse(getAsset('index.json', 'utf8')) as PackedIndex;
+  const root = cacheRoot();
+  const target = join(root, `${index.version}-${index.sha256.slice(0, 16)}`);
+  if (!existsSync(join(target, COMPLETE))) {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    const blob = new Uint8Array(getAsset('files.bin'));
+    if (createHash('sha256').update(blob).digest('hex') !== index.sha256)
+      fail('this executable is damaged (its packed files do not match their hash): download it again');
+    const staging = mkdtempSync(join(root, '.unpacking-'));
+    let offset = 0;
+    for (const file of index.files) {
+      const path = join(staging, file.path);
+      if (relative(staging, path).startsWith('..')) fail(`this executable packs a path outside itself: ${file.path}`);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      writeFileSync(path, blob.subarray(offset, offset + file.size), { mode: file.mode & 0o755 });
+      offset += file.size;
+    }
+    writeFileSync(join(staging, COMPLETE), `${index.version}\n`, { mode: 0o600 });
+    try {
+      renameSync(staging, target);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another start put its copy there first
+    }
+  }
+  // Code run from here runs as this user: nobody else may have been able to write any of it.
+  const untrusted = untrustedReason(target);
+  if (untrusted !== undefined)
+    fail(`will not run credrelay from ${target}: ${untrusted.reason}; ${untrusted.fix}, or set XDG_CACHE_HOME`);
+  return target;
+}
+
+const DAEMON_MAIN = join('dist', 'src', 'daemon', 'main.js');
+
+function main(): void {
+  const dir = unpacked();
+  const load = createRequire(join(dir, 'package.json'));
+  // Node passes the executable's path as argv[1] too, so the arguments start at 2, as for a script.
+  const args = process.argv.slice(2);
+  // The client starts the daemon as `EXECUTABLE [V8 flags] .../dist/src/daemon/main.js`, as it would `node`.
+  const flags = args.filter((arg) => arg.startsWith('--'));
+  const script = args[flags.length];
+  if (script !== undefined && script === join(dir, DAEMON_MAIN)) {
+    for (const flag of flags) setFlagsFromString(flag);
+    process.argv = [process.execPath, script, ...args.slice(flags.length + 1)];
+    // An ES module with top-level await: loaded through import(), which only a module on disk may call here.
+    const importModule = load(join(dir, 'bin', 'import-module.cjs')) as (url: string) => Promise<unknown>;
+    void importModule(pathToFileURL(script).href);
+    return;
+  }
+  const name = basename(process.argv0);
+  load(join(dir, 'bin', name.startsWith('docker-credential-') ? 'docker-credential-credrelay-node' : 'credrelay'));
+}
+
+main();
