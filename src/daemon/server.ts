@@ -11,6 +11,7 @@ import { acceptConnections } from './connections.js';
 import { createDispatcher } from './dispatch.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { claimSlot } from './slots.js';
+import { listenInherited, takeInheritedSocket } from './socket-activation.js';
 import { type DaemonState, forgetSecrets, idleTimer, loadDaemonState } from './lifecycle.js';
 
 export interface DaemonOptions {
@@ -40,7 +41,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
 
-  const releaseLock = await claimSocket(paths, logger);
+  // Handed over by a service manager (systemd socket activation), or ours to create.
+  const inherited = takeInheritedSocket();
+  const releaseLock = await claimSocket(paths, logger, inherited !== undefined);
   if (releaseLock === undefined) return undefined;
   let releaseSlot: () => void;
   try {
@@ -83,13 +86,21 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const server: Server = createServer();
   const connections = acceptConnections(server, logger, handle);
-  await listenPrivately(server, paths.socketPath);
+  try {
+    if (inherited === undefined) await listenPrivately(server, paths.socketPath);
+    else await listenInherited(server, inherited, paths.socketPath);
+  } catch (error) {
+    releaseLock();
+    releaseSlot();
+    throw error;
+  }
   // The client that started us may have given up waiting and left its start lock for us (launcher.ts).
   rmSync(paths.launchLockPath, { recursive: true, force: true });
   logger.info('daemon started', {
     pid: process.pid,
     version,
     socketPath: paths.socketPath,
+    activated: inherited !== undefined,
     idleTimeoutSeconds: state.config().daemon.idleTimeoutSeconds,
   });
 
@@ -104,7 +115,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       forgetSecrets(state);
       server.close(() => resolve());
       connections.destroyAll();
-      rmSync(paths.socketPath, { force: true });
+      // A socket the service manager handed over stays: it keeps listening, and starts us again on the next request.
+      if (inherited === undefined) rmSync(paths.socketPath, { force: true });
       releaseLock();
       releaseSlot();
     }).then(resolveClosed);
@@ -169,14 +181,19 @@ function daemonStatus(options: DaemonOptions, state: DaemonState, uptimeSeconds:
  * Makes the socket ours: a private runtime directory, the instance lock, and no live daemon on the socket. Returns
  * the lock's release, or undefined when another daemon serves.
  */
-async function claimSocket(paths: CredrelayPaths, logger: Logger): Promise<(() => void) | undefined> {
+async function claimSocket(
+  paths: CredrelayPaths,
+  logger: Logger,
+  activated: boolean,
+): Promise<(() => void) | undefined> {
   prepareRuntimeDir(paths.runtimeDir, paths.socketPath);
   const releaseLock = acquireInstanceLock(paths.pidPath);
   if (releaseLock === undefined) {
     logger.info('another daemon holds the pid file; exiting', { pidPath: paths.pidPath });
     return undefined;
   }
-  if (existsSync(paths.socketPath)) {
+  // A handed-over socket is listening already: the service manager's, waiting for us.
+  if (!activated && existsSync(paths.socketPath)) {
     if (await isListening(paths.socketPath)) {
       releaseLock();
       logger.warn('a daemon without a pid file answers on the socket; exiting', { socketPath: paths.socketPath });

@@ -1,0 +1,73 @@
+import { chmodSync, readFileSync, readlinkSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { CredrelayError } from '../core/errors.js';
+
+/**
+ * A listening socket a service manager handed over (systemd's socket activation, sd_listen_fds(3)): the socket is
+ * there before the daemon is, so the first request after boot connects at once and waits while systemd starts us,
+ * instead of a client spawning a daemon.
+ *
+ * The protocol: LISTEN_PID names this process, LISTEN_FDS how many descriptors follow from 3. credrelay listens on
+ * one socket, so exactly one is accepted. The variables are removed from the environment, as sd_listen_fds does, so
+ * the programs the daemon runs (exec helpers) do not take the socket for theirs.
+ */
+export interface InheritedSocket {
+  readonly fd: number;
+}
+
+const FIRST_FD = 3;
+
+export function takeInheritedSocket(env: NodeJS.ProcessEnv = process.env): InheritedSocket | undefined {
+  const pid = env.LISTEN_PID;
+  const count = env.LISTEN_FDS;
+  for (const name of ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES']) delete env[name];
+  if (pid === undefined || count === undefined || pid !== String(process.pid)) return undefined;
+  if (count !== '1')
+    throw new CredrelayError(
+      'DAEMON_UNSAFE',
+      `refusing to start: the service manager handed over ${count} sockets (LISTEN_FDS), and credrelay listens on one: give the .socket unit a single ListenStream=`,
+    );
+  return { fd: FIRST_FD };
+}
+
+/**
+ * Listens on the inherited socket, then makes sure it is the one this environment's clients connect to: a daemon on
+ * another path would serve callers whose environment is not its own, and answer them as it would not in-process.
+ */
+export function listenInherited(server: Server, inherited: InheritedSocket, socketPath: string): Promise<void> {
+  const bound = boundPath(inherited.fd);
+  if (bound !== socketPath)
+    return Promise.reject(
+      new CredrelayError(
+        'DAEMON_UNSAFE',
+        `refusing to start: the service manager handed over ${bound === undefined ? 'a socket that is not a Unix socket with a path' : `the socket ${bound}`}, but the daemon for this environment listens on ${socketPath}: set ListenStream=${socketPath} in the .socket unit, and give the service the environment of the programs that ask (\`credrelay daemon status --json\` in their shell prints the path)`,
+      ),
+    );
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd: inherited.fd }, () => {
+      // systemd makes sockets 0666 unless told SocketMode=0600; the directory is private either way, the socket too.
+      chmodSync(socketPath, 0o600);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The path a Unix socket descriptor is bound to (Node cannot ask getsockname of a descriptor it did not bind):
+ * the socket's inode, from /proc/self/fd, looked up in the kernel's table of Unix sockets, /proc/net/unix.
+ */
+function boundPath(fd: number): string | undefined {
+  try {
+    const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+    if (inode === undefined) return undefined;
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      // Num RefCount Protocol Flags Type St Inode Path
+      const fields = line.trim().split(/\s+/);
+      if (fields[6] === inode) return fields.slice(7).join(' ') || undefined;
+    }
+  } catch {
+    // No /proc (not Linux): systemd is not there either.
+  }
+  return undefined;
+}
