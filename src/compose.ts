@@ -21,7 +21,7 @@ import { createSecretResolver, createSecretVault } from './core/secrets/secret-v
 import { loadProviderSet } from './routing/provider-set.js';
 import { type Router, createRouter } from './routing/router.js';
 
-export interface CompositionOptions {
+interface CompositionOptions {
   readonly config: Config;
   /** Where long-lived secrets live; defaults to the store the configuration names. */
   readonly store?: SecretStore;

@@ -43,6 +43,16 @@ runProviderContract('acr', {
   ],
   spoofedHosts: ACR_SPOOFS,
   answers: { host: 'myregistry.azurecr.io' },
+  fails: {
+    host: 'myregistry.azurecr.io',
+    podIdentity: {
+      token: 'pod-token',
+      namespace: 'team-a',
+      serviceAccount: 'puller',
+      annotations: { 'azure.workload.identity/client-id': 'not-a-guid', 'azure.workload.identity/tenant-id': TENANT },
+    },
+    outcome: /names an Azure client or tenant that is not an ID/,
+  },
 });
 
 describe('acr hosts', () => {

@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import { CredrelayError, NETWORK_ERROR_CODES, ReusePool, foreignExcerpt, withDeadline } from '../../src/plugin-api.js';
 
 /** Entra and the Azure CLI together: a managed identity's first token, or `az`, can take seconds. */
-export const ENTRA_DEADLINE_MS = 20_000;
+const ENTRA_DEADLINE_MS = 20_000;
 
 /** Who asks Microsoft Entra for a token, and for what. */
 export interface EntraTokenRequest {

@@ -11,7 +11,7 @@ import {
 
 /** The user name a registry expects with an ACR refresh token as the password. */
 export const ACR_TOKEN_USER = '00000000-0000-0000-0000-000000000000';
-export const EXCHANGE_DEADLINE_MS = 20_000;
+const EXCHANGE_DEADLINE_MS = 20_000;
 /** How long a refresh token without an `exp` of its own is kept (ACR's are JWTs that live 3 hours). */
 const REFRESH_TOKEN_FALLBACK_MS = 60 * 60 * 1000;
 const REFRESH_TOKEN = /^[\x21-\x7e]{1,16384}$/;

@@ -14,13 +14,13 @@ import { type EntraTokenRequest, credentialInUse, entraToken } from './entra-tok
 import { ACR_TOKEN_USER, type ExchangeRequest, exchangeForRefreshToken } from './exchange.js';
 
 /** The annotations Azure workload identity puts on a service account: the application and tenant it acts as. */
-export const CLIENT_ID_ANNOTATION = 'azure.workload.identity/client-id';
-export const TENANT_ID_ANNOTATION = 'azure.workload.identity/tenant-id';
+const CLIENT_ID_ANNOTATION = 'azure.workload.identity/client-id';
+const TENANT_ID_ANNOTATION = 'azure.workload.identity/tenant-id';
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const TENANT =
   /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-z0-9-]+(?:\.[a-z0-9-]+)+)$/;
 
-export interface AcrProviderOptions {
+interface AcrProviderOptions {
   /** Replace the Entra and exchange calls in unit tests. */
   readonly entraToken?: (request: EntraTokenRequest) => Promise<string>;
   readonly exchange?: (request: ExchangeRequest) => Promise<Credential>;

@@ -1,7 +1,7 @@
 import { type RegistryIdentity } from '../../src/plugin-api.js';
 
 /** An ECR registry as its host names it. */
-export type EcrRegistry =
+type EcrRegistry =
   | {
       readonly kind: 'private';
       readonly accountId: string;

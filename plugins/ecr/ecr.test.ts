@@ -133,6 +133,16 @@ runProviderContract('ecr', {
   ownHosts: [...REAL_HOSTS.map(([host]) => host), 'public.ecr.aws'],
   spoofedHosts: ECR_SPOOFS,
   answers: { host: H },
+  fails: {
+    host: H,
+    podIdentity: {
+      token: 'pod-token',
+      namespace: 'team-a',
+      serviceAccount: 'puller',
+      annotations: { 'eks.amazonaws.com/ecr-role-arn': 'not-an-arn' },
+    },
+    outcome: /has a eks\.amazonaws\.com\/ecr-role-arn annotation that is not an IAM role ARN/,
+  },
 });
 
 describe('ecr provider requests', () => {

@@ -17,12 +17,12 @@ const ACCOUNT = /^\d{12}$/;
  * cloud-provider-aws's ECR plugin reads for image pulls, then the one EKS's IAM roles for service accounts use for
  * everything else, which most clusters already set.
  */
-export const ROLE_ARN_ANNOTATIONS = ['eks.amazonaws.com/ecr-role-arn', 'eks.amazonaws.com/role-arn'] as const;
+const ROLE_ARN_ANNOTATIONS = ['eks.amazonaws.com/ecr-role-arn', 'eks.amazonaws.com/role-arn'] as const;
 const ROLE_ARN = /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const ANNOTATION_KEY = /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\/)?[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 const REGION = /^[a-z]{2,}(?:-[a-z]+)+-\d{1,2}$/;
 
-export interface EcrProviderOptions {
+interface EcrProviderOptions {
   /** Replaces the AWS exchange in unit tests. */
   readonly fetchToken?: (request: EcrTokenRequest) => Promise<Credential>;
 }

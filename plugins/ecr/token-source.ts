@@ -76,7 +76,7 @@ export async function fetchEcrToken(
  * The AWS credentials a request signs with: the SDK's default chain (or a named profile), built afresh with
  * `ignoreCache` so that a changed ~/.aws is seen, optionally turned into an assumed role's through STS.
  */
-export async function awsCredentials(
+async function awsCredentials(
   request: Pick<EcrTokenRequest, 'profile' | 'roleArn' | 'externalId' | 'sessionName' | 'region' | 'webIdentity'>,
 ) {
   const { fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } =
@@ -139,7 +139,7 @@ export async function awsCallerIdentity(request: EcrTokenRequest, deadlineMs = E
 }
 
 /** The endpoint the AWS SDK takes from the environment for this service, if any. */
-export const configuredEndpoint = (kind: 'private' | 'public'): string | undefined =>
+const configuredEndpoint = (kind: 'private' | 'public'): string | undefined =>
   (kind === 'public' ? process.env.AWS_ENDPOINT_URL_ECR_PUBLIC : process.env.AWS_ENDPOINT_URL_ECR) ||
   process.env.AWS_ENDPOINT_URL ||
   undefined;

@@ -40,6 +40,11 @@ runProviderContract('exec', {
   ownHosts: [],
   spoofedHosts: ['registry.example', 'docker.io', 'ghcr.io'],
   answers: { host: 'registry.example', options: { helper: 'fixed' } },
+  fails: {
+    host: 'registry.example',
+    options: { helper: 'not-installed' },
+    outcome: /docker-credential-not-installed is not on PATH .*: install it, or fix "helper"/,
+  },
 });
 
 describe('exec provider', () => {

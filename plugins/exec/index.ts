@@ -13,12 +13,12 @@ import {
 } from '../../src/plugin-api.js';
 
 /** How long one run of a wrapped helper may take before it is killed. */
-export const EXEC_DEADLINE_MS = 20_000;
+const EXEC_DEADLINE_MS = 20_000;
 /** How long an answer is kept in daemon memory unless the route says otherwise, and at most. */
-export const DEFAULT_CACHE_SECONDS = 300;
+const DEFAULT_CACHE_SECONDS = 300;
 const MAX_CACHE_SECONDS = 24 * 3600;
 /** A credential is a few KiB; a helper that prints a megabyte is broken. */
-export const MAX_OUTPUT_BYTES = 1024 * 1024;
+const MAX_OUTPUT_BYTES = 1024 * 1024;
 /** How much of a helper's stderr an error carries, as detail after its protocol message. */
 const MAX_STDERR_DETAIL = 300;
 /** The text every docker-credential helper prints for "nothing stored for this registry". */
@@ -26,7 +26,7 @@ const NOT_FOUND = 'credentials not found in native keychain';
 /** What Docker allows after `docker-credential-`, without a path separator or a leading dash. */
 const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export interface ExecProviderOptions {
+interface ExecProviderOptions {
   /** Where the helper is looked for; the daemon's PATH (the caller's) by default. */
   readonly path?: () => string | undefined;
   readonly deadlineMs?: number;

@@ -116,6 +116,16 @@ runProviderContract('gar', {
   ownHosts: REAL_HOSTS,
   spoofedHosts: GOOGLE_SPOOFS,
   answers: { host: 'us-docker.pkg.dev' },
+  fails: {
+    host: 'us-docker.pkg.dev',
+    podIdentity: {
+      token: 'pod-token',
+      namespace: 'team-a',
+      serviceAccount: 'puller',
+      annotations: { 'iam.gke.io/gcp-service-account': 'not-an-email' },
+    },
+    outcome: /annotation that is not a service-account email/,
+  },
 });
 
 /** A real service-account key, made here: its private half signs, its public half verifies. */

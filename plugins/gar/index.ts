@@ -22,14 +22,14 @@ import {
 } from './token-source.js';
 
 /** The annotation GKE's workload identity reads: the Google service account a Kubernetes service account acts as. */
-export const GCP_SERVICE_ACCOUNT_ANNOTATION = 'iam.gke.io/gcp-service-account';
+const GCP_SERVICE_ACCOUNT_ANNOTATION = 'iam.gke.io/gcp-service-account';
 const SERVICE_ACCOUNT_EMAIL = /^[a-z0-9._+-]+@[a-z0-9.-]+\.gserviceaccount\.com$/;
 /** A workload identity pool provider, or a GKE cluster's identity namespace. */
 const WORKLOAD_IDENTITY_PROVIDER =
   /^(?:\/\/iam\.googleapis\.com\/projects\/\d+\/locations\/[a-z0-9-]+\/workloadIdentityPools\/[a-z0-9-]+\/providers\/[a-z0-9-]+|identitynamespace:[a-z0-9.-]+\.svc\.id\.goog:https:\/\/container\.googleapis\.com\/v1\/projects\/[a-z0-9-]+\/locations\/[a-z0-9-]+\/clusters\/[a-zA-Z0-9_-]+)$/;
 const ENDPOINT = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^http:\/\/\[::1\](?::\d{1,5})?$/;
 
-export interface GarProviderOptions {
+interface GarProviderOptions {
   /** Replaces the token exchange in unit tests. */
   readonly mintToken?: (request: GoogleTokenRequest) => Promise<Credential>;
   /** Passed to google-auth-library (tests give it a transport that receives the requests). */

@@ -5,10 +5,10 @@ import { explainGoogleError } from './google-errors.js';
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 /** Registries take an OAuth2 access token as the password of this user. */
 export const GOOGLE_TOKEN_USER = 'oauth2accesstoken';
-export const GOOGLE_DEADLINE_MS = 20_000;
+const GOOGLE_DEADLINE_MS = 20_000;
 
 /** A service-account key as Google issues it (the fields credrelay uses). */
-export interface ServiceAccountKey {
+interface ServiceAccountKey {
   readonly type: 'service_account';
   readonly client_email: string;
   readonly private_key: string;
@@ -28,7 +28,7 @@ export interface GoogleTokenRequest {
 }
 
 /** A pod's service-account token, exchanged at Security Token Service under workload identity federation. */
-export interface PodSource {
+interface PodSource {
   readonly kind: 'pod';
   readonly token: string;
   /** `namespace/name`, for messages. */

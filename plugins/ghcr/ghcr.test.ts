@@ -46,6 +46,12 @@ runProviderContract('ghcr', {
   ownHosts: ['ghcr.io', 'https://ghcr.io/v2/', 'GHCR.IO', 'ghcr.io:443'],
   spoofedHosts: GHCR_SPOOFS,
   answers: { host: 'ghcr.io', environment: { GH_TOKEN: 'ghp_contract', GITHUB_ACTOR: 'octocat' } },
+  // No token anywhere, and no gh to ask.
+  fails: {
+    host: 'ghcr.io',
+    environment: { GH_TOKEN: undefined, GITHUB_TOKEN: undefined, PATH: '' },
+    outcome: /no GitHub token for ghcr\.io/,
+  },
 });
 
 /** A fake `gh` on PATH that prints `token` (or fails), with nothing else on PATH. */

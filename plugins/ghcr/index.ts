@@ -13,9 +13,9 @@ import {
 import { type FoundToken, ghLogin, tokenFromEnvironmentOrGh } from './token-source.js';
 
 /** GitHub Container Registry: exactly this host, on the standard port. (docker.pkg.github.com is no longer served.) */
-export const GHCR_HOST = 'ghcr.io';
+const GHCR_HOST = 'ghcr.io';
 /** A GitHub token is long-lived: kept this long in daemon memory, so that a rotated one is picked up soon after. */
-export const GHCR_KEEP_SECONDS = 300;
+const GHCR_KEEP_SECONDS = 300;
 const CHECK_DEADLINE_MS = 10_000;
 
 export const isGhcr = (registry: RegistryIdentity): boolean =>

@@ -14,17 +14,17 @@ const GH_VARIABLES = [
 ];
 
 /** How long `gh auth token` may take: it reads a file or the OS keychain, never the network. */
-export const GH_DEADLINE_MS = 10_000;
+const GH_DEADLINE_MS = 10_000;
 
 /** Where a GitHub token came from, for messages, the cache identity and `credrelay doctor`. */
-export type TokenOrigin = 'secret' | 'GH_TOKEN' | 'GITHUB_TOKEN' | 'gh';
+type TokenOrigin = 'secret' | 'GH_TOKEN' | 'GITHUB_TOKEN' | 'gh';
 
 export interface FoundToken {
   readonly token: string;
   readonly origin: TokenOrigin;
 }
 
-export const HOW_TO_GIVE_A_TOKEN =
+const HOW_TO_GIVE_A_TOKEN =
   'give the registries entry "tokenSecret": "$NAME" (a secret holding a personal access token with read:packages), set GH_TOKEN or GITHUB_TOKEN in the environment of the program that asks for the credential, or log in with the GitHub CLI (gh auth login)';
 
 /**

@@ -15,7 +15,7 @@ interface StoredItem {
   readonly secret: string;
 }
 
-export interface KeychainProviderOptions {
+interface KeychainProviderOptions {
   /** The OS keychain or the encrypted file store, as the configuration's `store` says. */
   readonly store: SecretStore;
   /** The keychain service the items live under, apart from everything else there. */

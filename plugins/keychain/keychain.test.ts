@@ -21,6 +21,8 @@ runProviderContract('keychain', {
   spoofedHosts: [],
   matchesEverything: true,
   answers: { host: 'https://registry.example/v2/' },
+  // Nothing stored for it: nothing to answer, and Docker carries on anonymously.
+  fails: { host: 'other.example', outcome: 'nothing' },
 });
 
 describe('keychain provider', () => {

@@ -12,6 +12,11 @@ runProviderContract('static', {
     options: { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
     secrets: { DOCKERHUB_TOKEN: 'pat' },
   },
+  fails: {
+    host: 'docker.io',
+    options: { username: 'myuser', password: '$DOCKERHUB_TOKEN' },
+    outcome: /DOCKERHUB_TOKEN/,
+  },
 });
 
 describe('static provider', () => {

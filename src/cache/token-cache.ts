@@ -4,22 +4,15 @@ import { silentLogger } from '../core/logger.js';
 import type { Credential } from '../core/provider.js';
 
 /** What a cached credential is for: the provider, the identity it acted as, and the registry. */
-export interface CacheKey {
+interface CacheKey {
   readonly provider: string;
   /** AWS profile or role, Google principal…: two identities never share a token. */
   readonly identity: string;
   readonly registry: string;
 }
 
-/** A cache entry as the daemon sends it over the wire: dates as ISO strings. */
-export interface CacheRow extends CacheKey {
-  readonly fetchedAt: string;
-  readonly refreshAt: string;
-  readonly expiresAt: string;
-}
-
 /** A cache entry as `credrelay cache list` shows it: never the secret. */
-export interface CacheEntryInfo extends CacheKey {
+interface CacheEntryInfo extends CacheKey {
   readonly fetchedAt: Date;
   readonly refreshAt: Date;
   readonly expiresAt: Date;
@@ -34,7 +27,7 @@ interface Entry extends CacheKey {
   readonly shownExpiresAt: number;
 }
 
-export interface TokenCacheOptions {
+interface TokenCacheOptions {
   /** Milliseconds since the epoch; injected so tests never sleep. */
   readonly clock?: () => number;
   readonly logger?: Logger;

@@ -48,9 +48,7 @@ async function request(url: URL, headers: Record<string, string>, insecure: bool
 }
 
 /** Parses `Bearer realm="…",service="…",scope="…"` into its scheme and parameters. */
-export function parseChallenge(
-  header: string | undefined,
-): { scheme: string; params: Record<string, string> } | undefined {
+function parseChallenge(header: string | undefined): { scheme: string; params: Record<string, string> } | undefined {
   if (header === undefined) return undefined;
   const match = /^\s*(\w+)\s*(.*)$/.exec(header);
   if (match === null) return undefined;

@@ -7,7 +7,7 @@ import { type CallTimeouts, DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } f
 import { roomForDaemon } from '../core/wire/daemon-room.js';
 import { launchDaemon, waitUntilGone } from './launcher.js';
 
-export interface DaemonClientOptions {
+interface DaemonClientOptions {
   readonly paths?: CredrelayPaths;
   readonly version?: string;
   /** Where the client explains, on stderr, why it is not using the daemon. */

@@ -90,5 +90,4 @@ async function waitForSocket(
   }
 }
 
-export const waitUntilListening = (socketPath: string, waitMs: number) => waitForSocket(socketPath, true, waitMs);
 export const waitUntilGone = (socketPath: string, waitMs: number) => waitForSocket(socketPath, false, waitMs);

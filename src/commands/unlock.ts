@@ -71,7 +71,7 @@ On unattended machines, set CREDRELAY_STORE_KEY_FILE to a file holding the passp
 }
 
 /** `90s`, `30m`, `8h`, `1d`, or a number of seconds, as a whole number of seconds. */
-export function parseDuration(text: string): number {
+function parseDuration(text: string): number {
   const match = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
   const seconds = match === null ? NaN : Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] ?? 's']!;
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {

@@ -13,10 +13,10 @@ import { type RegistryPattern, parseRegistryPattern } from './registry/registry-
  */
 export type StoreSetting = 'auto' | 'os' | 'file';
 
-export const STORE_SETTINGS: readonly StoreSetting[] = ['auto', 'os', 'file'];
+const STORE_SETTINGS: readonly StoreSetting[] = ['auto', 'os', 'file'];
 
 /** One `registries` entry as written: which provider, with which options. */
-export interface RegistryEntry {
+interface RegistryEntry {
   /** The key exactly as written in the file, for error messages and `credrelay route`. */
   readonly written: string;
   readonly pattern: RegistryPattern;
@@ -43,7 +43,7 @@ export type JobIdentitySetting =
  * else as the node. `required`: as the pod or not at all. `off`: always as the node, token or not.
  */
 export type PodIdentityMode = 'auto' | 'required' | 'off';
-export const POD_IDENTITY_MODES: readonly PodIdentityMode[] = ['auto', 'required', 'off'];
+const POD_IDENTITY_MODES: readonly PodIdentityMode[] = ['auto', 'required', 'off'];
 
 /** credrelay's configuration, validated once at load and then frozen. */
 export interface Config {

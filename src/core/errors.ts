@@ -40,9 +40,9 @@ export type ErrorCode =
   | 'INTERNAL';
 
 /** Messages that Docker's client library compares byte for byte (docker-credential-helpers `credentials/error.go`). */
-export const NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
-export const MISSING_SERVER_URL_MESSAGE = 'no credentials server URL';
-export const MISSING_USERNAME_MESSAGE = 'no credentials username';
+const NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
+const MISSING_SERVER_URL_MESSAGE = 'no credentials server URL';
+const MISSING_USERNAME_MESSAGE = 'no credentials username';
 
 /** An error whose message is fit for a user's terminal and for Docker's error output. */
 export class CredrelayError extends Error {

@@ -71,7 +71,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
  * the GitHub CLI's credentials, which are other providers'. A program that needs more has it named in the
  * configuration (`"environment": ["AWS_PROFILE", "PASSWORD_STORE_*"]`), or by its provider (`extra`).
  */
-export const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
+const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
   'HOME',
   'USER',
   'LOGNAME',

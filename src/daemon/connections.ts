@@ -17,9 +17,9 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 const REFUSED_DRAIN_MS = 2000;
 
 /** Answers one decoded request; the connection layer writes the reply. */
-export type RequestHandler = (request: WireRequest) => Promise<WireReply>;
+type RequestHandler = (request: WireRequest) => Promise<WireReply>;
 
-export interface Connections {
+interface Connections {
   /** Ends every open connection: a stopping daemon must not be kept alive by one. */
   destroyAll(): void;
 }

@@ -18,7 +18,7 @@ import {
 import { answer } from '../service/answer.js';
 import type { DaemonState } from './lifecycle.js';
 
-export interface Dispatcher {
+interface Dispatcher {
   /** The reply to one request, errors included: a request never fails the connection. */
   reply(request: WireRequest): Promise<WireReply>;
 }

@@ -14,7 +14,7 @@ import { claimSlot } from './slots.js';
 import { listenInherited, takeInheritedSocket } from './socket-activation.js';
 import { type DaemonState, forgetSecrets, idleTimer, loadDaemonState } from './lifecycle.js';
 
-export interface DaemonOptions {
+interface DaemonOptions {
   readonly paths: CredrelayPaths;
   readonly version: string;
   readonly logger: Logger;

@@ -11,7 +11,7 @@ import { CredrelayError } from '../core/errors.js';
  * one socket, so exactly one is accepted. The variables are removed from the environment, as sd_listen_fds does, so
  * the programs the daemon runs (exec helpers) do not take the socket for theirs.
  */
-export interface InheritedSocket {
+interface InheritedSocket {
   readonly fd: number;
 }
 

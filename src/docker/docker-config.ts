@@ -29,7 +29,7 @@ export interface DockerConfigPlan {
 }
 
 /** The credHelpers keys for a registry: its host[:port]; Docker Hub under the names both docker and skopeo use. */
-export function credHelperKeys(registry: string): string[] {
+function credHelperKeys(registry: string): string[] {
   const identity = parseRegistry(registry);
   return identity.isDockerHub ? ['https://index.docker.io/v1/', 'docker.io'] : [identity.key];
 }
@@ -128,7 +128,7 @@ export function planUndo(current: Record<string, unknown>, replaced: ReplacedHel
  * directory, not Docker's file (the docker CLI drops keys it does not know when it rewrites config.json).
  * It holds helper names only, never a credential.
  */
-export const replacedHelpersPath = (env: NodeJS.ProcessEnv = process.env): string => {
+const replacedHelpersPath = (env: NodeJS.ProcessEnv = process.env): string => {
   const state = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
   return join(state, 'credrelay', 'docker-config-replaced.json');
 };

@@ -8,7 +8,7 @@ import type { PodIdentity } from '../core/provider.js';
 import { podIdentityOf } from './pod-identity.js';
 
 /** The API versions of kubelet's image credential provider protocol credrelay speaks; the reply echoes the request's. */
-export const KUBELET_API_VERSIONS = [
+const KUBELET_API_VERSIONS = [
   'credentialprovider.kubelet.k8s.io/v1',
   'credentialprovider.kubelet.k8s.io/v1beta1',
 ] as const;

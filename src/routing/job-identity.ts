@@ -8,7 +8,7 @@ import { jwtClaims, jwtExpiry } from '../core/util/jwt.js';
 import { foreignExcerpt } from '../core/util/redact.js';
 
 /** How long the token service may take; it answers from the runner's own service, in milliseconds usually. */
-export const JOB_TOKEN_DEADLINE_MS = 10_000;
+const JOB_TOKEN_DEADLINE_MS = 10_000;
 /** A token this close to its `exp` is fetched again: the exchange after it must still accept it. */
 const RENEW_BEFORE_EXPIRY_MS = 60_000;
 

@@ -13,7 +13,7 @@ import { type JobTokens, createJobTokens } from './job-identity.js';
 import { RouteTable } from './route-table.js';
 
 /** Where a registry goes, and why: what `credrelay route` explains. */
-export interface RoutingDecision {
+interface RoutingDecision {
   readonly registry: RegistryIdentity;
   readonly provider: Provider;
   readonly options: RouteOptionValues;
@@ -27,7 +27,7 @@ export interface RoutingDecision {
     | { readonly kind: 'fallback' };
 }
 
-export interface RouterOptions {
+interface RouterOptions {
   /** The daemon's cache. A helper serving in-process has none: its memory dies with it. */
   readonly cache?: TokenCache;
   readonly logger?: Logger;
@@ -71,7 +71,7 @@ const NO_OPTIONS: RouteOptionValues = Object.freeze({});
  * The most one provider fetch may take, whatever the provider does: above every provider's own deadline (exec's
  * 20 s), below the client's 30 s wait for a reply.
  */
-export const PROVIDER_DEADLINE_MS = 25_000;
+const PROVIDER_DEADLINE_MS = 25_000;
 
 /**
  * Sends each registry to one provider, in this order: an explicit `registries` entry (exact keys, then the most

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonPid, isAlive } from '../support/daemon.js';
-import { daemonSocketFor, runHelper } from '../support/helper.js';
+import { daemonSocketFor, runHelper, VERSION } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { deepJson, nastyString, randomBytes, serverLikeString } from './arbitraries.js';
 
@@ -48,7 +48,7 @@ const lines = fc.oneof(
   fc
     .record(
       {
-        v: fc.oneof(fc.constant('0.1.0'), fc.string()),
+        v: fc.oneof(fc.constant(VERSION), fc.string()),
         op: fc.constantFrom('protocol', 'kubelet', 'status', 'cache-list', 'cache-clear', 'reload', 'x'),
         action: fc.anything(),
         input: fc.oneof(fc.base64String(), fc.anything()),
@@ -60,8 +60,8 @@ const lines = fc.oneof(
   fc
     .constantFrom(
       `${deepJson(50_000)}\n`,
-      '{"__proto__":{"op":"shutdown"},"v":"0.1.0"}\n',
-      '{"v":"0.1.0","op":"protocol","action":"constructor","input":""}\n',
+      `{"__proto__":{"op":"shutdown"},"v":"${VERSION}"}\n`,
+      `{"v":"${VERSION}","op":"protocol","action":"constructor","input":""}\n`,
     )
     .map((text) => Buffer.from(text)),
 );

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { writeCredrelayConfig } from '../support/config.js';
-import { CLI, REPO_ROOT, pathWithOnlyNode, run, runHelper } from '../support/helper.js';
+import { CLI, REPO_ROOT, pathWithOnlyNode, run, runHelper, VERSION_PATTERN } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
 import { type Moto, startMoto } from '../support/moto.js';
@@ -370,11 +370,13 @@ describe('credrelay doctor', () => {
     const result = await cli(['doctor']);
     expect(result.stdout).not.toContain('doctor-canary-pat');
     expect(result.stdout).toMatch(
-      /^✓ helper on PATH +.*\/bin\/docker-credential-credrelay \(Docker runs the Node client(: CREDRELAY_NATIVE=0 makes the native client hand every request to it| \(no native client for linux-\w+: .*\)); credrelay 0\.1\.0\)$/m,
+      /^✓ helper on PATH +.*\/bin\/docker-credential-credrelay \(Docker runs the Node client(: CREDRELAY_NATIVE=0 makes the native client hand every request to it| \(no native client for linux-\w+: .*\)); credrelay [\d.]+\)$/m,
     );
     expect(result.stdout).toMatch(/^✓ docker config +.*"credsStore": "credrelay"/m);
     expect(result.stdout).toMatch(/^✓ keychain +reachable/m);
-    expect(result.stdout).toMatch(/^✓ daemon +running \(pid \d+, version 0\.1\.0\) .*0600 socket/m);
+    expect(result.stdout).toMatch(
+      new RegExp(`^✓ daemon +running \\(pid \\d+, version ${VERSION_PATTERN}\\) .*0600 socket`, 'm'),
+    );
     expect(result.stdout).toMatch(/^✓ config +.*2 registries entries/m);
     expect(result.stdout).toMatch(
       /^✓ ecr for 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com +AWS identity arn:aws:(iam|sts)::\d{12}:\S+ \(account \d{12}\)$/m,

@@ -3,7 +3,7 @@ import { type Socket, createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../support/daemon.js';
-import { CLI, daemonPidFor, daemonSocketFor, run, runHelper } from '../support/helper.js';
+import { CLI, daemonPidFor, daemonSocketFor, run, runHelper, VERSION } from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
 import { packageVersion } from '../../src/core/version.js';
@@ -102,7 +102,7 @@ describe('connection limits', () => {
       expect((await runHelper('list', '', session.env)).code).toBe(0);
       const pid = daemonPidFor(session.env)!;
       const { socket, closed } = await connect(daemonSocketFor(session.env));
-      socket.write('{"v":"0.1.0",'); // a request that never completes
+      socket.write(`{"v":"${VERSION}",`); // a request that never completes
       await waitFor('the idle daemon to exit', () => !isAlive(pid), 4000);
       await closed;
       const status = await run(CLI, ['daemon', 'status'], { env: session.env });

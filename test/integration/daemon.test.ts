@@ -14,7 +14,16 @@ import { type Server, createConnection, createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonPid, daemonProcesses, isAlive } from '../support/daemon.js';
-import { daemonSocketFor, helperEnvironment, CLI, REPO_ROOT, run, runHelper } from '../support/helper.js';
+import {
+  daemonSocketFor,
+  helperEnvironment,
+  CLI,
+  REPO_ROOT,
+  run,
+  runHelper,
+  VERSION,
+  VERSION_PATTERN,
+} from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
 import { waitFor } from '../support/wait.js';
@@ -238,7 +247,7 @@ describe('the wire', () => {
     expect(await rawRequest(socketPath, 'this is not json\n')).toEqual([
       expect.stringContaining('"code":"BAD_REQUEST"'),
     ]);
-    expect(await rawRequest(socketPath, '{"v":"0.1.0","op":"format-disk"}\n')).toEqual([
+    expect(await rawRequest(socketPath, `{"v":"${VERSION}","op":"format-disk"}\n`)).toEqual([
       expect.stringContaining('BAD_REQUEST'),
     ]);
     expectCredential(await get('reg.example:5000'), 'reg.example:5000');
@@ -256,7 +265,7 @@ describe('the wire', () => {
     const input = Buffer.from('reg.example:5000').toString('base64');
     const replies = await rawRequest(
       socketPath,
-      `${JSON.stringify({ v: '0.1.0', op: 'protocol', action: 'get', input })}\n`,
+      `${JSON.stringify({ v: VERSION, op: 'protocol', action: 'get', input })}\n`,
     );
     expect(replies[0]).toBe('{"ack":true}');
     expect(JSON.parse(replies[1]!)).toMatchObject({ ok: true, result: { exitCode: 0 } });
@@ -291,7 +300,7 @@ describe('upgrades: a client that finds a daemon of another version replaces it'
       expectCredential(await get('reg.example:5000'), 'reg.example:5000');
       await waitForExit(oldDaemon.pid!);
       const replacement = await run(CLI, ['daemon', 'status', '--json'], { env });
-      expect(JSON.parse(replacement.stdout)).toMatchObject({ version: '0.1.0', pid: daemonPid(session.runtimeDir) });
+      expect(JSON.parse(replacement.stdout)).toMatchObject({ version: VERSION, pid: daemonPid(session.runtimeDir) });
       expect(daemonPid(session.runtimeDir)).not.toBe(oldDaemon.pid);
     } finally {
       old.remove();
@@ -337,7 +346,7 @@ describe('credrelay daemon and cache commands', () => {
     await cli('daemon', 'stop');
     expect((await cli('daemon', 'start')).stdout).toMatch(/^daemon started \(pid \d+\)/);
     expect((await cli('daemon', 'start')).stdout).toMatch(
-      /^the daemon is already running \(pid \d+, version 0\.1\.0\)/,
+      new RegExp(`^the daemon is already running \\(pid \\d+, version ${VERSION_PATTERN}\\)`),
     );
     expect(daemonProcesses(session.env.XDG_RUNTIME_DIR!)).toHaveLength(1);
   });
@@ -363,7 +372,9 @@ describe('credrelay daemon and cache commands', () => {
       let stderr = '';
       foreground.stderr.on('data', (chunk) => (stderr += chunk));
       await waitFor('the foreground daemon to listen', () => stderr.includes('listening on'));
-      expect(stderr).toMatch(/credrelay daemon 0\.1\.0 \(pid \d+\) listening on .*daemon-[\w-]+\.sock; log: /);
+      expect(stderr).toMatch(
+        new RegExp(`credrelay daemon ${VERSION_PATTERN} \\(pid \\d+\\) listening on .*daemon-[\\w-]+\\.sock; log: `),
+      );
       expectCredential(await get('reg.example:5000'), 'reg.example:5000');
       const exited = new Promise<number | null>((resolve) => foreground.on('exit', resolve));
       foreground.kill(signal);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Keyring, type KeyringState, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
-import { type RunResult, run, runHelper } from '../support/helper.js';
+import { type RunResult, run, runHelper, VERSION } from '../support/helper.js';
 
 /** Debian's build of Docker's own Secret Service helper: the reference we compare bytes with. */
 const REFERENCE = 'docker-credential-secretservice';
@@ -68,7 +68,7 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
 
     it('prints one version line', async () => {
       expect(await credrelay('version', '')).toEqual({
-        stdout: 'docker-credential-credrelay (credrelay) 0.1.0\n',
+        stdout: `docker-credential-credrelay (credrelay) ${VERSION}\n`,
         stderr: '',
         code: 0,
       });

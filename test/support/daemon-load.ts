@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { VERSION } from './helper.js';
 
 /** One `get` sent straight to the daemon's socket; resolves with the secret, rejects on any failure. */
 export function socketGet(socketPath: string, host: string): Promise<string> {
@@ -8,7 +9,7 @@ export function socketGet(socketPath: string, host: string): Promise<string> {
     let data = '';
     socket.on('connect', () =>
       socket.write(
-        `${JSON.stringify({ v: '0.1.0', op: 'protocol', action: 'get', input: Buffer.from(host).toString('base64') })}\n`,
+        `${JSON.stringify({ v: VERSION, op: 'protocol', action: 'get', input: Buffer.from(host).toString('base64') })}\n`,
       ),
     );
     socket.on('data', (chunk) => (data += chunk));

@@ -9,6 +9,9 @@ export const HELPER = join(BIN_DIR, 'docker-credential-credrelay');
 /** The Node client itself: what the launcher above runs where no native client fits, and what node can load. */
 export const NODE_CLIENT = join(BIN_DIR, 'docker-credential-credrelay-node');
 export const CLI = join(BIN_DIR, 'credrelay');
+/** credrelay's version, as every reply and the wire carry it; and the same as a regular expression's source. */
+export const VERSION: string = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version;
+export const VERSION_PATTERN = VERSION.replace(/\./g, '\\.');
 
 export interface RunResult {
   readonly stdout: string;

@@ -25,6 +25,7 @@ runProviderContract('gitlab-job-token (docs/examples)', {
     'evilregistry.gitlab.com',
   ],
   answers: { host: 'registry.gitlab.com', environment: { CI_JOB_TOKEN: 'job-token-of-the-contract' } },
+  fails: { host: 'registry.gitlab.com', environment: { CI_JOB_TOKEN: undefined }, outcome: 'nothing' },
 });
 
 /** Type-checks files as a plugin author's project would, with credrelay's package names mapped to its sources. */

@@ -12,7 +12,7 @@ const fileStoreHint = (configPath: string | undefined) =>
 let osKeychain: SecretStore | undefined;
 const sharedOsKeychain = (): SecretStore => (osKeychain ??= createOsKeychain());
 
-export interface CredentialStoreOptions {
+interface CredentialStoreOptions {
   readonly setting: StoreSetting;
   /** The file store's path (`$XDG_DATA_HOME/credrelay/store.json`). */
   readonly filePath: string;

@@ -32,7 +32,7 @@ import {
  * fsync'd, and renamed over the store: two processes writing at once lose nothing, and a crash leaves the old file
  * or the new one, never half of one.
  */
-export interface FileStoreOptions {
+interface FileStoreOptions {
   readonly path: string;
   readonly keys: StoreKeySource;
   /** How long a writer waits for another writer's lock. */

@@ -16,7 +16,7 @@ import { KEYCHAIN_TIMEOUT_MS, type SecretStore, type StoreDescription, explainKe
  * On Linux every entry is pinned to the Secret Service: the library would otherwise fall back silently to the kernel
  * keyring, which forgets everything at reboot, and long-lived credentials must never land there.
  */
-export interface OsKeychainOptions {
+interface OsKeychainOptions {
   readonly timeoutMs?: number;
   /** Starts the thread that makes the calls; tests hand in a fake. */
   readonly startWorker?: () => Worker;

@@ -16,7 +16,7 @@ export const MAX_STORE_BYTES = 1024 * 1024;
  * Decodes stdin as the reference helpers do: lines joined without their line breaks (bufio.ScanLines drops a
  * trailing `\r` too). Invalid UTF-8 becomes U+FFFD, which the registry parser then rejects.
  */
-export function joinLines(input: Uint8Array): string {
+function joinLines(input: Uint8Array): string {
   return new TextDecoder('utf-8').decode(input).split(/\r?\n/).join('');
 }
 

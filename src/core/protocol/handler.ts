@@ -2,7 +2,7 @@ import { toCredrelayError } from '../errors.js';
 import { type Credentials, decodeServerURL, decodeStoreRequest, encodeCredentials, encodeList } from './codec.js';
 
 /** The actions of the docker-credential protocol; each is the helper's first argument. */
-export const PROTOCOL_ACTIONS = ['get', 'store', 'erase', 'list', 'version'] as const;
+const PROTOCOL_ACTIONS = ['get', 'store', 'erase', 'list', 'version'] as const;
 export type ProtocolAction = (typeof PROTOCOL_ACTIONS)[number];
 
 export const isProtocolAction = (word: string | undefined): word is ProtocolAction =>

@@ -17,7 +17,7 @@ export interface RegistryIdentity {
 }
 
 /** The key under which every Docker Hub spelling is kept. */
-export const DOCKER_HUB_KEY = 'docker.io';
+const DOCKER_HUB_KEY = 'docker.io';
 
 /** The spellings of Docker Hub that clients send: `docker login` uses the first, skopeo the second. */
 const DOCKER_HUB_HOSTS = new Set(['index.docker.io', 'docker.io', 'registry-1.docker.io']);

@@ -3,7 +3,7 @@ import { CredrelayError } from '../errors.js';
 /** Secret names are shell-style, so that `$NAME` reads the same in credrelay's config as in a shell. */
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A configuration value that is exactly `$NAME` refers to a secret. */
-export const SECRET_REFERENCE = /^\$([A-Za-z_][A-Za-z0-9_]*)$/;
+const SECRET_REFERENCE = /^\$([A-Za-z_][A-Za-z0-9_]*)$/;
 
 export function assertSecretName(name: string): string {
   if (!SECRET_NAME.test(name)) {

@@ -3,10 +3,10 @@ import type { SecretStore } from '../keychain/secret-store.js';
 import { assertSecretName } from './secret-name.js';
 
 /** The keychain service of credrelay's named secrets, apart from registry credentials. */
-export const SECRETS_SERVICE = 'credrelay-secrets';
+const SECRETS_SERVICE = 'credrelay-secrets';
 
 /** Named secrets (`credrelay secrets set NAME`), kept in the OS keychain or the encrypted file store only. */
-export interface SecretVault {
+interface SecretVault {
   get(name: string): Promise<string | undefined>;
   set(name: string, value: string): Promise<void>;
   /** Whether there was something to remove. */

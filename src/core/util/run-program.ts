@@ -12,7 +12,7 @@ export interface ProgramRun {
   readonly overflowed: boolean;
 }
 
-export interface ProgramCall {
+interface ProgramCall {
   readonly executable: string;
   readonly args: readonly string[];
   /** Written to its stdin, which is then closed. */
@@ -29,7 +29,7 @@ export interface ProgramCall {
  * spawned with `setsid`) must not hold the answer, so after this the pipes are destroyed. Go's exec.Cmd.WaitDelay,
  * for the same reason.
  */
-export const EXIT_DRAIN_MS = 250;
+const EXIT_DRAIN_MS = 250;
 
 /**
  * Runs a program with no shell: `input` on stdin, exactly `env` as its environment, in a process group of its own.

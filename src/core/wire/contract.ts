@@ -69,7 +69,7 @@ export interface CacheRow {
 type NoFields = Record<never, never>;
 
 /** Each op: the fields its request adds to `{v, op}`, and its result. */
-export interface WireOps {
+interface WireOps {
   /** A docker-credential action, answered as the helper process would answer it. */
   protocol: { request: WireInput & { readonly action: ProtocolAction }; result: ProtocolReply };
   /** A kubelet CredentialProviderRequest. */
@@ -109,7 +109,7 @@ export type WireErrorCode = (typeof WIRE_ONLY_CODES)[number] | ErrorCode;
 /** Codes only the wire itself answers with; every other code is a CredrelayError's. */
 const WIRE_ONLY_CODES = ['VERSION_MISMATCH', 'BAD_REQUEST', 'REQUEST_TOO_LARGE', 'BUSY'] as const;
 
-export interface WireFailure {
+interface WireFailure {
   readonly ok: false;
   readonly code: WireErrorCode;
   readonly message: string;

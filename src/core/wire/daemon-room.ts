@@ -14,7 +14,7 @@ export const MAX_DAEMONS = 4;
  * pid file's modification time (at most every few seconds, and continually while it holds the file store's key, so
  * that one is never stopped behind the user's back).
  */
-export const REAPABLE_AFTER_MS = 60_000;
+const REAPABLE_AFTER_MS = 60_000;
 
 const PID_FILE = /^daemon-[0-9a-f]{16}\.pid$/;
 /** The pid file that holds one of the MAX_DAEMONS slots (src/daemon/slots.ts takes them). */
@@ -49,7 +49,7 @@ export function otherDaemons(paths: CredrelayPaths): RunningDaemon[] {
   return running.sort((a, b) => a.lastUsedMs - b.lastUsedMs);
 }
 
-export type Room =
+type Room =
   | { readonly verdict: 'free' }
   | { readonly verdict: 'reap'; readonly daemon: RunningDaemon }
   | { readonly verdict: 'full'; readonly why: string };

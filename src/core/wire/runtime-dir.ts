@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 
 /** Whether a runtime directory may hold credrelay's socket: what a client checks before it sends anything there. */
-export type RuntimeDirVerdict =
+type RuntimeDirVerdict =
   { readonly state: 'safe' } | { readonly state: 'missing' } | { readonly state: 'unsafe'; readonly reason: string };
 
 /**

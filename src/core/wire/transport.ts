@@ -5,7 +5,7 @@ import { type WireOp, type WireReply, type WireRequest, decodeReply } from './co
 import { LineSplitter, encodeLine } from './framing.js';
 
 /** Why the daemon could not answer; each reason leads the client to a different recovery. */
-export type DaemonFailure = 'absent' | 'timeout' | 'broken';
+type DaemonFailure = 'absent' | 'timeout' | 'broken';
 
 export class DaemonUnavailable extends Error {
   override readonly name = 'DaemonUnavailable';
