@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -32,15 +32,15 @@ function findCompiler() {
   return undefined;
 }
 
-/** A C string literal: the paths are the user's, and may hold any byte. */
-const cString = (text) =>
-  `"${[...Buffer.from(text, 'utf8')].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('')}"`;
-
 /**
  * Builds into `out`; returns why there is no native client, or undefined when it was built. The reason is also kept
  * in `out`/build-note.txt, which `credrelay doctor` reads.
  */
-export function buildNative({ out, nodeClient, sanitize = false }) {
+export async function buildNative({ out, nodeClient, sanitize = false }) {
+  // src/native/native-config.ts as the build compiled it: `npm run build` (or its compile step) comes first.
+  const { cString, nativeConfigHeader } = await import(
+    pathToFileURL(join(root, 'dist', 'src', 'native', 'native-config.js')).href
+  );
   const note = (line) => {
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'build-note.txt'), `${line}\n`);
@@ -51,13 +51,11 @@ export function buildNative({ out, nodeClient, sanitize = false }) {
   if (compiler === undefined) return note('no C compiler found (cc, gcc or clang); the Node client answers');
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   mkdirSync(out, { recursive: true });
-  const config = [`#define CREDRELAY_VERSION ${cString(version)}`];
+  // What the C shares with the TypeScript, from the TypeScript itself (compiled by the build's compile step).
+  let header = nativeConfigHeader(version);
   if (nodeClient !== undefined)
-    config.push(
-      `#define CREDRELAY_NODE ${cString(process.execPath)}`,
-      `#define CREDRELAY_NODE_CLIENT ${cString(nodeClient)}`,
-    );
-  writeFileSync(join(out, 'native-config.h'), `${config.join('\n')}\n`);
+    header += `#define CREDRELAY_NODE ${cString(process.execPath)}\n#define CREDRELAY_NODE_CLIENT ${cString(nodeClient)}\n`;
+  writeFileSync(join(out, 'native-config.h'), header);
   const binary = join(out, 'docker-credential-credrelay');
   const flags = ['-std=c99', '-O2', '-Wall', '-Wextra', '-Werror', '-I', out];
   if (sanitize)
@@ -83,7 +81,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const index = process.argv.indexOf(name);
     return index === -1 ? undefined : resolve(process.argv[index + 1]);
   };
-  const reason = buildNative({
+  const reason = await buildNative({
     out: argument('--out') ?? nativeDirectory(join(root, 'dist', 'native')),
     nodeClient: argument('--node-client'),
     sanitize: process.argv.includes('--sanitize'),

@@ -221,11 +221,11 @@ cli.runCli(['--help']).then(() => {
   );
 }
 
-function native() {
+async function native() {
   // The launcher (bin/docker-credential-credrelay) runs a native client on Linux only; elsewhere the Node client
   // answers. Without a compiler the build goes on, and doctor says why there is no native client.
   if (process.platform !== 'linux') return;
-  const note = buildNative({ out: nativeDirectory(join(dist, 'native')) });
+  const note = await buildNative({ out: nativeDirectory(join(dist, 'native')) });
   if (note !== undefined) process.stdout.write(`credrelay build: ${note}\n`);
 }
 

@@ -28,6 +28,7 @@ export const LAYERS = [
   ['src/testing/', 'testing'],
   ['src/plugin-api.ts', 'plugin-api'],
   ['src/core/', 'core'],
+  ['src/native/', 'native'],
   ['plugins/', 'plugins'],
 ];
 
@@ -46,6 +47,8 @@ export const MAY_IMPORT = {
   testing: ['plugin-api', 'core'],
   'plugin-api': ['core'],
   plugins: ['plugin-api'],
+  // The native client's shared facts, generated from core's constants at build.
+  native: ['core'],
   core: [],
 };
 

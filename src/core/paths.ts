@@ -55,7 +55,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
     socketPath:
       process.platform === 'win32'
         ? `\\\\.\\pipe\\credrelay-${userInfo().username}-${environment}`
-        : join(runtimeDir, `daemon-${environment}.sock`),
+        : join(runtimeDir, `${SOCKET_PREFIX}${environment}${SOCKET_SUFFIX}`),
     pidPath: join(runtimeDir, `daemon-${environment}.pid`),
     launchLockPath: join(runtimeDir, `launch-${environment}.lock`),
     logPath: join(stateHome, 'credrelay', 'daemon.log'),
@@ -233,20 +233,32 @@ export function environmentFingerprint(relevant: Readonly<Record<string, string>
   return hash64(text);
 }
 
+/** The fingerprint hash's constants, which the native client gets from them at build (src/native/native-config.ts). */
+export const FINGERPRINT_HASH = {
+  seeds: [0xdeadbeef, 0x41c6ce57],
+  multipliers: [2654435761, 1597334677],
+  mixers: [2246822507, 3266489909],
+} as const;
+
+/** A daemon's socket in the runtime directory: this, the environment's fingerprint, then SOCKET_SUFFIX. */
+export const SOCKET_PREFIX = 'daemon-';
+export const SOCKET_SUFFIX = '.sock';
+
 /**
  * 64 bits of two independent 32-bit multiplicative hashes, as 16 hex digits. Not node:crypto: loading it costs the
  * protocol path several milliseconds, and nothing here needs a cryptographic hash. The runtime directory is private
  * to the user, and the fingerprint only tells environments apart.
  */
 function hash64(text: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
+  const { seeds, multipliers, mixers } = FINGERPRINT_HASH;
+  let h1: number = seeds[0];
+  let h2: number = seeds[1];
   for (let index = 0; index < text.length; index += 1) {
     const code = text.charCodeAt(index);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
+    h1 = Math.imul(h1 ^ code, multipliers[0]);
+    h2 = Math.imul(h2 ^ code, multipliers[1]);
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  h1 = Math.imul(h1 ^ (h1 >>> 16), mixers[0]) ^ Math.imul(h2 ^ (h2 >>> 13), mixers[1]);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), mixers[0]) ^ Math.imul(h1 ^ (h1 >>> 13), mixers[1]);
   return (h2 >>> 0).toString(16).padStart(8, '0') + (h1 >>> 0).toString(16).padStart(8, '0');
 }

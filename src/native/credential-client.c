@@ -38,21 +38,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "native-config.h" /* CREDRELAY_VERSION; for tests CREDRELAY_NODE, CREDRELAY_NODE_CLIENT: written at build */
+#include "native-config.h" /* written at build from the TypeScript (src/native/native-config.ts) */
 
 extern char **environ;
 
-/* Bounds shared with the Node side (src/core/protocol/codec.ts, src/core/wire/framing.ts). */
-#define MAX_SERVER_URL_BYTES (64 * 1024)
-#define MAX_STORE_BYTES (1024 * 1024)
-#define MAX_LINE_BYTES (2 * 1024 * 1024)
-#define ACK_MS 2000
-#define REPLY_MS 30000
-#if defined(__APPLE__)
-#define MAX_SOCKET_PATH_BYTES 103
-#else
-#define MAX_SOCKET_PATH_BYTES 107
-#endif
+/* The bounds, deadlines and lists shared with the Node side come from native-config.h (src/native/native-config.ts). */
 #define MAX_PATH_BYTES 4096
 #define MAX_JSON_DEPTH 8
 
@@ -253,23 +243,8 @@ static const char *home_directory(void) {
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* The environment's fingerprint, as relevantEnvironment and environmentFingerprint compute it. */
 
-static const char *const RELEVANT_NAMES[] = {
-    "HOME", "USER", "LOGNAME", "PATH", "TZ", "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES",
-    "DBUS_SESSION_BUS_ADDRESS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-    "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
-    "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS",
-    "NODE_TLS_REJECT_UNAUTHORIZED", "CREDRELAY_CONFIG", "CREDRELAY_RUNTIME_DIR", "CREDRELAY_STORE_KEY_FILE",
-    "CREDRELAY_LOG_LEVEL", "METADATA_SERVER_DETECTION", "K_SERVICE", "K_CONFIGURATION", "FUNCTION_NAME",
-    "FUNCTION_TARGET", "GAE_SERVICE", "GAE_APPLICATION", "KUBERNETES_SERVICE_HOST", "MSI_ENDPOINT", "MSI_SECRET",
-    "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "GH_TOKEN",
-    "GH_ENTERPRISE_TOKEN", "GH_HOST", "GH_CONFIG_DIR", "GITHUB_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GITHUB_ACTOR",
-    "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "CI_PROJECT_PATH", "CI_PIPELINE_ID", NULL,
-};
-
-static const char *const RELEVANT_PREFIXES[] = {
-    "AWS_", "GOOGLE_", "GCE_", "CLOUDSDK_", "AZURE_", NULL,
-};
+static const char *const RELEVANT_NAMES[] = {RELEVANT_NAME_LIST, NULL};
+static const char *const RELEVANT_PREFIXES[] = {RELEVANT_PREFIX_LIST, NULL};
 
 #define MAX_CONFIG_BYTES (4 * 1024 * 1024)
 #define MAX_CONFIG_NAMES 4096
@@ -381,8 +356,8 @@ struct hash {
 };
 
 static void hash_unit(struct hash *hash, uint32_t code) {
-    hash->h1 = (hash->h1 ^ code) * 2654435761u;
-    hash->h2 = (hash->h2 ^ code) * 1597334677u;
+    hash->h1 = (hash->h1 ^ code) * HASH_MULTIPLIER_1;
+    hash->h2 = (hash->h2 ^ code) * HASH_MULTIPLIER_2;
 }
 
 /*
@@ -470,7 +445,7 @@ static bool environment_fingerprint(const char *config_path, char out[17]) {
     for (size_t index = 1; ok && index < count; index++) {
         if (compare_entries(&relevant[index - 1], &relevant[index]) == 0) ok = false; /* a name twice */
     }
-    struct hash hash = {0xdeadbeefu, 0x41c6ce57u};
+    struct hash hash = {HASH_SEED_1, HASH_SEED_2};
     for (size_t index = 0; ok && index < count; index++) {
         const char *entry = relevant[index];
         const char *equals = strchr(entry, '=');
@@ -485,8 +460,8 @@ static bool environment_fingerprint(const char *config_path, char out[17]) {
     if (!ok) return false;
     uint32_t h1 = hash.h1;
     uint32_t h2 = hash.h2;
-    uint32_t mixed1 = ((h1 ^ (h1 >> 16)) * 2246822507u) ^ ((h2 ^ (h2 >> 13)) * 3266489909u);
-    uint32_t mixed2 = ((h2 ^ (h2 >> 16)) * 2246822507u) ^ ((mixed1 ^ (mixed1 >> 13)) * 3266489909u);
+    uint32_t mixed1 = ((h1 ^ (h1 >> 16)) * HASH_MIXER_1) ^ ((h2 ^ (h2 >> 13)) * HASH_MIXER_2);
+    uint32_t mixed2 = ((h2 ^ (h2 >> 16)) * HASH_MIXER_1) ^ ((mixed1 ^ (mixed1 >> 13)) * HASH_MIXER_2);
     snprintf(out, 17, "%08x%08x", (unsigned)mixed2, (unsigned)mixed1);
     return true;
 }
@@ -526,8 +501,8 @@ static bool socket_path_for_environment(char runtime_dir[MAX_PATH_BYTES], char s
     }
     char fingerprint[17];
     if (!environment_fingerprint(config_path, fingerprint)) return false;
-    char name[32];
-    snprintf(name, sizeof name, "daemon-%s.sock", fingerprint);
+    char name[sizeof SOCKET_PREFIX + 16 + sizeof SOCKET_SUFFIX];
+    snprintf(name, sizeof name, "%s%s%s", SOCKET_PREFIX, fingerprint, SOCKET_SUFFIX);
     return join_path(socket_path, runtime_dir, name, NULL);
 }
 
