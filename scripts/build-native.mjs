@@ -1,4 +1,4 @@
-// Builds the native fast path of docker-credential-credrelay (src/native/credential-client.c). Run by the build
+// Builds the native fast path of docker-credential-credrelay (the C files in src/native/). Run by the build
 // (scripts/build.mjs, step "native"), so the packed package ships it prebuilt for the machine that packed it and an
 // install runs no script; bin/docker-credential-credrelay runs it where it fits the machine, else the Node client.
 //
@@ -7,7 +7,7 @@
 // --out DIR, --node-client PATH (what a hand-over runs, with the node running this; without it the client finds
 // bin/docker-credential-credrelay-node beside itself and node on PATH, so the package can move), --sanitize.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -57,11 +57,16 @@ export async function buildNative({ out, nodeClient, sanitize = false }) {
     header += `#define CREDRELAY_NODE ${cString(process.execPath)}\n#define CREDRELAY_NODE_CLIENT ${cString(nodeClient)}\n`;
   writeFileSync(join(out, 'native-config.h'), header);
   const binary = join(out, 'docker-credential-credrelay');
+  const native = join(root, 'src', 'native');
+  const sources = readdirSync(native)
+    .filter((file) => file.endsWith('.c'))
+    .sort()
+    .map((file) => join(native, file));
   const flags = ['-std=c99', '-O2', '-Wall', '-Wextra', '-Werror', '-I', out];
   if (sanitize)
     flags.push('-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer');
   try {
-    execFileSync(compiler, [...flags, '-o', `${binary}.tmp`, join(root, 'src', 'native', 'credential-client.c')], {
+    execFileSync(compiler, [...flags, '-o', `${binary}.tmp`, ...sources], {
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: 120_000,
     });

@@ -1,5 +1,5 @@
 /**
- * The native client (src/native/credential-client.c) against the real daemon and against a hostile one. It is built
+ * The native client (src/native/) against the real daemon and against a hostile one. It is built
  * here with AddressSanitizer and UndefinedBehaviorSanitizer (and -Wall -Wextra -Werror), and its hand-over target is a
  * script that records each hand-over before it runs the Node client: so every case shows both what the user sees
  * and which client produced it.

@@ -1,12 +1,12 @@
 /**
- * The native client (src/native/credential-client.c) must find the same socket and send the same bounded request as
+ * The native client (the C files in src/native/) must find the same socket and send the same bounded request as
  * the Node client. What it shares with the TypeScript is generated into its native-config.h at build
  * (src/native/native-config.ts); here the header is checked against the TypeScript's values, and the C source is
  * checked to define none of them itself, so that no copy can drift. native.test.ts then runs the built client
  * against the Node client, answer for answer.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FINGERPRINT_HASH,
@@ -21,7 +21,12 @@ import { MAX_SOCKET_PATH_BYTES } from '../../src/core/wire/runtime-dir.js';
 import { DEFAULT_TIMEOUTS } from '../../src/core/wire/transport.js';
 import { cString, nativeConfigHeader } from '../../src/native/native-config.js';
 
-const C = readFileSync(resolve(import.meta.dirname, '..', '..', 'src', 'native', 'credential-client.c'), 'utf8');
+const NATIVE = resolve(import.meta.dirname, '..', '..', 'src', 'native');
+/** Every C file and header of the native client, as one text. */
+const C = readdirSync(NATIVE)
+  .filter((file) => /\.[ch]$/.test(file))
+  .map((file) => readFileSync(join(NATIVE, file), 'utf8'))
+  .join('\n');
 const HEADER = nativeConfigHeader('9.8.7');
 
 /** The value of `#define NAME value` in the generated header. */

@@ -1,0 +1,378 @@
+#include "client.h"
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Paths, as src/core/paths.ts resolves them. */
+
+/* path.posix.normalize of `path` into `out` (at most MAX_PATH_BYTES). */
+static bool normalize_path(const char *path, char *out) {
+    bool absolute = path[0] == '/';
+    const char *segments[MAX_PATH_BYTES / 2];
+    size_t lengths[MAX_PATH_BYTES / 2];
+    size_t count = 0;
+    const char *cursor = path;
+    while (*cursor != '\0') {
+        while (*cursor == '/') cursor++;
+        if (*cursor == '\0') break;
+        const char *start = cursor;
+        while (*cursor != '\0' && *cursor != '/') cursor++;
+        size_t length = (size_t)(cursor - start);
+        if (length == 1 && start[0] == '.') continue;
+        if (length == 2 && start[0] == '.' && start[1] == '.') {
+            if (count > 0 && !(lengths[count - 1] == 2 && segments[count - 1][0] == '.' && segments[count - 1][1] == '.')) {
+                count--;
+                continue;
+            }
+            if (absolute) continue;
+        }
+        if (count == sizeof segments / sizeof segments[0]) return false;
+        segments[count] = start;
+        lengths[count] = length;
+        count++;
+    }
+    size_t used = 0;
+    if (absolute) out[used++] = '/';
+    for (size_t index = 0; index < count; index++) {
+        if (used + lengths[index] + 2 > MAX_PATH_BYTES) return false;
+        if (index > 0) out[used++] = '/';
+        memcpy(out + used, segments[index], lengths[index]);
+        used += lengths[index];
+    }
+    if (used == 0) out[used++] = '.';
+    out[used] = '\0';
+    return true;
+}
+
+/* path.join(a, b[, c]) */
+static bool join_path(char *out, const char *a, const char *b, const char *c) {
+    char joined[MAX_PATH_BYTES * 2];
+    int written = snprintf(joined, sizeof joined, "%s/%s%s%s", a, b, c ? "/" : "", c ? c : "");
+    if (written < 0 || (size_t)written >= sizeof joined) return false;
+    return normalize_path(joined, out);
+}
+
+/* An XDG base directory: the variable when it is an absolute path, else the fallback (the spec ignores others). */
+static const char *xdg(const char *name, const char *fallback) {
+    const char *value = getenv(name);
+    return value != NULL && value[0] == '/' ? value : fallback;
+}
+
+/* os.homedir(): $HOME when set, else the password database. */
+static const char *home_directory(void) {
+    const char *home = getenv("HOME");
+    if (home != NULL) return home;
+    struct passwd *entry = getpwuid(geteuid());
+    return entry != NULL && entry->pw_dir != NULL ? entry->pw_dir : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* The environment's fingerprint, as relevantEnvironment and environmentFingerprint compute it. */
+
+static const char *const RELEVANT_NAMES[] = {RELEVANT_NAME_LIST, NULL};
+static const char *const RELEVANT_PREFIXES[] = {RELEVANT_PREFIX_LIST, NULL};
+
+#define MAX_CONFIG_BYTES (4 * 1024 * 1024)
+#define MAX_CONFIG_NAMES 4096
+
+struct config_names {
+    char *text; /* the configuration file; names point into it */
+    const char *names[MAX_CONFIG_NAMES];
+    size_t name_lengths[MAX_CONFIG_NAMES];
+    bool is_prefix[MAX_CONFIG_NAMES];
+    size_t count;
+};
+
+static bool is_name_start(char character) {
+    return (character >= 'A' && character <= 'Z') || (character >= 'a' && character <= 'z') || character == '_';
+}
+
+static bool is_name_part(char character) {
+    return is_name_start(character) || (character >= '0' && character <= '9');
+}
+
+/*
+ * Every `"$?NAME"` and `"NAME*"` string of the configuration file, as the regular expression
+ * /"\$?([A-Za-z_][A-Za-z0-9_]*)(\*)?"/g of namesInConfig finds them. Returns false when the file cannot be handled
+ * here (too large, too many names): then the Node client decides.
+ */
+static bool read_config_names(const char *config_path, struct config_names *found) {
+    found->count = 0;
+    found->text = NULL;
+    if (config_path[0] != '/') return true;
+    int fd = open(config_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true; /* unreadable: no names, as in Node */
+    struct buffer text = {0};
+    for (;;) {
+        char chunk[65536];
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            close(fd);
+            free(text.bytes);
+            return true;
+        }
+        if (got == 0) break;
+        if (!buffer_append(&text, chunk, (size_t)got, MAX_CONFIG_BYTES)) {
+            close(fd);
+            free(text.bytes);
+            return false;
+        }
+    }
+    close(fd);
+    if (!buffer_append(&text, "", 1, MAX_CONFIG_BYTES + 1)) {
+        free(text.bytes);
+        return false;
+    }
+    found->text = text.bytes;
+    const char *cursor = text.bytes;
+    const char *end = text.bytes + text.length - 1;
+    while (cursor < end) {
+        if (*cursor != '"') {
+            cursor++;
+            continue;
+        }
+        const char *name = cursor + 1;
+        if (name < end && *name == '$') name++;
+        if (name >= end || !is_name_start(*name)) {
+            cursor++;
+            continue;
+        }
+        const char *after = name + 1;
+        while (after < end && is_name_part(*after)) after++;
+        bool star = after < end && *after == '*';
+        const char *closing = star ? after + 1 : after;
+        if (closing >= end || *closing != '"') {
+            cursor++;
+            continue;
+        }
+        if (found->count == MAX_CONFIG_NAMES) return false;
+        found->names[found->count] = name;
+        found->name_lengths[found->count] = (size_t)(after - name);
+        found->is_prefix[found->count] = star;
+        found->count++;
+        cursor = closing + 1;
+    }
+    return true;
+}
+
+static bool has_prefix(const char *name, size_t name_length, const char *prefix, size_t prefix_length) {
+    return name_length >= prefix_length && memcmp(name, prefix, prefix_length) == 0;
+}
+
+static bool is_relevant(const char *name, size_t length, const struct config_names *config) {
+    for (size_t index = 0; RELEVANT_NAMES[index] != NULL; index++) {
+        if (strlen(RELEVANT_NAMES[index]) == length && memcmp(RELEVANT_NAMES[index], name, length) == 0) return true;
+    }
+    for (size_t index = 0; RELEVANT_PREFIXES[index] != NULL; index++) {
+        if (has_prefix(name, length, RELEVANT_PREFIXES[index], strlen(RELEVANT_PREFIXES[index]))) return true;
+    }
+    for (size_t index = 0; index < config->count; index++) {
+        size_t named = config->name_lengths[index];
+        if (config->is_prefix[index] ? has_prefix(name, length, config->names[index], named)
+                                     : (named == length && memcmp(config->names[index], name, length) == 0))
+            return true;
+    }
+    return false;
+}
+
+struct hash {
+    uint32_t h1;
+    uint32_t h2;
+};
+
+static void hash_unit(struct hash *hash, uint32_t code) {
+    hash->h1 = (hash->h1 ^ code) * HASH_MULTIPLIER_1;
+    hash->h2 = (hash->h2 ^ code) * HASH_MULTIPLIER_2;
+}
+
+/*
+ * Feeds the UTF-16 code units of UTF-8 `text` (as JavaScript's charCodeAt sees the string). Returns false for bytes
+ * that are not well-formed UTF-8, whose decoding Node would replace: the Node client handles those environments.
+ */
+static bool hash_utf8(struct hash *hash, const unsigned char *text, size_t length) {
+    size_t index = 0;
+    while (index < length) {
+        uint32_t byte = text[index];
+        uint32_t point;
+        size_t extra;
+        if (byte < 0x80) {
+            point = byte;
+            extra = 0;
+        } else if (byte >= 0xc2 && byte <= 0xdf) {
+            point = byte & 0x1f;
+            extra = 1;
+        } else if (byte >= 0xe0 && byte <= 0xef) {
+            point = byte & 0x0f;
+            extra = 2;
+        } else if (byte >= 0xf0 && byte <= 0xf4) {
+            point = byte & 0x07;
+            extra = 3;
+        } else {
+            return false;
+        }
+        if (extra > length - index - 1) return false;
+        for (size_t next = 1; next <= extra; next++) {
+            uint32_t continuation = text[index + next];
+            if ((continuation & 0xc0) != 0x80) return false;
+            point = (point << 6) | (continuation & 0x3f);
+        }
+        if ((extra == 2 && (point < 0x800 || (point >= 0xd800 && point <= 0xdfff))) ||
+            (extra == 3 && (point < 0x10000 || point > 0x10ffff)))
+            return false;
+        if (point >= 0x10000) {
+            point -= 0x10000;
+            hash_unit(hash, 0xd800 + (point >> 10));
+            hash_unit(hash, 0xdc00 + (point & 0x3ff));
+        } else {
+            hash_unit(hash, point);
+        }
+        index += extra + 1;
+    }
+    return true;
+}
+
+static int compare_entries(const void *left, const void *right) {
+    const char *a = *(const char *const *)left;
+    const char *b = *(const char *const *)right;
+    /* By name (up to '='), in code unit order: byte order for the ASCII names checked below. */
+    for (;; a++, b++) {
+        char x = *a == '=' ? '\0' : *a;
+        char y = *b == '=' ? '\0' : *b;
+        if (x != y) return (unsigned char)x < (unsigned char)y ? -1 : 1;
+        if (x == '\0') return 0;
+    }
+}
+
+/* The 16 hex digits of environmentFingerprint(relevantEnvironment(env, configPath)); false to let Node decide. */
+static bool environment_fingerprint(const char *config_path, char out[17]) {
+    struct config_names *config = calloc(1, sizeof *config);
+    if (config == NULL || !read_config_names(config_path, config)) {
+        if (config != NULL) free(config->text);
+        free(config);
+        return false;
+    }
+    size_t total = 0;
+    while (environ[total] != NULL) total++;
+    const char **relevant = calloc(total + 1, sizeof *relevant);
+    bool ok = relevant != NULL;
+    size_t count = 0;
+    for (size_t index = 0; ok && index < total; index++) {
+        const char *entry = environ[index];
+        const char *equals = strchr(entry, '=');
+        if (equals == NULL || equals == entry) continue;
+        size_t length = (size_t)(equals - entry);
+        for (size_t at = 0; at < length; at++) {
+            if ((unsigned char)entry[at] >= 0x80) ok = false; /* sorted by UTF-16 in Node: not ours to guess */
+        }
+        if (ok && is_relevant(entry, length, config)) relevant[count++] = entry;
+    }
+    if (ok) qsort(relevant, count, sizeof *relevant, compare_entries);
+    for (size_t index = 1; ok && index < count; index++) {
+        if (compare_entries(&relevant[index - 1], &relevant[index]) == 0) ok = false; /* a name twice */
+    }
+    struct hash hash = {HASH_SEED_1, HASH_SEED_2};
+    for (size_t index = 0; ok && index < count; index++) {
+        const char *entry = relevant[index];
+        const char *equals = strchr(entry, '=');
+        ok = hash_utf8(&hash, (const unsigned char *)entry, (size_t)(equals - entry));
+        hash_unit(&hash, 0);
+        ok = ok && hash_utf8(&hash, (const unsigned char *)equals + 1, strlen(equals + 1));
+        hash_unit(&hash, 0);
+    }
+    free(relevant);
+    free(config->text);
+    free(config);
+    if (!ok) return false;
+    uint32_t h1 = hash.h1;
+    uint32_t h2 = hash.h2;
+    uint32_t mixed1 = ((h1 ^ (h1 >> 16)) * HASH_MIXER_1) ^ ((h2 ^ (h2 >> 13)) * HASH_MIXER_2);
+    uint32_t mixed2 = ((h2 ^ (h2 >> 16)) * HASH_MIXER_1) ^ ((mixed1 ^ (mixed1 >> 13)) * HASH_MIXER_2);
+    snprintf(out, 17, "%08x%08x", (unsigned)mixed2, (unsigned)mixed1);
+    return true;
+}
+
+/* The daemon's socket for this caller's environment; false when the Node client must decide. */
+bool socket_path_for_environment(char runtime_dir[MAX_PATH_BYTES], char socket_path[MAX_PATH_BYTES]) {
+    const char *home = home_directory();
+    if (home == NULL || home[0] == '\0') return false;
+    char fallback[MAX_PATH_BYTES];
+    char cache_home[MAX_PATH_BYTES];
+    char config_home[MAX_PATH_BYTES];
+    char config_path[MAX_PATH_BYTES];
+#if defined(__APPLE__)
+    if (!join_path(fallback, home, "Library/Caches", NULL)) return false;
+#else
+    if (!join_path(fallback, home, ".cache", NULL)) return false;
+#endif
+    snprintf(cache_home, sizeof cache_home, "%s", xdg("XDG_CACHE_HOME", fallback));
+    const char *runtime_override = getenv("CREDRELAY_RUNTIME_DIR");
+    const char *xdg_runtime = xdg("XDG_RUNTIME_DIR", "");
+    if (runtime_override != NULL && runtime_override[0] != '\0') {
+        /* A relative directory would be another one for the daemon (which runs in /): the Node client refuses it. */
+        if (runtime_override[0] != '/') return false;
+        if (!normalize_path(runtime_override, runtime_dir)) return false;
+    } else if (xdg_runtime[0] != '\0') {
+        if (!join_path(runtime_dir, xdg_runtime, "credrelay", NULL)) return false;
+    } else if (!join_path(runtime_dir, cache_home, "credrelay", "run")) {
+        return false;
+    }
+    const char *config_override = getenv("CREDRELAY_CONFIG");
+    if (!join_path(fallback, home, ".config", NULL)) return false;
+    snprintf(config_home, sizeof config_home, "%s", xdg("XDG_CONFIG_HOME", fallback));
+    if (config_override != NULL && config_override[0] != '\0') {
+        snprintf(config_path, sizeof config_path, "%s", config_override);
+    } else if (!join_path(config_path, config_home, "credrelay", "config.json")) {
+        return false;
+    }
+    char fingerprint[17];
+    if (!environment_fingerprint(config_path, fingerprint)) return false;
+    char name[sizeof SOCKET_PREFIX + 16 + sizeof SOCKET_SUFFIX];
+    snprintf(name, sizeof name, "%s%s%s", SOCKET_PREFIX, fingerprint, SOCKET_SUFFIX);
+    return join_path(socket_path, runtime_dir, name, NULL);
+}
+
+#ifndef S_ISVTX
+#define S_ISVTX 01000
+#endif
+
+/* untrustedAncestor: each directory above it ours or root's, and writable by others only when sticky. */
+static bool ancestors_are_safe(const char *runtime_dir) {
+    char path[MAX_PATH_BYTES];
+    snprintf(path, sizeof path, "%s", runtime_dir);
+    for (;;) {
+        char *slash = strrchr(path, '/');
+        if (slash == NULL) return false;
+        if (slash == path) slash[1] = '\0'; else *slash = '\0';
+        struct stat status;
+        if (stat(path, &status) != 0) return false;
+        if (status.st_uid != getuid() && status.st_uid != 0) return false;
+        if ((status.st_mode & 022) != 0 && (status.st_mode & S_ISVTX) == 0) return false;
+        if (strcmp(path, "/") == 0) return true;
+    }
+}
+
+/* inspectRuntimeDir: a real directory of ours that nobody else can write, under ancestors nobody else can swap it
+ * in, and a socket path that fits whole. */
+bool runtime_dir_is_safe(const char *runtime_dir, const char *socket_path) {
+    if (strlen(socket_path) > MAX_SOCKET_PATH_BYTES) return false;
+    struct stat status;
+    if (lstat(runtime_dir, &status) != 0) return false;
+    if (!S_ISDIR(status.st_mode) || status.st_uid != getuid() || (status.st_mode & 022) != 0) return false;
+    if (!ancestors_are_safe(runtime_dir)) return false;
+    return lstat(socket_path, &status) == 0 && S_ISSOCK(status.st_mode);
+}
+
+/* The process at the other end of the socket is this user's (a daemon of ours), checked on the connection itself, so
+ * that no swap of the directory between the check above and the connect can hand the request to someone else. */
+bool peer_is_ours(int fd) {
+#if defined(SO_PEERCRED)
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return false;
+    return credentials.uid == getuid();
+#else
+    uid_t uid;
+    gid_t gid;
+    if (getpeereid(fd, &uid, &gid) != 0) return false;
+    return uid == getuid();
+#endif
+}
