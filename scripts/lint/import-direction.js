@@ -105,6 +105,14 @@ export const importDirection = {
       ImportExpression: (node) => {
         if (node.source.type === 'Literal') check(node.source, node.source.value);
       },
+      // TypeScript's own forms: `typeof import('../x.js')` in a type, and `import x = require('../x.js')`.
+      TSImportType: (node) => {
+        const literal = node.argument?.type === 'TSLiteralType' ? node.argument.literal : node.argument;
+        if (literal?.type === 'Literal') check(literal, literal.value);
+      },
+      TSExternalModuleReference: (node) => {
+        if (node.expression.type === 'Literal') check(node.expression, node.expression.value);
+      },
     };
   },
 };
