@@ -1,8 +1,8 @@
-import { CredrelayCommand } from '../../cli/base-command.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
 import { Args } from '@oclif/core';
-import { assertSecretName } from '../../core/secrets/secret-name.js';
-import { createSecretVault } from '../../core/secrets/secret-vault.js';
-import { composeCommandRouter } from '../../cli/secret-store.js';
+import { assertSecretName } from '../../../core/secrets/secret-name.js';
+import { createSecretVault } from '../../../core/secrets/secret-vault.js';
+import { composeCommandRouter } from '../../shared/secret-store.js';
 
 export default class SecretsUnsetCommand extends CredrelayCommand {
   static override summary = 'Remove a named secret from the OS keychain (or the encrypted file store).';

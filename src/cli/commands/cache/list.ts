@@ -1,7 +1,7 @@
-import type { CacheRow } from '../../core/wire/contract.js';
-import { CredrelayCommand } from '../../cli/base-command.js';
+import type { CacheRow } from '../../../core/wire/contract.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
 
-import { askDaemon } from '../../cli/daemon-connection.js';
+import { askDaemon } from '../../shared/daemon-connection.js';
 
 export default class CacheListCommand extends CredrelayCommand {
   static override summary = 'List the tokens the daemon holds: registry, provider, expiry. Never a secret.';

@@ -1,6 +1,6 @@
-import { CredrelayCommand } from '../../cli/base-command.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
 import { Args } from '@oclif/core';
-import { askDaemon } from '../../cli/daemon-connection.js';
+import { askDaemon } from '../../shared/daemon-connection.js';
 
 export default class CacheClearCommand extends CredrelayCommand {
   static override summary = 'Forget cached tokens, for every registry or for one; the next request fetches afresh.';

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
-import { CredrelayCommand } from '../cli/base-command.js';
-import { composeCommandRouter } from '../cli/secret-store.js';
-import { parseRegistry } from '../core/registry/identity.js';
+import { CredrelayCommand } from '../shared/base-command.js';
+import { composeCommandRouter } from '../shared/secret-store.js';
+import { parseRegistry } from '../../core/registry/identity.js';
 
 export default class LogoutCommand extends CredrelayCommand {
   static override summary =

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { CredrelayError } from '../core/errors.js';
-import { type RegistryIdentity, isLoopback } from '../core/registry/identity.js';
+import { CredrelayError } from '../../core/errors.js';
+import { type RegistryIdentity, isLoopback } from '../../core/registry/identity.js';
 
 /** Every request of a login check has this long. */
 const REQUEST_TIMEOUT_MS = 10_000;

@@ -1,10 +1,10 @@
 import { Args, Flags } from '@oclif/core';
-import { CredrelayCommand } from '../cli/base-command.js';
-import { composeCommandRouter, storeName } from '../cli/secret-store.js';
-import { readSecretFromUser } from '../cli/read-secret.js';
-import { CredrelayError } from '../core/errors.js';
-import { parseRegistry } from '../core/registry/identity.js';
-import { verifyLogin } from '../cli/login-check.js';
+import { CredrelayCommand } from '../shared/base-command.js';
+import { composeCommandRouter, storeName } from '../shared/secret-store.js';
+import { readSecretFromUser } from '../shared/read-secret.js';
+import { CredrelayError } from '../../core/errors.js';
+import { parseRegistry } from '../../core/registry/identity.js';
+import { verifyLogin } from '../shared/login-check.js';
 
 export default class LoginCommand extends CredrelayCommand {
   static override summary =

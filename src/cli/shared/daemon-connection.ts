@@ -1,11 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import { requestThroughDaemon } from '../client/daemon-client.js';
-import { DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } from '../core/wire/transport.js';
-import type { DaemonStatus, WireOp, WireRequest, WireResult } from '../core/wire/contract.js';
-import { CredrelayError } from '../core/errors.js';
-import { type CredrelayPaths, resolvePaths } from '../core/paths.js';
-import { isCredrelayDaemon, readPidFile } from '../core/util/process.js';
-import { packageVersion } from '../core/version.js';
+import { requestThroughDaemon } from '../../client/daemon-client.js';
+import { DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } from '../../core/wire/transport.js';
+import type { DaemonStatus, WireOp, WireRequest, WireResult } from '../../core/wire/contract.js';
+import { CredrelayError } from '../../core/errors.js';
+import { type CredrelayPaths, resolvePaths } from '../../core/paths.js';
+import { isCredrelayDaemon, readPidFile } from '../../core/util/process.js';
+import { packageVersion } from '../../core/version.js';
 
 /**
  * Asks the running daemon something on behalf of a command. Never starts one: a status question must not change

@@ -1,9 +1,9 @@
-import { CredrelayCommand } from '../../cli/base-command.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
 import { Args } from '@oclif/core';
-import { readSecretFromUser } from '../../cli/read-secret.js';
-import { assertSecretName } from '../../core/secrets/secret-name.js';
-import { createSecretVault } from '../../core/secrets/secret-vault.js';
-import { composeCommandRouter, storeName } from '../../cli/secret-store.js';
+import { readSecretFromUser } from '../../shared/read-secret.js';
+import { assertSecretName } from '../../../core/secrets/secret-name.js';
+import { createSecretVault } from '../../../core/secrets/secret-vault.js';
+import { composeCommandRouter, storeName } from '../../shared/secret-store.js';
 
 export default class SecretsSetCommand extends CredrelayCommand {
   static override summary =

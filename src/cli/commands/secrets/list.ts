@@ -1,7 +1,7 @@
-import { CredrelayCommand } from '../../cli/base-command.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
 
-import { createSecretVault } from '../../core/secrets/secret-vault.js';
-import { composeCommandRouter } from '../../cli/secret-store.js';
+import { createSecretVault } from '../../../core/secrets/secret-vault.js';
+import { composeCommandRouter } from '../../shared/secret-store.js';
 
 export default class SecretsListCommand extends CredrelayCommand {
   static override summary = 'List the names of stored secrets (never their values).';

@@ -1,8 +1,8 @@
-import { CredrelayCommand } from '../cli/base-command.js';
-import { resolvePaths } from '../core/paths.js';
-import { packageVersion } from '../core/version.js';
-import { otherDaemons } from '../core/wire/daemon-room.js';
-import { sendRequest } from '../core/wire/transport.js';
+import { CredrelayCommand } from '../shared/base-command.js';
+import { resolvePaths } from '../../core/paths.js';
+import { packageVersion } from '../../core/version.js';
+import { otherDaemons } from '../../core/wire/daemon-room.js';
+import { sendRequest } from '../../core/wire/transport.js';
 
 export default class LockCommand extends CredrelayCommand {
   static override summary = 'Lock the encrypted file store: every daemon of yours forgets its key.';

@@ -1,8 +1,8 @@
-import { CredrelayCommand } from '../../cli/base-command.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
 
-import { launchDaemon } from '../../client/launcher.js';
-import { askDaemon } from '../../cli/daemon-connection.js';
-import { resolvePaths } from '../../core/paths.js';
+import { launchDaemon } from '../../../client/launcher.js';
+import { askDaemon } from '../../shared/daemon-connection.js';
+import { resolvePaths } from '../../../core/paths.js';
 
 export default class DaemonStartCommand extends CredrelayCommand {
   static override summary = 'Start the daemon in the background.';

@@ -1,7 +1,7 @@
-import { CredrelayCommand } from '../../cli/base-command.js';
-import { type DaemonState, describeDaemonState, probeDaemon } from '../../cli/daemon-connection.js';
-import type { DaemonStatus } from '../../core/wire/contract.js';
-import { resolvePaths } from '../../core/paths.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
+import { type DaemonState, describeDaemonState, probeDaemon } from '../../shared/daemon-connection.js';
+import type { DaemonStatus } from '../../../core/wire/contract.js';
+import { resolvePaths } from '../../../core/paths.js';
 
 export default class DaemonStatusCommand extends CredrelayCommand {
   static override summary =

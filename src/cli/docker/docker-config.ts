@@ -1,10 +1,10 @@
-import { findCredentialHelper } from '../core/util/credential-helper-path.js';
+import { findCredentialHelper } from '../../core/util/credential-helper-path.js';
 import { lstatSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CredrelayError } from '../core/errors.js';
-import { parseRegistry } from '../core/registry/identity.js';
-import { replaceFileAtomically } from '../core/util/atomic-file.js';
+import { CredrelayError } from '../../core/errors.js';
+import { parseRegistry } from '../../core/registry/identity.js';
+import { replaceFileAtomically } from '../../core/util/atomic-file.js';
 
 export const HELPER_NAME = 'credrelay';
 

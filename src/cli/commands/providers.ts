@@ -1,5 +1,5 @@
-import { composeConfiguredRouter } from '../compose.js';
-import { CredrelayCommand } from '../cli/base-command.js';
+import { composeConfiguredRouter } from '../../compose.js';
+import { CredrelayCommand } from '../shared/base-command.js';
 
 export default class ProvidersCommand extends CredrelayCommand {
   static override summary = 'List the providers (built-in and from plugins), their host patterns and options.';

@@ -1,4 +1,4 @@
-import { CredrelayError } from '../core/errors.js';
+import { CredrelayError } from '../../core/errors.js';
 
 /** A secret value can be a key file, but not a disk image. */
 const MAX_SECRET_BYTES = 64 * 1024;

@@ -1,11 +1,11 @@
 import { Args } from '@oclif/core';
-import { askDaemon } from '../cli/daemon-connection.js';
-import { CredrelayCommand } from '../cli/base-command.js';
-import { commandRouting, describeStore } from '../cli/secret-store.js';
-import { parseRegistry } from '../core/registry/identity.js';
-import { jobIdentityLine } from '../routing/job-identity.js';
-import { EVERY_REGISTRY } from '../routing/router.js';
-import { referencedSecret } from '../core/secrets/secret-name.js';
+import { askDaemon } from '../shared/daemon-connection.js';
+import { CredrelayCommand } from '../shared/base-command.js';
+import { commandRouting, describeStore } from '../shared/secret-store.js';
+import { parseRegistry } from '../../core/registry/identity.js';
+import { jobIdentityLine } from '../../routing/job-identity.js';
+import { EVERY_REGISTRY } from '../../routing/router.js';
+import { referencedSecret } from '../../core/secrets/secret-name.js';
 
 export default class RouteCommand extends CredrelayCommand {
   static override summary = 'Explain which provider answers for a registry, and why.';

@@ -1,5 +1,5 @@
 import { Command } from '@oclif/core';
-import { type CredrelayError, isCredrelayError } from '../core/errors.js';
+import { type CredrelayError, isCredrelayError } from '../../core/errors.js';
 
 /** Every credrelay command: a CredrelayError is already a message for people, so it is printed as one line, exit 1. */
 export abstract class CredrelayCommand extends Command {

@@ -2,18 +2,18 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, 
 import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
-import { composeRouter } from '../compose.js';
-import { commandSecretStore } from '../cli/secret-store.js';
-import { describeDaemonState, probeDaemon } from '../cli/daemon-connection.js';
-import { inspectRuntimeDir } from '../core/wire/runtime-dir.js';
-import { type Config, loadConfig, parseConfig } from '../core/config.js';
+import { composeRouter } from '../../compose.js';
+import { commandSecretStore } from '../shared/secret-store.js';
+import { describeDaemonState, probeDaemon } from '../shared/daemon-connection.js';
+import { inspectRuntimeDir } from '../../core/wire/runtime-dir.js';
+import { type Config, loadConfig, parseConfig } from '../../core/config.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
-import { toCredrelayError } from '../core/errors.js';
-import { REGISTRY_SERVICE } from '../core/keychain/secret-store.js';
-import { resolvePaths } from '../core/paths.js';
-import { withDeadline } from '../core/util/deadline.js';
-import { jobIdentityLine } from '../routing/job-identity.js';
-import { packageVersion } from '../core/version.js';
+import { toCredrelayError } from '../../core/errors.js';
+import { REGISTRY_SERVICE } from '../../core/keychain/secret-store.js';
+import { resolvePaths } from '../../core/paths.js';
+import { withDeadline } from '../../core/util/deadline.js';
+import { jobIdentityLine } from '../../routing/job-identity.js';
+import { packageVersion } from '../../core/version.js';
 
 /** One line of `credrelay doctor`. */
 export interface CheckResult {

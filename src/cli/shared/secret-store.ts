@@ -1,11 +1,11 @@
-import { configuredStore, composeRouter } from '../compose.js';
-import { type Config, loadConfig } from '../core/config.js';
-import { CredrelayError } from '../core/errors.js';
-import type { SecretStore, StoreDescription } from '../core/keychain/secret-store.js';
-import { resolvePaths } from '../core/paths.js';
-import type { Router } from '../routing/router.js';
-import { type StoreCall, type StoreCallResult, failureError } from '../core/wire/contract.js';
-import { requestThroughDaemon } from '../client/daemon-client.js';
+import { configuredStore, composeRouter } from '../../compose.js';
+import { type Config, loadConfig } from '../../core/config.js';
+import { CredrelayError } from '../../core/errors.js';
+import type { SecretStore, StoreDescription } from '../../core/keychain/secret-store.js';
+import { resolvePaths } from '../../core/paths.js';
+import type { Router } from '../../routing/router.js';
+import { type StoreCall, type StoreCallResult, failureError } from '../../core/wire/contract.js';
+import { requestThroughDaemon } from '../../client/daemon-client.js';
 
 /**
  * The secret store a command uses. The OS keychain, and the file store with a key file, are opened in the command's

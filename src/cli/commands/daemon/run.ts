@@ -1,6 +1,6 @@
-import { CredrelayCommand } from '../../cli/base-command.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
 
-import { runDaemon } from '../../daemon/run.js';
+import { runDaemon } from '../../../daemon/run.js';
 
 export default class DaemonRunCommand extends CredrelayCommand {
   static override summary = 'Run the daemon in the foreground, for systemd, launchd or debugging.';

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { Flags } from '@oclif/core';
-import { CredrelayCommand } from '../cli/base-command.js';
-import { readSecretFromUser } from '../cli/read-secret.js';
-import { requestThroughDaemon } from '../client/daemon-client.js';
-import { CredrelayError } from '../core/errors.js';
-import { resolvePaths } from '../core/paths.js';
-import { failureError } from '../core/wire/contract.js';
+import { CredrelayCommand } from '../shared/base-command.js';
+import { readSecretFromUser } from '../shared/read-secret.js';
+import { requestThroughDaemon } from '../../client/daemon-client.js';
+import { CredrelayError } from '../../core/errors.js';
+import { resolvePaths } from '../../core/paths.js';
+import { failureError } from '../../core/wire/contract.js';
 
 export default class UnlockCommand extends CredrelayCommand {
   static override summary =

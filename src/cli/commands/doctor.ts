@@ -1,4 +1,4 @@
-import { CredrelayCommand } from '../cli/base-command.js';
+import { CredrelayCommand } from '../shared/base-command.js';
 import { type CheckResult, runChecks } from '../doctor/checks.js';
 
 const MARK = { ok: '✓', warn: '!', fail: '✗' } as const;

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { CredrelayCommand } from '../cli/base-command.js';
+import { CredrelayCommand } from '../shared/base-command.js';
 import {
   type DockerConfigPlan,
   type ReplacedHelpers,

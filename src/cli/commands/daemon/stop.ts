@@ -1,11 +1,11 @@
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { Flags } from '@oclif/core';
-import { CredrelayCommand } from '../../cli/base-command.js';
-import { askDaemon, probeDaemon } from '../../cli/daemon-connection.js';
-import { waitUntilGone } from '../../client/launcher.js';
-import { resolvePaths } from '../../core/paths.js';
-import { isAlive, isCredrelayDaemon } from '../../core/util/process.js';
-import { otherDaemons } from '../../core/wire/daemon-room.js';
+import { CredrelayCommand } from '../../shared/base-command.js';
+import { askDaemon, probeDaemon } from '../../shared/daemon-connection.js';
+import { waitUntilGone } from '../../../client/launcher.js';
+import { resolvePaths } from '../../../core/paths.js';
+import { isAlive, isCredrelayDaemon } from '../../../core/util/process.js';
+import { otherDaemons } from '../../../core/wire/daemon-room.js';
 
 export default class DaemonStopCommand extends CredrelayCommand {
   static override summary = "Stop this environment's daemon; cached tokens are forgotten.";
