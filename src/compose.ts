@@ -13,11 +13,11 @@ import { createAcrProvider } from '../plugins/acr/index.js';
 import type { TokenCache } from './cache/token-cache.js';
 import { type Config, loadConfig } from './core/config.js';
 import type { Logger } from './core/logger.js';
-import { openCredentialStore } from './core/keychain/credential-store.js';
-import { REGISTRY_SERVICE, type SecretStore } from './core/keychain/secret-store.js';
+import { openStore } from './core/store/open-store.js';
+import { REGISTRY_SERVICE, type SecretStore } from './core/store/secret-store.js';
 import { resolvePaths } from './core/paths.js';
 import type { Provider } from './core/provider.js';
-import { createSecretResolver, createSecretVault } from './core/secrets/secret-vault.js';
+import { createSecretResolver, createNamedSecrets } from './core/secrets/named-secrets.js';
 import { loadProviderSet } from './routing/provider-set.js';
 import { type Router, createRouter } from './routing/router.js';
 
@@ -48,7 +48,7 @@ export async function composeRouter(options: CompositionOptions): Promise<Router
   const keychain = createKeychainProvider({ store, service: REGISTRY_SERVICE });
   const providers = await loadProviderSet(options.config, keychain, builtinProviders());
   return createRouter(providers, {
-    resolveSecret: createSecretResolver(createSecretVault(store)),
+    resolveSecret: createSecretResolver(createNamedSecrets(store)),
     ...(options.cache ? { cache: options.cache } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
@@ -56,7 +56,7 @@ export async function composeRouter(options: CompositionOptions): Promise<Router
 
 /** The secret store a configuration names (`"store"`), at the user's paths: the keychain capability. */
 export const configuredStore = (config: Config, storePath = resolvePaths().storePath): SecretStore =>
-  openCredentialStore({ setting: config.store, filePath: storePath, configPath: config.path });
+  openStore({ setting: config.store, filePath: storePath, configPath: config.path });
 
 /** The router of the user's configuration file (`$CREDRELAY_CONFIG`, or the XDG default), for one process. */
 export const composeConfiguredRouter = (): Promise<Router> =>

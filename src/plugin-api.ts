@@ -30,7 +30,7 @@ export {
 export { type RegistryIdentity, isLoopback, isLoopbackHost, parseRegistry } from './core/registry/identity.js';
 export type { RegistryPattern } from './core/registry/registry-pattern.js';
 /** The keychain capability a storage provider is handed by the composition root (OS keychain or file store). */
-export type { FoundCredential, SecretStore } from './core/keychain/secret-store.js';
+export type { FoundCredential, SecretStore } from './core/store/secret-store.js';
 /** `$NAME` references in route options, resolved through `ProviderContext.resolveSecret`. */
 export { SECRET_NAME, referencedSecret } from './core/secrets/secret-name.js';
 /**

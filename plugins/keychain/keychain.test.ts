@@ -1,4 +1,4 @@
-import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
+import { REGISTRY_SERVICE } from '../../src/core/store/secret-store.js';
 import { describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { runProviderContract, testContext } from '../../src/testing/provider-contract.js';

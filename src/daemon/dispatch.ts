@@ -1,7 +1,7 @@
 import { CredrelayError, toCredrelayError } from '../core/errors.js';
-import { unlockFileStore } from '../core/keychain/file-store.js';
-import type { SecretStore } from '../core/keychain/secret-store.js';
-import { forgetUnlockedKeys } from '../core/keychain/store-key.js';
+import { unlockFileStore } from '../core/store/file-store.js';
+import type { SecretStore } from '../core/store/secret-store.js';
+import { forgetUnlockedKeys } from '../core/store/store-key.js';
 import type { CredrelayPaths } from '../core/paths.js';
 import { parseRegistry } from '../core/registry/identity.js';
 import {

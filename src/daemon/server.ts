@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, lstatSync, rmSync, utimesSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { CredrelayError, toCredrelayError } from '../core/errors.js';
-import { holdsUnlockedKeys } from '../core/keychain/store-key.js';
+import { holdsUnlockedKeys } from '../core/store/store-key.js';
 import type { Logger } from '../core/logger.js';
 import type { CredrelayPaths } from '../core/paths.js';
 import type { DaemonStatus, WireReply, WireRequest } from '../core/wire/contract.js';

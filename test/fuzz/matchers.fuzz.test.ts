@@ -1,4 +1,4 @@
-import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
+import { REGISTRY_SERVICE } from '../../src/core/store/secret-store.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';

@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { createFileStore } from '../../src/core/keychain/file-store.js';
-import { createStoreKeySource } from '../../src/core/keychain/store-key.js';
+import { createFileStore } from '../../src/core/store/file-store.js';
+import { createStoreKeySource } from '../../src/core/store/store-key.js';
 import { REPO_ROOT } from '../support/helper.js';
 import { makeTempDir } from '../support/temp.js';
 
@@ -18,8 +18,8 @@ const ROUNDS = 10;
 
 /** One writer: waits for the start time, then stores one record through the built file store. */
 const WRITER = `
-import { createFileStore } from ${JSON.stringify(join(REPO_ROOT, 'dist/src/core/keychain/file-store.js'))};
-import { createStoreKeySource } from ${JSON.stringify(join(REPO_ROOT, 'dist/src/core/keychain/store-key.js'))};
+import { createFileStore } from ${JSON.stringify(join(REPO_ROOT, 'dist/src/core/store/file-store.js'))};
+import { createStoreKeySource } from ${JSON.stringify(join(REPO_ROOT, 'dist/src/core/store/store-key.js'))};
 const [path, account, startAt] = process.argv.slice(1);
 const store = createFileStore({ path, keys: createStoreKeySource(process.env), lockTimeoutMs: 20000 });
 while (Date.now() < Number(startAt)) {}

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGarProvider } from '../../plugins/gar/index.js';
 import { parseRegistry } from '../../src/core/registry/identity.js';
-import { createSecretResolver, createSecretVault } from '../../src/core/secrets/secret-vault.js';
-import { createOsKeychain } from '../../src/core/keychain/os-keychain.js';
+import { createSecretResolver, createNamedSecrets } from '../../src/core/secrets/named-secrets.js';
+import { createOsKeychain } from '../../src/core/store/os-keychain.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 import {
   type MetadataServer,
@@ -190,7 +190,7 @@ describe('other credential sources', () => {
     const provider = createGarProvider({ tokenOptions: { transporter } });
     const context = {
       ...testContext({ keySecret: 'GOOGLE_AR_KEY' }),
-      resolveSecret: createSecretResolver(createSecretVault(createOsKeychain())),
+      resolveSecret: createSecretResolver(createNamedSecrets(createOsKeychain())),
     };
     const credential = await provider.get(parseRegistry('us-docker.pkg.dev'), context);
     expect(credential).toMatchObject({ username: 'oauth2accesstoken', secret: 'ya29.from-key' });

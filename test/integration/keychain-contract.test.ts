@@ -1,7 +1,7 @@
-import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
+import { REGISTRY_SERVICE } from '../../src/core/store/secret-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
-import { createOsKeychain } from '../../src/core/keychain/os-keychain.js';
+import { createOsKeychain } from '../../src/core/store/os-keychain.js';
 import { parseRegistry } from '../../src/core/registry/identity.js';
 import { testContext } from '../../src/testing/provider-contract.js';
 import { runStorageProviderContract } from '../contract/storage-provider.js';

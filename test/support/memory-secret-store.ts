@@ -1,4 +1,4 @@
-import type { SecretStore } from '../../src/core/keychain/secret-store.js';
+import type { SecretStore } from '../../src/core/store/secret-store.js';
 
 /** A secret store over a Map: the stand-in for the OS keychain in unit tests. */
 export function memorySecretStore(): SecretStore & { items: Map<string, string> } {

@@ -1,4 +1,4 @@
-import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
+import { REGISTRY_SERVICE } from '../../src/core/store/secret-store.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

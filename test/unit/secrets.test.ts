@@ -1,4 +1,4 @@
-import { REGISTRY_SERVICE } from '../../src/core/keychain/secret-store.js';
+import { REGISTRY_SERVICE } from '../../src/core/store/secret-store.js';
 import { describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
 import { builtinProviders } from '../../src/compose.js';
@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/core/config.js';
 import { CredrelayError } from '../../src/core/errors.js';
 import { loadProviderSet } from '../../src/routing/provider-set.js';
 import { assertSecretName, referencedSecret } from '../../src/core/secrets/secret-name.js';
-import { createSecretResolver, createSecretVault } from '../../src/core/secrets/secret-vault.js';
+import { createSecretResolver, createNamedSecrets } from '../../src/core/secrets/named-secrets.js';
 import { memorySecretStore } from '../support/memory-secret-store.js';
 
 describe('secret names and references', () => {
@@ -25,7 +25,7 @@ describe('secret names and references', () => {
 describe('secret vault and resolver', () => {
   it('keeps values under their own keychain service, apart from registry credentials', async () => {
     const store = memorySecretStore();
-    const vault = createSecretVault(store);
+    const vault = createNamedSecrets(store);
     await vault.set('B_TOKEN', 'b');
     await vault.set('A_TOKEN', 'a');
     expect(await vault.names()).toEqual(['A_TOKEN', 'B_TOKEN']);
@@ -36,7 +36,7 @@ describe('secret vault and resolver', () => {
   });
 
   it('resolves from the keychain first, then the environment', async () => {
-    const vault = createSecretVault(memorySecretStore());
+    const vault = createNamedSecrets(memorySecretStore());
     await vault.set('BOTH', 'from-keychain');
     const resolve = createSecretResolver(vault, { BOTH: 'from-env', ONLY_ENV: 'env-value' });
     expect(await resolve('BOTH')).toBe('from-keychain');
@@ -47,7 +47,7 @@ describe('secret vault and resolver', () => {
   });
 
   it('still finds a secret in the environment when the keychain cannot be read, and says why when it cannot', async () => {
-    const broken = createSecretVault({
+    const broken = createNamedSecrets({
       ...memorySecretStore(),
       getPassword: async () => {
         throw new CredrelayError('KEYCHAIN_LOCKED', 'the OS keychain is locked');

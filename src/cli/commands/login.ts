@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { CredrelayCommand } from '../shared/base-command.js';
-import { composeCommandRouter, storeName } from '../shared/secret-store.js';
+import { composeCommandRouter, storeName } from '../shared/command-store.js';
 import { readSecretFromUser } from '../shared/read-secret.js';
 import { CredrelayError } from '../../core/errors.js';
 import { parseRegistry } from '../../core/registry/identity.js';

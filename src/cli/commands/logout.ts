@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { CredrelayCommand } from '../shared/base-command.js';
-import { composeCommandRouter } from '../shared/secret-store.js';
+import { composeCommandRouter } from '../shared/command-store.js';
 import { parseRegistry } from '../../core/registry/identity.js';
 
 export default class LogoutCommand extends CredrelayCommand {

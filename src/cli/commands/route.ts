@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { askDaemon } from '../shared/daemon-connection.js';
 import { CredrelayCommand } from '../shared/base-command.js';
-import { commandRouting, describeStore } from '../shared/secret-store.js';
+import { commandRouting, describeStore } from '../shared/command-store.js';
 import { parseRegistry } from '../../core/registry/identity.js';
 import { jobIdentityLine } from '../../routing/job-identity.js';
 import { EVERY_REGISTRY } from '../../routing/router.js';

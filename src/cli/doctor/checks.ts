@@ -3,13 +3,13 @@ import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import { composeRouter } from '../../compose.js';
-import { commandSecretStore } from '../shared/secret-store.js';
+import { commandStore } from '../shared/command-store.js';
 import { describeDaemonState, probeDaemon } from '../shared/daemon-connection.js';
 import { inspectRuntimeDir } from '../../core/wire/runtime-dir.js';
 import { type Config, loadConfig, parseConfig } from '../../core/config.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
 import { toCredrelayError } from '../../core/errors.js';
-import { REGISTRY_SERVICE } from '../../core/keychain/secret-store.js';
+import { REGISTRY_SERVICE } from '../../core/store/secret-store.js';
 import { resolvePaths } from '../../core/paths.js';
 import { withDeadline } from '../../core/util/deadline.js';
 import { jobIdentityLine } from '../../routing/job-identity.js';
@@ -154,7 +154,7 @@ async function checkSecretStore(): Promise<CheckResult> {
     config = parseConfig({});
   }
   const check = config.store === 'file' ? 'file store' : 'keychain';
-  const store = commandSecretStore(config);
+  const store = commandStore(config);
   try {
     const description = await store.describe?.();
     if (description !== undefined && !description.usable) throw new Error(description.detail);
@@ -213,7 +213,7 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
   let config;
   try {
     config = loadConfig(path);
-    router = await composeRouter({ config, store: commandSecretStore(config) });
+    router = await composeRouter({ config, store: commandStore(config) });
   } catch (error) {
     return [
       fail(

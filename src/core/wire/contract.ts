@@ -12,7 +12,7 @@
  * whatever the version. So both sides always speak the same revision of this file.
  */
 import { CredrelayError, type ErrorCode } from '../errors.js';
-import type { FoundCredential, StoreDescription } from '../keychain/secret-store.js';
+import type { FoundCredential, StoreDescription } from '../store/secret-store.js';
 import { MAX_STORE_BYTES } from '../protocol/codec.js';
 import { type ProtocolAction, type ProtocolReply, isProtocolAction } from '../protocol/handler.js';
 import { MAX_KUBELET_REQUEST_BYTES } from '../protocol/kubelet-limits.js';

@@ -1,7 +1,7 @@
 import { CredrelayCommand } from '../../shared/base-command.js';
 
-import { createSecretVault } from '../../../core/secrets/secret-vault.js';
-import { composeCommandRouter } from '../../shared/secret-store.js';
+import { createNamedSecrets } from '../../../core/secrets/named-secrets.js';
+import { composeCommandRouter } from '../../shared/command-store.js';
 
 export default class SecretsListCommand extends CredrelayCommand {
   static override summary = 'List the names of stored secrets (never their values).';
@@ -13,7 +13,7 @@ export default class SecretsListCommand extends CredrelayCommand {
   async run(): Promise<string[]> {
     await this.parse(SecretsListCommand); // oclif warns about a command that never parses its arguments
     await this.parse(SecretsListCommand); // oclif warns about a command that never parses its arguments
-    const names = await createSecretVault((await composeCommandRouter()).store).names();
+    const names = await createNamedSecrets((await composeCommandRouter()).store).names();
     if (names.length === 0) this.log('no secrets are stored');
     for (const name of names) this.log(name);
     return names;

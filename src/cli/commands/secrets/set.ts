@@ -2,8 +2,8 @@ import { CredrelayCommand } from '../../shared/base-command.js';
 import { Args } from '@oclif/core';
 import { readSecretFromUser } from '../../shared/read-secret.js';
 import { assertSecretName } from '../../../core/secrets/secret-name.js';
-import { createSecretVault } from '../../../core/secrets/secret-vault.js';
-import { composeCommandRouter, storeName } from '../../shared/secret-store.js';
+import { createNamedSecrets } from '../../../core/secrets/named-secrets.js';
+import { composeCommandRouter, storeName } from '../../shared/command-store.js';
 
 export default class SecretsSetCommand extends CredrelayCommand {
   static override summary =
@@ -35,7 +35,7 @@ Names are shell-style: letters, digits and _, not starting with a digit. Values 
     }
     if (value.length === 0) this.error(`no value given for ${name}; nothing was stored`, { exit: 1 });
     const { config, store } = await composeCommandRouter();
-    await createSecretVault(store).set(name, value);
+    await createNamedSecrets(store).set(name, value);
     this.log(`stored secret ${name} in ${storeName(config)}`);
   }
 }

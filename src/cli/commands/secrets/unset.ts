@@ -1,8 +1,8 @@
 import { CredrelayCommand } from '../../shared/base-command.js';
 import { Args } from '@oclif/core';
 import { assertSecretName } from '../../../core/secrets/secret-name.js';
-import { createSecretVault } from '../../../core/secrets/secret-vault.js';
-import { composeCommandRouter } from '../../shared/secret-store.js';
+import { createNamedSecrets } from '../../../core/secrets/named-secrets.js';
+import { composeCommandRouter } from '../../shared/command-store.js';
 
 export default class SecretsUnsetCommand extends CredrelayCommand {
   static override summary = 'Remove a named secret from the OS keychain (or the encrypted file store).';
@@ -14,7 +14,7 @@ export default class SecretsUnsetCommand extends CredrelayCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(SecretsUnsetCommand);
     const name = assertSecretName(args.name);
-    const removed = await createSecretVault((await composeCommandRouter()).store).unset(name);
+    const removed = await createNamedSecrets((await composeCommandRouter()).store).unset(name);
     this.log(removed ? `removed secret ${name}` : `no secret named ${name} was stored`);
   }
 }

@@ -1,12 +1,12 @@
 import { CredrelayError, isCredrelayError } from '../errors.js';
-import type { SecretStore } from '../keychain/secret-store.js';
+import type { SecretStore } from '../store/secret-store.js';
 import { assertSecretName } from './secret-name.js';
 
 /** The keychain service of credrelay's named secrets, apart from registry credentials. */
 const SECRETS_SERVICE = 'credrelay-secrets';
 
 /** Named secrets (`credrelay secrets set NAME`), kept in the OS keychain or the encrypted file store only. */
-interface SecretVault {
+interface NamedSecrets {
   get(name: string): Promise<string | undefined>;
   set(name: string, value: string): Promise<void>;
   /** Whether there was something to remove. */
@@ -15,7 +15,7 @@ interface SecretVault {
   names(): Promise<string[]>;
 }
 
-export function createSecretVault(store: SecretStore): SecretVault {
+export function createNamedSecrets(store: SecretStore): NamedSecrets {
   return {
     get: async (name) => (await store.getPassword(SECRETS_SERVICE, assertSecretName(name))) ?? undefined,
     set: (name, value) => store.setPassword(SECRETS_SERVICE, assertSecretName(name), value),
@@ -29,7 +29,7 @@ export function createSecretVault(store: SecretStore): SecretVault {
  * (the caller's: each environment has its own daemon). A keychain that cannot be read does not hide a secret that
  * the environment has, which is how CI jobs without a keychain work; a secret set nowhere is an error that names it.
  */
-export function createSecretResolver(vault: SecretVault, env: NodeJS.ProcessEnv = process.env) {
+export function createSecretResolver(vault: NamedSecrets, env: NodeJS.ProcessEnv = process.env) {
   return async (name: string): Promise<string> => {
     let keychainProblem: CredrelayError | undefined;
     try {

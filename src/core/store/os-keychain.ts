@@ -1,5 +1,8 @@
 import { createRequire } from 'node:module';
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
+import type { Operation, ThreadMessage, ThreadReply } from './keychain-thread.js';
 import { CredrelayError } from '../errors.js';
 import { isDefaultCollectionLocked } from './lock-state.js';
 import { KEYCHAIN_TIMEOUT_MS, type SecretStore, type StoreDescription, explainKeychainError } from './secret-store.js';
@@ -13,8 +16,7 @@ import { KEYCHAIN_TIMEOUT_MS, type SecretStore, type StoreDescription, explainKe
  * keychain holds that one thread. Each call has a deadline; once the call the thread is busy with has passed its
  * deadline, the keychain counts as not answering and later calls fail at once instead of queueing behind it.
  *
- * On Linux every entry is pinned to the Secret Service: the library would otherwise fall back silently to the kernel
- * keyring, which forgets everything at reboot, and long-lived credentials must never land there.
+ * The thread's program is keychain-thread.ts (on Linux it pins every entry to the Secret Service).
  */
 interface OsKeychainOptions {
   readonly timeoutMs?: number;
@@ -25,75 +27,6 @@ interface OsKeychainOptions {
 /** Requests a caller may have outstanding before the keychain counts as overwhelmed. */
 const MAX_OUTSTANDING_CALLS = 64;
 
-type Operation =
-  | { readonly op: 'get' | 'delete'; readonly service: string; readonly account: string }
-  | { readonly op: 'set'; readonly service: string; readonly account: string; readonly password: string }
-  | { readonly op: 'find'; readonly service: string }
-  | { readonly op: 'probe' };
-
-/** What the thread answers: a value, or the native error's message (which never holds the password). */
-type WorkerReply =
-  | { readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly id: number; readonly ok: false; readonly message: string; readonly expired?: boolean };
-
-/** The thread's program. It runs in its own isolate, so it is plain CommonJS; `notAfter` skips expired calls. */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-let keyring, loadError;
-try { keyring = require(workerData.modulePath); } catch (error) { loadError = String(error && error.message || error); }
-const pinned = process.platform === 'linux' ? { linux: { store: 'secret-service' } } : undefined;
-// An entry keeps its connection: a lookup through a kept entry takes ~1 ms, through a new one ~8 ms (Secret Service).
-const entries = new Map();
-const entry = (m) => {
-  const key = m.service + '\\0' + m.account;
-  let found = entries.get(key);
-  if (found === undefined) {
-    if (entries.size >= 256) entries.delete(entries.keys().next().value);
-    found = new keyring.Entry(m.service, m.account, pinned);
-    entries.set(key, found);
-  }
-  return found;
-};
-// A kept entry whose connection broke (the bus or the keyring restarted) is dropped and the call tried once afresh.
-const withEntry = (m, use) => {
-  const kept = entries.has(m.service + '\\0' + m.account);
-  try { return use(entry(m)); }
-  catch (error) {
-    entries.delete(m.service + '\\0' + m.account);
-    if (!kept) throw error;
-    return use(entry(m));
-  }
-};
-// Through a kept entry, like every lookup; the kernel keyring is looked at only when the Secret Service is not there.
-const probe = () => {
-  const answer = { platform: process.platform };
-  try { withEntry({ service: 'credrelay-probe', account: 'probe' }, (e) => e.getPassword()); answer.reachable = true; }
-  catch (error) { answer.reachable = false; answer.message = String(error && error.message || error); }
-  if (process.platform === 'linux' && !answer.reachable) {
-    try { new keyring.Entry('credrelay-probe', 'probe', { linux: { store: 'keyutils' } }); answer.kernelKeyring = true; }
-    catch { answer.kernelKeyring = false; }
-  }
-  return answer;
-};
-const operations = {
-  get: (m) => withEntry(m, (e) => e.getPassword()),
-  set: (m) => withEntry(m, (e) => { e.setPassword(m.password); return null; }),
-  delete: (m) => withEntry(m, (e) => e.deletePassword()),
-  find: (m) => keyring.findCredentials(m.service),
-  probe,
-};
-parentPort.on('message', (m) => {
-  let reply;
-  if (Date.now() > m.notAfter) reply = { id: m.id, ok: false, expired: true, message: 'expired' };
-  else if (loadError !== undefined) reply = { id: m.id, ok: false, message: 'LOAD: ' + loadError };
-  else {
-    try { reply = { id: m.id, ok: true, value: operations[m.op](m) }; }
-    catch (error) { reply = { id: m.id, ok: false, message: String(error && error.message || error) }; }
-  }
-  parentPort.postMessage(reply);
-});
-`;
-
 const DOCTOR = 'or run `credrelay doctor`';
 
 function defaultWorker(): Worker {
@@ -101,7 +34,23 @@ function defaultWorker(): Worker {
   const require = createRequire(import.meta.url);
   const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
   const modulePath = require.resolve('@napi-rs/keyring');
-  return new Worker(WORKER_SOURCE, { eval: true, workerData: { modulePath } });
+  return new Worker(threadFile(), { workerData: { role: 'keychain', modulePath } });
+}
+
+/**
+ * The thread's program, keychain-thread.js of the compiled tree: found from this module's place under dist/src/,
+ * which is the same whether this runs from the tree or from the CLI's bundle (dist/src/cli/bundle.cjs); run from
+ * the TypeScript sources (tests), the compiled tree beside them.
+ */
+function threadFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const compiled = `${sep}dist${sep}src${sep}`;
+  const at = here.lastIndexOf(compiled);
+  const tree =
+    at !== -1
+      ? here.slice(0, at + compiled.length)
+      : join(here.slice(0, here.lastIndexOf(`${sep}src${sep}`)), 'dist', 'src');
+  return join(tree, 'core', 'store', 'keychain-thread.js');
 }
 
 interface Pending {
@@ -127,7 +76,7 @@ export function createOsKeychain(options: OsKeychainOptions = {}): SecretStore {
       `the OS keychain did not answer within ${timeoutMs / 1000} s (${what}): it may be locked and waiting for an unlock prompt nobody sees, or stopped; unlock or restart it, ${DOCTOR}`,
     );
 
-  const settle = (reply: WorkerReply): void => {
+  const settle = (reply: ThreadReply): void => {
     unanswered = unanswered.filter((message) => message.id > reply.id); // the thread answers in order
     const call = pending.get(reply.id);
     if (call === undefined) return; // already failed at its deadline
@@ -184,7 +133,8 @@ export function createOsKeychain(options: OsKeychainOptions = {}): SecretStore {
       }, timeoutMs);
       pending.set(id, { what, resolve: resolve as (value: unknown) => void, reject, timer });
       try {
-        thread().postMessage({ ...operation, id, notAfter: deadline });
+        const message: ThreadMessage = { ...operation, id, notAfter: deadline };
+        thread().postMessage(message);
         unanswered.push({ id, deadline });
       } catch {
         pending.delete(id);

@@ -12,7 +12,7 @@ const fileStoreHint = (configPath: string | undefined) =>
 let osKeychain: SecretStore | undefined;
 const sharedOsKeychain = (): SecretStore => (osKeychain ??= createOsKeychain());
 
-interface CredentialStoreOptions {
+interface OpenStoreOptions {
   readonly setting: StoreSetting;
   /** The file store's path (`$XDG_DATA_HOME/credrelay/store.json`). */
   readonly filePath: string;
@@ -22,7 +22,7 @@ interface CredentialStoreOptions {
 }
 
 /** The store for a configuration. */
-export function openCredentialStore(options: CredentialStoreOptions): SecretStore {
+export function openStore(options: OpenStoreOptions): SecretStore {
   if (options.setting === 'file') {
     return createFileStore({ path: options.filePath, keys: createStoreKeySource(options.env, options.configPath) });
   }

@@ -1,7 +1,7 @@
 import { configuredStore, composeRouter } from '../../compose.js';
 import { type Config, loadConfig } from '../../core/config.js';
 import { CredrelayError } from '../../core/errors.js';
-import type { SecretStore, StoreDescription } from '../../core/keychain/secret-store.js';
+import type { SecretStore, StoreDescription } from '../../core/store/secret-store.js';
 import { resolvePaths } from '../../core/paths.js';
 import type { Router } from '../../routing/router.js';
 import { type StoreCall, type StoreCallResult, failureError } from '../../core/wire/contract.js';
@@ -12,7 +12,7 @@ import { requestThroughDaemon } from '../../client/daemon-client.js';
  * own process. A file store unlocked with `credrelay unlock` has its key in the daemon's memory only, so the
  * command's calls go to the daemon, which holds it.
  */
-export function commandSecretStore(config: Config): SecretStore {
+export function commandStore(config: Config): SecretStore {
   if (config.store !== 'file' || process.env.CREDRELAY_STORE_KEY_FILE) return configuredStore(config);
   const call = async (storeCall: StoreCall): Promise<StoreCallResult> => {
     const reply = await askDaemonStore(storeCall);
@@ -90,7 +90,7 @@ export async function describeStore(config: Config, store: SecretStore): Promise
 /** The user's configuration and the store a command uses, and the router they build (still being built). */
 export function commandRouting(): { config: Config; store: SecretStore; router: Promise<Router> } {
   const config = loadConfig(resolvePaths().configPath);
-  const store = commandSecretStore(config);
+  const store = commandStore(config);
   return { config, store, router: composeRouter({ config, store }) };
 }
 
