@@ -7,9 +7,11 @@ import { parseRegistry } from '../../src/core/registry/identity.js';
 import { parseRegistryPattern } from '../../src/core/registry/registry-pattern.js';
 import { deepJson, nastyString, randomBytes, serverLikeString } from './arbitraries.js';
 
-/** Runs `attempt`; it may return or throw a CredrelayError, nothing else, and never slowly. */
+/**
+ * Runs `attempt`; it may return or throw a CredrelayError, nothing else. A parser that backtracks without end on
+ * some input fails as this test's timeout, not by a wall-clock bound per case that a loaded machine would break.
+ */
 function onlyCredrelayErrors(attempt: () => unknown): CredrelayError | undefined {
-  const started = performance.now();
   try {
     attempt();
     return undefined;
@@ -17,8 +19,6 @@ function onlyCredrelayErrors(attempt: () => unknown): CredrelayError | undefined
     expect(error).toBeInstanceOf(CredrelayError);
     expect((error as Error).message).not.toMatch(/[\r\n]/);
     return error as CredrelayError;
-  } finally {
-    expect(performance.now() - started).toBeLessThan(250);
   }
 }
 

@@ -407,12 +407,7 @@ describe('credrelay doctor', () => {
   it('on a broken machine: each failure has a fix, and the exit code is 1', async () => {
     const broken = await startKeyring('locked');
     try {
-      const configDir = join(broken.env.XDG_CONFIG_HOME!, 'credrelay');
-      mkdirSync(configDir, { recursive: true });
-      writeFileSync(
-        join(configDir, 'config.json'),
-        JSON.stringify({ registries: { 'r.example': { provider: 'nope' } } }),
-      );
+      writeCredrelayConfig(broken.env.XDG_CONFIG_HOME!, { registries: { 'r.example': { provider: 'nope' } } });
       const result = await run(CLI, ['doctor'], {
         env: {
           ...broken.env,

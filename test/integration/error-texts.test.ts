@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, NODE_CLIENT, daemonSocketFor, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
+import { writeCredrelayConfig } from '../support/config.js';
 
 /** Error texts quote no secret material: canaries in a config key, a credentials file, kubelet fields, the wire. */
 const CANARY = 'Pa55w0rd-CANARY-7731';
@@ -23,10 +24,9 @@ const logText = () => readFileSync(join(session.env.XDG_STATE_HOME!, 'credrelay'
 
 describe('error texts never quote secrets', () => {
   it('a registries key with a password in it: not in get, doctor --json or the log', async () => {
-    writeFileSync(
-      join(configDir, 'config.json'),
-      JSON.stringify({ registries: { [`https://alice:${CANARY}@registry.example`]: { provider: 'keychain' } } }),
-    );
+    writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+      registries: { [`https://alice:${CANARY}@registry.example`]: { provider: 'keychain' } },
+    });
     const env = { ...session.env, CREDRELAY_LOG_LEVEL: 'debug' };
     const get = await runHelper('get', 'registry.example', env);
     expect(get.code).toBe(1);
@@ -34,7 +34,7 @@ describe('error texts never quote secrets', () => {
     const doctor = await run(CLI, ['doctor', '--json'], { env });
     for (const text of [get.stdout, get.stderr, doctor.stdout, doctor.stderr, logText()])
       expect(text).not.toContain(CANARY);
-    writeFileSync(join(configDir, 'config.json'), '{}');
+    writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {});
   });
 
   it('a GOOGLE_APPLICATION_CREDENTIALS file that is not JSON is not quoted', async () => {

@@ -48,8 +48,7 @@ beforeAll(async () => {
   };
   runtimeDir = join(root.path, 'run', 'credrelay');
   storePath = join(root.path, 'data', 'credrelay', 'store.json');
-  mkdirSync(join(root.path, 'config', 'credrelay'));
-  writeFileSync(join(root.path, 'config', 'credrelay', 'config.json'), JSON.stringify({ store: 'file' }));
+  writeCredrelayConfig(join(root.path, 'config'), { store: 'file' });
   keyFile = join(dir('secrets'), 'store-key');
   writeFileSync(keyFile, `${PASSPHRASE}\n`, { mode: 0o600 });
   client.writeDockerConfig({ credsStore: 'credrelay' });

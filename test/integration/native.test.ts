@@ -14,6 +14,7 @@ import { resolvePaths } from '../../src/core/paths.js';
 import { NODE_CLIENT, REPO_ROOT, helperEnvironment, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { makeTempDir } from '../support/temp.js';
+import { writeCredrelayConfig } from '../support/config.js';
 
 const SANITIZER_ERROR = /AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer/;
 
@@ -70,15 +71,9 @@ beforeAll(async () => {
   native = join(dir.path, 'asan', 'docker-credential-credrelay');
   expect(existsSync(native)).toBe(true);
   // A registries entry whose secret is set nowhere: a `get` failure with both stdout and stderr.
-  const configDir = join(session.env.XDG_CONFIG_HOME!, 'credrelay');
-  mkdirSync(configDir, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(configDir, 'config.json'),
-    JSON.stringify({
-      registries: { 'needs-secret.example': { provider: 'static', username: 'u', password: '$NATIVE_UNSET_SECRET' } },
-    }),
-    { mode: 0o600 },
-  );
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: { 'needs-secret.example': { provider: 'static', username: 'u', password: '$NATIVE_UNSET_SECRET' } },
+  });
 }, 180_000);
 afterAll(async () => {
   // The daemons the suite's own runtime directories got, beside the session's.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
+import { writeCredrelayConfig } from '../support/config.js';
 
 /** docs/examples/gitlab-job-token.mjs is the plugin docs/plugins.md walks through; it must work as documented. */
 const EXAMPLE = join(REPO_ROOT, 'docs', 'examples', 'gitlab-job-token.mjs');
@@ -17,17 +18,14 @@ describe('a plugin loaded through "plugins" in the config, served by the daemon'
     mkdirSync(configDir, { recursive: true });
     // Copied next to the config and named relatively, as a user would.
     writeFileSync(join(configDir, 'gitlab-job-token.mjs'), (await import('node:fs')).readFileSync(EXAMPLE));
-    writeFileSync(
-      join(configDir, 'config.json'),
-      JSON.stringify({
-        plugins: ['./gitlab-job-token.mjs'],
-        // The variable the plugin reads by default: the daemon serves an environment that includes it.
-        environment: ['CI_JOB_TOKEN'],
-        registries: {
-          'registry.gitlab.corp.example': { provider: 'gitlab-job-token', tokenVariable: 'CORP_JOB_TOKEN' },
-        },
-      }),
-    );
+    writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+      plugins: ['./gitlab-job-token.mjs'],
+      // The variable the plugin reads by default: the daemon serves an environment that includes it.
+      environment: ['CI_JOB_TOKEN'],
+      registries: {
+        'registry.gitlab.corp.example': { provider: 'gitlab-job-token', tokenVariable: 'CORP_JOB_TOKEN' },
+      },
+    });
     env = { ...session.env, CI_JOB_TOKEN: 'job-token-canary', CORP_JOB_TOKEN: 'corp-token-canary' };
   });
   afterAll(async () => {

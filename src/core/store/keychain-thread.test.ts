@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ThreadMessage, answer } from './keychain-thread.js';
+import { type Operation, type ThreadMessage, answer } from './keychain-thread.js';
 
 /** A keyring module in memory, counting the entries it makes and able to break one connection. */
 function fakeKeyring() {
@@ -30,7 +30,7 @@ function fakeKeyring() {
   return { module: { Entry, findCredentials: () => [] }, made, breakConnection: () => (breakNext = true) };
 }
 
-const call = (message: Omit<ThreadMessage, 'id' | 'notAfter'>, id = 1, notAfter = Date.now() + 1000) =>
+const call = (message: Operation, id = 1, notAfter = Date.now() + 1000) =>
   ({ ...message, id, notAfter }) as ThreadMessage;
 
 describe('the keychain thread', () => {
