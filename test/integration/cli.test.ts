@@ -404,6 +404,22 @@ describe('credrelay doctor', () => {
     );
   });
 
+  it('headless, with no Secret Service: the keychain check names the file store and where to turn it on', async () => {
+    const headless = await startKeyring('no-secret-service');
+    try {
+      const result = await run(CLI, ['doctor'], { env: headless.env });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `^✗ keychain +.*\\n +fix: on a machine without a keychain \\(a server, a CI runner\\), turn on the encrypted file store with "store": "file" in ${headless.env.XDG_CONFIG_HOME!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/credrelay/config\\.json`,
+          'm',
+        ),
+      );
+    } finally {
+      await headless.stop();
+    }
+  });
+
   it('on a broken machine: each failure has a fix, and the exit code is 1', async () => {
     const broken = await startKeyring('locked');
     try {

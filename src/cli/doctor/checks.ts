@@ -169,7 +169,13 @@ async function checkSecretStore(): Promise<CheckResult> {
     // The store's messages end by pointing at this very command; here, say the rest.
     // Only credrelay's own texts reach here: the store's description, or a store error.
     const message = error instanceof Error ? error.message : toCredrelayError(error).message;
-    return fail(check, message.replace(/,? or run `credrelay doctor`/, ''));
+    const configPath = resolvePaths().configPath;
+    // With the default store, a machine without a keychain has the file store: the fix says so, and where.
+    const fix =
+      config.store === 'auto' && !/"store": "file"/.test(message)
+        ? `on a machine without a keychain (a server, a CI runner), turn on the encrypted file store with "store": "file" in ${configPath}`
+        : undefined;
+    return fail(check, message.replace(/,? or run `credrelay doctor`/, ''), fix);
   }
 }
 
