@@ -1,4 +1,5 @@
-// oclif's list of commands ("explicit" discovery in package.json). oclif imports this file itself, as a module of
-// its own; the commands must be the very classes of the bundle that runs (bin/cli-loader.cjs), not a second copy of
-// the bundle with a second copy of oclif, whose errors the first would not recognise.
-module.exports = { COMMANDS: globalThis.credrelayCommands ?? require('../dist/src/cli/bundle.cjs').COMMANDS };
+// oclif's list of commands ("explicit" discovery in package.json). oclif loads this file itself; the bundle it
+// requires is the one already running (bin/cli-loader.cjs put it in require's cache), so the commands are the very
+// classes of the running oclif, never a second copy whose errors the first would not recognise.
+// test/integration/build.test.ts fails if a second copy is ever compiled.
+module.exports = { COMMANDS: require('../dist/src/cli/bundle.cjs').COMMANDS };

@@ -1,9 +1,9 @@
 import { execute } from '@oclif/core';
 import { COMMANDS } from './commands.js';
 
+// oclif reads the command classes from bin/cli-commands.cjs, which requires this bundle: bin/cli-loader.cjs has put
+// the running instance in require's cache, so that is this very module, not a second copy with a second oclif.
 export { COMMANDS };
-// For bin/cli-commands.cjs: oclif reads the command classes of this very bundle from there.
-(globalThis as { credrelayCommands?: typeof COMMANDS }).credrelayCommands = COMMANDS;
 
 /** Runs the management CLI (oclif) with `args`; both executables end up here for anything but the protocol. */
 export async function runCli(args: readonly string[]): Promise<void> {

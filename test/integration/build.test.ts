@@ -19,6 +19,23 @@ describe('the build', () => {
     expect(rejected).toBe('false');
   });
 
+  it('runs one copy of the CLI bundle: oclif finds its commands in the running one, never a second oclif', () => {
+    // bin/cli-loader.cjs compiles the bundle itself (vm.Script); any other copy would go through Module#_compile.
+    const compiled = node(
+      `const Module = require('node:module');
+       const seen = [];
+       const compile = Module.prototype._compile;
+       Module.prototype._compile = function (content, filename) { seen.push(filename); return compile.apply(this, arguments); };
+       const { loadCli } = require(${JSON.stringify(join(REPO_ROOT, 'bin', 'cli-loader.cjs'))});
+       const write = process.stdout.write.bind(process.stdout);
+       process.stdout.write = () => true;
+       loadCli().exports.runCli(['doctor', '--help']).then(() => {
+         write(JSON.stringify(seen.filter((file) => file.endsWith('bundle.cjs'))));
+       });`,
+    );
+    expect(JSON.parse(compiled)).toEqual([]);
+  });
+
   it('vendors the SDKs: what the daemon imports by name resolves to the bundled copy in dist/node_modules', () => {
     const from = join(REPO_ROOT, 'dist', 'plugins', 'ecr', 'index.js');
     for (const name of [

@@ -3,9 +3,11 @@
 import { appendFileSync } from 'node:fs';
 import Module, { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
-const file = process.env.CREDRELAY_TEST_IMPORTS_FILE;
-register('./record-imports-hooks.mjs', import.meta.url, { data: { file } });
+// The main thread only: `--import` runs again in each worker (the keychain's thread), whose loads are its own.
+const file = isMainThread ? process.env.CREDRELAY_TEST_IMPORTS_FILE : undefined;
+if (file) register('./record-imports-hooks.mjs', import.meta.url, { data: { file } });
 
 const load = Module._load;
 Module._load = function recordingLoad(request, parent, isMain) {
