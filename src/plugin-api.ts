@@ -27,7 +27,8 @@ export {
   type StoredEntry,
   stringOption,
 } from './core/provider.js';
-export { type RegistryIdentity, isLoopback, isLoopbackHost, parseRegistry } from './core/registry/identity.js';
+export { type RegistryIdentity, isLoopback, parseRegistry } from './core/registry/identity.js';
+export { isLoopbackHost } from './core/util/loopback.js';
 export type { RegistryPattern } from './core/registry/registry-pattern.js';
 /** The keychain capability a storage provider is handed by the composition root (OS keychain or file store). */
 export type { FoundCredential, SecretStore } from './core/store/secret-store.js';

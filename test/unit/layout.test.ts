@@ -42,4 +42,17 @@ describe('the README layout', () => {
     ].filter((path) => path !== 'src/core/');
     expect(expected.filter((path) => !listed.includes(path))).toEqual([]);
   });
+
+  it('keeps src/core/util below the rest of core: it imports core only for its errors, so no folder of core cycles', () => {
+    const util = join(ROOT, 'src', 'core', 'util');
+    const reachedUp = readdirSync(util)
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+      .flatMap((file) =>
+        [...readFileSync(join(util, file), 'utf8').matchAll(/from '(\.\.\/[^']+)'/g)]
+          .map((match) => match[1]!)
+          .filter((specifier) => specifier !== '../errors.js')
+          .map((specifier) => `${file} imports ${specifier}`),
+      );
+    expect(reachedUp).toEqual([]);
+  });
 });

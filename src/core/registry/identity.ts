@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { CredrelayError } from '../errors.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 /**
  * A registry as credrelay keys it. Docker's own helpers compare raw strings, so a credential stored for
@@ -135,9 +135,3 @@ function parsePort(raw: string | undefined): number | undefined {
 
 /** A registry on this machine: loopback addresses and localhost, where Docker allows plain HTTP by default. */
 export const isLoopback = (registry: RegistryIdentity): boolean => isLoopbackHost(registry.host);
-
-/** The same rule for a bare host name or address (brackets around IPv6 allowed), as a URL's `hostname` gives it. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}

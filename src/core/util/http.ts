@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { CredrelayError } from '../errors.js';
-import { isLoopbackHost } from '../registry/identity.js';
+import { isLoopbackHost } from './loopback.js';
 import { withDeadline } from './deadline.js';
 
 /** An HTTP answer, its body read whole (bounded). */
