@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { nativeClientDirectory } from '../src/core/paths.js';
 import { startAwsProxy } from '../test/support/aws-proxy.js';
 import { existsSync } from 'node:fs';
 import { CLI, REPO_ROOT, pathWithCredrelay } from '../test/support/helper.js';
@@ -31,13 +32,7 @@ const ROUNDS = roundsArgument === -1 ? 40 : Number(process.argv[roundsArgument +
 const WARMUP = 3;
 const ECR_HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 /** The native client as the install builds it, and the Node client it hands over to. */
-const NATIVE = join(
-  REPO_ROOT,
-  'dist',
-  'native',
-  `linux-${process.arch === 'x64' ? 'x86_64' : 'aarch64'}`,
-  'docker-credential-credrelay',
-);
+const NATIVE = join(nativeClientDirectory(REPO_ROOT), 'docker-credential-credrelay');
 const NODE_CLIENT = join(REPO_ROOT, 'bin', 'docker-credential-credrelay-node');
 /** The single executable (`npm run build:sea`), run under the protocol's name as it is installed. */
 const SINGLE_EXECUTABLE = join(REPO_ROOT, 'dist', 'sea', 'credrelay');

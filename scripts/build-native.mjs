@@ -13,11 +13,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Where the build puts the client for this machine, named as bin/docker-credential-credrelay looks for it. */
-export const nativeDirectory = (dist) => join(dist, `${process.platform}-${MACHINE[process.arch] ?? process.arch}`);
-/** Node's names for processors, as the kernel names them (/proc/sys/kernel/arch, `uname -m`). */
-const MACHINE = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x' };
-
 function findCompiler() {
   const candidates = process.env.CC ? [process.env.CC] : ['cc', 'gcc', 'clang'];
   for (const name of candidates) {
@@ -32,15 +27,17 @@ function findCompiler() {
   return undefined;
 }
 
+/** A module of the compiled tree: `npm run build` (or its compile step) comes first. */
+const compiled = (path) => import(pathToFileURL(join(root, 'dist', 'src', path)).href);
+
 /**
- * Builds into `out`; returns why there is no native client, or undefined when it was built. The reason is also kept
+ * Builds into `out` (by default where the package looks for this machine's client, nativeClientDirectory in
+ * src/core/paths.ts); returns why there is no native client, or undefined when it was built. The reason is also kept
  * in `out`/build-note.txt, which `credrelay doctor` reads.
  */
-export async function buildNative({ out, nodeClient, sanitize = false }) {
-  // src/native/native-config.ts as the build compiled it: `npm run build` (or its compile step) comes first.
-  const { cString, nativeConfigHeader } = await import(
-    pathToFileURL(join(root, 'dist', 'src', 'native', 'native-config.js')).href
-  );
+export async function buildNative({ out: given, nodeClient, sanitize = false } = {}) {
+  const { cString, nativeConfigHeader } = await compiled('native/native-config.js');
+  const out = given ?? (await compiled('core/paths.js')).nativeClientDirectory(root);
   const note = (line) => {
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'build-note.txt'), `${line}\n`);
@@ -87,7 +84,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return index === -1 ? undefined : resolve(process.argv[index + 1]);
   };
   const reason = await buildNative({
-    out: argument('--out') ?? nativeDirectory(join(root, 'dist', 'native')),
+    out: argument('--out'),
     nodeClient: argument('--node-client'),
     sanitize: process.argv.includes('--sanitize'),
   });

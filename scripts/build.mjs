@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { buildNative, nativeDirectory } from './build-native.mjs';
+import { buildNative } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -225,7 +225,7 @@ async function native() {
   // The launcher (bin/docker-credential-credrelay) runs a native client on Linux only; elsewhere the Node client
   // answers. Without a compiler the build goes on, and doctor says why there is no native client.
   if (process.platform !== 'linux') return;
-  const note = await buildNative({ out: nativeDirectory(join(dist, 'native')) });
+  const note = await buildNative();
   if (note !== undefined) process.stdout.write(`credrelay build: ${note}\n`);
 }
 

@@ -233,6 +233,24 @@ export function environmentFingerprint(relevant: Readonly<Record<string, string>
   return hash64(text);
 }
 
+/** Node's names for processors, as the kernel names them (/proc/sys/kernel/arch, `uname -m`). */
+const KERNEL_MACHINE: Readonly<Record<string, string>> = {
+  x64: 'x86_64',
+  arm64: 'aarch64',
+  arm: 'armv7l',
+  ia32: 'i686',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+};
+
+/**
+ * Where the build puts the native client for this machine in a package (or checkout) at `packageRoot`, named as
+ * bin/docker-credential-credrelay looks for it: dist/native/<platform>-<machine>/.
+ */
+export function nativeClientDirectory(packageRoot: string): string {
+  return join(packageRoot, 'dist', 'native', `${process.platform}-${KERNEL_MACHINE[process.arch] ?? process.arch}`);
+}
+
 /** The fingerprint hash's constants, which the native client gets from them at build (src/native/native-config.ts). */
 export const FINGERPRINT_HASH = {
   seeds: [0xdeadbeef, 0x41c6ce57],

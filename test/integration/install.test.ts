@@ -9,9 +9,10 @@ import {
   renameSync,
   symlinkSync,
 } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import { nativeClientDirectory } from '../../src/core/paths.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, run } from '../support/helper.js';
+import { REPO_ROOT, VERSION, run } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/temp.js';
@@ -133,7 +134,8 @@ function packagesUnder(nodeModules: string): string[] {
   return found;
 }
 
-const NATIVE_DIR = `dist/native/linux-${process.arch === 'x64' ? 'x86_64' : 'aarch64'}`;
+/** The native client's directory in a package, relative to its root. */
+const NATIVE_DIR = relative('/', nativeClientDirectory('/'));
 
 describe('npm install -g of the packed tarball', () => {
   it('installs quietly with no compiler and a fresh HOME: no install script, two packages beside credrelay, <= 25 MB', async () => {
@@ -241,7 +243,7 @@ describe('npm install -g of the packed tarball', () => {
       expect(got.code, `${helper}: ${got.stdout}${got.stderr}`).toBe(0);
       expect(JSON.parse(got.stdout)).toMatchObject({ Username: 'nat', Secret: 'native-install-secret' });
       expect((await run(helper, ['version'], { env })).stdout).toBe(
-        `docker-credential-credrelay (credrelay) ${manifestVersion()}\n`,
+        `docker-credential-credrelay (credrelay) ${VERSION}\n`,
       );
     }
     // The native client answers `get` from the daemon itself: with node gone from PATH (the same PATH, so the same
@@ -274,6 +276,3 @@ describe('npm install -g of the packed tarball', () => {
     }
   }, 120_000);
 });
-
-/** The version in the package being tested. */
-const manifestVersion = (): string => JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version;

@@ -14,7 +14,7 @@ import {
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
-import { REPO_ROOT, run } from '../support/helper.js';
+import { REPO_ROOT, VERSION, VERSION_PATTERN, run } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { writeOciImage } from '../support/oci-image.js';
@@ -93,12 +93,11 @@ describe('the single executable, with no node on the machine', () => {
   });
 
   it('answers the CLI and the protocol by the name it runs under', async () => {
-    const version = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
     expect((await run(join(bin, 'credrelay'), ['--version'], { env })).stdout).toMatch(
-      new RegExp(`^credrelay/${version.replace(/\./g, '\\.')} linux-x64 node-v`),
+      new RegExp(`^credrelay/${VERSION_PATTERN} linux-x64 node-v`),
     );
     const helper = await run('docker-credential-credrelay', ['version'], { env });
-    expect(helper.stdout).toBe(`docker-credential-credrelay (credrelay) ${version}\n`);
+    expect(helper.stdout).toBe(`docker-credential-credrelay (credrelay) ${VERSION}\n`);
     expect((await run(join(bin, 'credrelay'), ['configure-docker'], { env })).code).toBe(0);
   });
 

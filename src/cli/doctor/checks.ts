@@ -10,7 +10,7 @@ import { type Config, loadConfig, parseConfig } from '../../core/config.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
 import { toCredrelayError } from '../../core/errors.js';
 import { REGISTRY_SERVICE } from '../../core/store/secret-store.js';
-import { resolvePaths } from '../../core/paths.js';
+import { nativeClientDirectory, resolvePaths } from '../../core/paths.js';
 import { withDeadline } from '../../core/util/deadline.js';
 import { jobIdentityLine } from '../../routing/job-identity.js';
 import { packageVersion } from '../../core/version.js';
@@ -57,7 +57,7 @@ function checkHelperOnPath(): CheckResult {
     );
   }
   const installation = fileURLToPath(new URL('../../../', import.meta.url));
-  const native = nativeDirectory(installation);
+  const native = nativeClientDirectory(installation);
   const candidates = ['bin/docker-credential-credrelay', join(native, 'docker-credential-credrelay')];
   let resolved: string;
   try {
@@ -90,12 +90,6 @@ function checkHelperOnPath(): CheckResult {
       ? 'the Node client: CREDRELAY_NATIVE=0 makes the native client hand every request to it'
       : 'the native client, which answers from the daemon and hands the rest to the Node client';
   return ok('helper on PATH', `${found} (Docker runs ${client}; credrelay ${packageVersion()})`);
-}
-
-/** Where the build puts the native client for this machine (scripts/build-native.mjs names it the same way). */
-function nativeDirectory(installation: string): string {
-  const machine = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch] ?? process.arch;
-  return join(installation, 'dist', 'native', `${process.platform}-${machine}`);
 }
 
 /** Why the build made no native client, as scripts/build-native.mjs noted it: `: <reason>`, or nothing. */
@@ -147,9 +141,10 @@ function checkDockerConfig(): CheckResult {
 
 /** The store the configuration names (the OS keychain when the configuration cannot be read: see its own check). */
 async function checkSecretStore(): Promise<CheckResult> {
+  const { configPath } = resolvePaths();
   let config: Config;
   try {
-    config = loadConfig(resolvePaths().configPath);
+    config = loadConfig(configPath);
   } catch {
     config = parseConfig({});
   }
@@ -169,7 +164,6 @@ async function checkSecretStore(): Promise<CheckResult> {
     // The store's messages end by pointing at this very command; here, say the rest.
     // Only credrelay's own texts reach here: the store's description, or a store error.
     const message = error instanceof Error ? error.message : toCredrelayError(error).message;
-    const configPath = resolvePaths().configPath;
     // With the default store, a machine without a keychain has the file store: the fix says so, and where.
     const fix =
       config.store === 'auto' && !/"store": "file"/.test(message)
