@@ -45,6 +45,8 @@ export const programEnvironment = (extra: readonly string[] = []): Readonly<Reco
   const paths = resolvePaths();
   return wrappedProgramEnvironment(paths.daemonEnvironment, paths.configPath, extra);
 };
+/** What the GitHub CLI reads for its token and host, for a provider that runs `gh` (`programEnvironment(...)`). */
+export { GITHUB_CLI_VARIABLES } from './core/paths.js';
 /** `docker-credential-<name>` (or any program) found on PATH as Docker finds it, absolute entries only. */
 export { findCredentialHelper, findOnPath } from './core/util/credential-helper-path.js';
 /** Runs a program with a deadline that holds whatever its descendants do, and a bound on its output. */

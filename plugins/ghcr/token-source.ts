@@ -1,17 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CredrelayError, findOnPath, programEnvironment, runProgram } from '../../src/plugin-api.js';
-
-/** What the GitHub CLI reads for its token and host, beside what every program gets. */
-const GH_VARIABLES = [
-  'GH_TOKEN',
-  'GH_ENTERPRISE_TOKEN',
-  'GH_HOST',
-  'GH_CONFIG_DIR',
-  'GITHUB_TOKEN',
-  'GITHUB_ENTERPRISE_TOKEN',
-];
+import {
+  CredrelayError,
+  GITHUB_CLI_VARIABLES,
+  findOnPath,
+  programEnvironment,
+  runProgram,
+} from '../../src/plugin-api.js';
 
 /** How long `gh auth token` may take: it reads a file or the OS keychain, never the network. */
 const GH_DEADLINE_MS = 10_000;
@@ -32,7 +28,7 @@ const HOW_TO_GIVE_A_TOKEN =
  * secret is resolved by the caller.
  */
 export async function tokenFromEnvironmentOrGh(): Promise<FoundToken> {
-  const env = programEnvironment(GH_VARIABLES);
+  const env = programEnvironment(GITHUB_CLI_VARIABLES);
   for (const name of ['GH_TOKEN', 'GITHUB_TOKEN'] as const) {
     const value = env[name];
     if (value !== undefined && value !== '') return { token: value, origin: name };

@@ -99,6 +99,16 @@ const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
   'XDG_DATA_HOME',
 ]);
 
+/** What the GitHub CLI reads for its token and host: the ghcr provider runs `gh` with these beside the base. */
+export const GITHUB_CLI_VARIABLES = [
+  'GH_TOKEN',
+  'GH_ENTERPRISE_TOKEN',
+  'GH_HOST',
+  'GH_CONFIG_DIR',
+  'GITHUB_TOKEN',
+  'GITHUB_ENTERPRISE_TOKEN',
+] as const;
+
 /**
  * Variables that can change an answer, by exact name: those credrelay, its keychain module, the GitHub CLI and the
  * programs it wraps read. Not the per-step bookkeeping of a CI runner (`GITHUB_ACTION`, `GITHUB_OUTPUT`, ...), not
@@ -133,12 +143,7 @@ export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
   'IDENTITY_SERVER_THUMBPRINT',
   'IMDS_ENDPOINT',
   // GitHub: the CLI's token and host, ghcr's user, and a job's OIDC token request and identity (constant within a job).
-  'GH_TOKEN',
-  'GH_ENTERPRISE_TOKEN',
-  'GH_HOST',
-  'GH_CONFIG_DIR',
-  'GITHUB_TOKEN',
-  'GITHUB_ENTERPRISE_TOKEN',
+  ...GITHUB_CLI_VARIABLES,
   'GITHUB_ACTOR',
   'GITHUB_REPOSITORY',
   'GITHUB_RUN_ID',
