@@ -9,30 +9,17 @@ import { readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
-import {
-  ACR_USER,
-  type Entra,
-  type FakeAcr,
-  type IssuedTokens,
-  startEntra,
-  startFakeAcr,
-} from '../support/azure-endpoints.js';
+import type { AwsProxy } from '../support/aws-proxy.js';
+import { ACR_USER, type FakeAcr } from '../support/azure-endpoints.js';
 import { writeCredrelayConfig } from '../support/config.js';
-import {
-  type IamCredentialsServer,
-  type StsServer,
-  startIamCredentials,
-  startStsServer,
-} from '../support/google-endpoints.js';
+import type { IamCredentialsServer, StsServer } from '../support/google-endpoints.js';
 import { CLI, run, runHelper } from '../support/helper.js';
 import { unsignedJwt } from '../support/jwt.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
-import { type Moto, startMoto } from '../support/moto.js';
+import { type IdentityEndpoints, startIdentityEndpoints } from '../support/identity-endpoints.js';
 import { freePort } from '../support/ports.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
-import { makeTestCertificates } from '../support/tls.js';
 
 const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
@@ -89,37 +76,27 @@ async function startActionsTokenService(): Promise<ActionsTokenService> {
   return service;
 }
 
-let moto: Moto;
+let cloud: IdentityEndpoints;
 let proxy: AwsProxy;
 let actions: ActionsTokenService;
 let sts: StsServer;
 let iam: IamCredentialsServer;
-let entra: Entra;
 let acr: FakeAcr;
 let ecrRegistry: Registry;
 let backend: Registry;
 let session: Keyring;
 let job: Record<string, string>;
-const issued: IssuedTokens = new Map();
 
 beforeAll(async () => {
-  [moto, session, ecrRegistry, backend, actions] = await Promise.all([
-    startMoto(),
+  [session, ecrRegistry, backend, actions] = await Promise.all([
     startKeyring(),
     startRegistry('AWS', `${ACCOUNT}-auth-token`),
     startRegistry('job-backend', 'job-backend-pass'),
     startActionsTokenService(),
   ]);
-  const certificates = makeTestCertificates(session.root);
-  [proxy, sts, iam, entra] = await Promise.all([
-    startAwsProxy(moto.endpoint),
-    startStsServer(),
-    startIamCredentials(),
-    // Entra trusts every token this job's service issues as the app's client assertion.
-    // Entra trusts every token this job's service issues (the live list) as the app's client assertion.
-    startEntra(certificates, TENANT, [{ clientId: APP, assertions: actions.issued }], issued),
-  ]);
-  acr = await startFakeAcr(backend, (token) => issued.has(token));
+  // Entra trusts every token this job's service issues (the live list) as the app's client assertion.
+  cloud = await startIdentityEndpoints(session.root, backend, TENANT, [{ clientId: APP, assertions: actions.issued }]);
+  ({ proxy, sts, iam, acr } = cloud);
   proxy.behaviour.expiresInSeconds = 12 * 3600;
   writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
     registries: {
@@ -156,26 +133,12 @@ beforeAll(async () => {
     GITHUB_RUN_ID: '9123456789',
     ACTIONS_ID_TOKEN_REQUEST_URL: actions.url,
     ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN,
-    AWS_ENDPOINT_URL_ECR: proxy.endpoint,
-    AWS_ENDPOINT_URL_STS: proxy.endpoint,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NODE_EXTRA_CA_CERTS: certificates.caPath,
-    AZURE_AUTHORITY_HOST: entra.authorityHost,
+    ...cloud.env,
   };
 }, 120_000);
 afterAll(async () => {
   await session?.stop();
-  await Promise.all([
-    proxy?.stop(),
-    moto?.stop(),
-    actions?.stop(),
-    sts?.stop(),
-    iam?.stop(),
-    entra?.stop(),
-    acr?.stop(),
-    ecrRegistry?.stop(),
-    backend?.stop(),
-  ]);
+  await Promise.all([cloud?.stop(), actions?.stop(), ecrRegistry?.stop(), backend?.stop()]);
 });
 beforeEach(() => {
   actions.refuse = false;
@@ -231,7 +194,7 @@ describe('Google and Azure as the job', () => {
     const { pushed, inspected } = await pushAndInspect(acr.host, session.root, job, 'job-azure:1');
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(inspected.code, inspected.stderr).toBe(0);
-    expect([...issued.values()].some((who) => who.client === APP && who.tenant === TENANT)).toBe(true);
+    expect([...cloud.issued.values()].some((who) => who.client === APP && who.tenant === TENANT)).toBe(true);
     const got = await runHelper('get', acr.host, job);
     expect(JSON.parse(got.stdout).Username).toBe(ACR_USER);
   });

@@ -7,28 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
-import {
-  ACR_USER,
-  type Entra,
-  type FakeAcr,
-  type IssuedTokens,
-  startEntra,
-  startFakeAcr,
-} from '../support/azure-endpoints.js';
-import {
-  type IamCredentialsServer,
-  type StsServer,
-  startIamCredentials,
-  startStsServer,
-} from '../support/google-endpoints.js';
+import type { AwsProxy } from '../support/aws-proxy.js';
+import { ACR_USER, type FakeAcr } from '../support/azure-endpoints.js';
+import type { IamCredentialsServer, StsServer } from '../support/google-endpoints.js';
 import { HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { serviceAccountToken } from '../support/jwt.js';
 import { writeCredrelayConfig } from '../support/config.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
-import { type Moto, startMoto } from '../support/moto.js';
+import { type IdentityEndpoints, startIdentityEndpoints } from '../support/identity-endpoints.js';
 import { type Registry, startRegistry } from '../support/registry.js';
-import { makeTestCertificates } from '../support/tls.js';
 
 const ACCOUNT = '123456789012';
 const ECR_HOST = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`;
@@ -42,16 +29,14 @@ const TENANT = '3c1d2e3f-4a5b-4c7d-8e9f-a0b1c2d3e4f5';
 const APP_A = '5a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d';
 const APP_B = '6b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e';
 
-let moto: Moto;
+let cloud: IdentityEndpoints;
 let proxy: AwsProxy;
 let sts: StsServer;
 let iam: IamCredentialsServer;
-let entra: Entra;
 let acr: FakeAcr;
 let backend: Registry;
 let session: Keyring;
 let env: Record<string, string>;
-const issued: IssuedTokens = new Map();
 const tokens = {
   a: serviceAccountToken('team-a', 'puller', 'sts.amazonaws.com'),
   b: serviceAccountToken('team-b', 'puller', 'sts.amazonaws.com'),
@@ -59,37 +44,18 @@ const tokens = {
 };
 
 beforeAll(async () => {
-  [moto, session, backend] = await Promise.all([
-    startMoto(),
-    startKeyring(),
-    startRegistry('pod-backend', 'pod-backend-pass'),
+  [session, backend] = await Promise.all([startKeyring(), startRegistry('pod-backend', 'pod-backend-pass')]);
+  cloud = await startIdentityEndpoints(session.root, backend, TENANT, [
+    { clientId: APP_A, assertions: [tokens.a] },
+    { clientId: APP_B, assertions: [tokens.b] },
   ]);
-  const certificates = makeTestCertificates(session.root);
-  [proxy, sts, iam, entra] = await Promise.all([
-    startAwsProxy(moto.endpoint),
-    startStsServer(),
-    startIamCredentials(),
-    startEntra(
-      certificates,
-      TENANT,
-      [
-        { clientId: APP_A, assertions: [tokens.a] },
-        { clientId: APP_B, assertions: [tokens.b] },
-      ],
-      issued,
-    ),
-  ]);
-  acr = await startFakeAcr(backend, (token) => issued.has(token));
+  ({ proxy, sts, iam, acr } = cloud);
   env = {
     ...session.env,
     CREDRELAY_LOG_LEVEL: 'debug',
     AWS_ACCESS_KEY_ID: NODE_KEY,
     AWS_SECRET_ACCESS_KEY: 'node-identity-secret',
-    AWS_ENDPOINT_URL_ECR: proxy.endpoint,
-    AWS_ENDPOINT_URL_STS: proxy.endpoint,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NODE_EXTRA_CA_CERTS: certificates.caPath,
-    AZURE_AUTHORITY_HOST: entra.authorityHost,
+    ...cloud.env,
   };
   proxy.behaviour.expiresInSeconds = 12 * 3600;
   proxy.behaviour.uniqueTokens = true;
@@ -110,15 +76,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await session?.stop();
-  await Promise.all([
-    proxy?.stop(),
-    moto?.stop(),
-    sts?.stop(),
-    iam?.stop(),
-    entra?.stop(),
-    acr?.stop(),
-    backend?.stop(),
-  ]);
+  await Promise.all([cloud?.stop(), backend?.stop()]);
 });
 
 interface Pull {
@@ -355,7 +313,7 @@ describe('Azure as the pod: its token as the client assertion of its workload id
     expect(new Set(secrets.slice(0, 3).map((auth) => auth?.password)).size).toBe(1);
     expect(secrets[0]?.password).not.toBe(secrets[3]?.password);
     expect(acr.exchanges() - exchanges).toBe(2);
-    expect([...issued.values()].map((who) => who.client).sort()).toEqual([APP_A, APP_B]);
+    expect([...cloud.issued.values()].map((who) => who.client).sort()).toEqual([APP_A, APP_B]);
   });
 
   it('a token Entra does not trust for the application: its refusal, explained', async () => {
