@@ -12,7 +12,6 @@ export default class LockCommand extends CredrelayCommand {
 
   async run(): Promise<void> {
     await this.parse(LockCommand); // oclif warns about a command that never parses its arguments
-    await this.parse(LockCommand); // oclif warns about a command that never parses its arguments
     const paths = resolvePaths();
     const sockets = new Set([paths.socketPath, ...otherDaemons(paths).map((daemon) => daemon.socketPath)]);
     const answers = await Promise.all(

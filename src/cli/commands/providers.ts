@@ -10,7 +10,6 @@ export default class ProvidersCommand extends CredrelayCommand {
 
   async run(): Promise<unknown[]> {
     await this.parse(ProvidersCommand); // oclif warns about a command that never parses its arguments
-    await this.parse(ProvidersCommand); // oclif warns about a command that never parses its arguments
     const router = await composeConfiguredRouter();
     const providers = router.providers();
     for (const provider of providers) {

@@ -1,6 +1,5 @@
 import type { CacheRow } from '../../../core/wire/contract.js';
 import { CredrelayCommand } from '../../shared/base-command.js';
-
 import { askDaemon } from '../../shared/daemon-connection.js';
 
 export default class CacheListCommand extends CredrelayCommand {
@@ -11,7 +10,6 @@ export default class CacheListCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<readonly CacheRow[]> {
-    await this.parse(CacheListCommand); // oclif warns about a command that never parses its arguments
     await this.parse(CacheListCommand); // oclif warns about a command that never parses its arguments
     const rows = await askDaemon((v) => ({ v, op: 'cache-list' }));
     if (rows === undefined) {

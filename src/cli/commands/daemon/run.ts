@@ -1,5 +1,4 @@
 import { CredrelayCommand } from '../../shared/base-command.js';
-
 import { runDaemon } from '../../../daemon/run.js';
 
 export default class DaemonRunCommand extends CredrelayCommand {
@@ -12,7 +11,6 @@ export default class DaemonRunCommand extends CredrelayCommand {
   ];
 
   async run(): Promise<void> {
-    await this.parse(DaemonRunCommand); // oclif warns about a command that never parses its arguments
     await this.parse(DaemonRunCommand); // oclif warns about a command that never parses its arguments
     process.exitCode = await runDaemon((line) => this.logToStderr(line));
   }

@@ -1,5 +1,4 @@
 import { CredrelayCommand } from '../../shared/base-command.js';
-
 import { launchDaemon } from '../../../client/launcher.js';
 import { askDaemon } from '../../shared/daemon-connection.js';
 import { resolvePaths } from '../../../core/paths.js';
@@ -11,7 +10,6 @@ export default class DaemonStartCommand extends CredrelayCommand {
   static override examples = ['<%= config.bin %> <%= command.id %>'];
 
   async run(): Promise<void> {
-    await this.parse(DaemonStartCommand); // oclif warns about a command that never parses its arguments
     await this.parse(DaemonStartCommand); // oclif warns about a command that never parses its arguments
     const running = await askDaemon((v) => ({ v, op: 'status' }));
     if (running !== undefined) {

@@ -1,5 +1,4 @@
 import { CredrelayCommand } from '../../shared/base-command.js';
-
 import { createNamedSecrets } from '../../../core/secrets/named-secrets.js';
 import { composeCommandRouter } from '../../shared/command-store.js';
 
@@ -11,7 +10,6 @@ export default class SecretsListCommand extends CredrelayCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<string[]> {
-    await this.parse(SecretsListCommand); // oclif warns about a command that never parses its arguments
     await this.parse(SecretsListCommand); // oclif warns about a command that never parses its arguments
     const names = await createNamedSecrets((await composeCommandRouter()).store).names();
     if (names.length === 0) this.log('no secrets are stored');
