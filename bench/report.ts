@@ -304,7 +304,7 @@ ${headline.map((line) => `- ${line}`).join('\n')}
 
 ## Where the time goes
 
-The native client (src/native/, built at install where a C compiler is found) is a small C program: it finds the
+The native client (src/native/, built by \`npm run build\` where a C compiler is found and shipped prebuilt) is a small C program: it finds the
 daemon's socket as the Node client does, sends the request, and prints the answer. Its warm \`get\` took
 ${median(nativeKeychain).toFixed(1)} ms for a keychain credential and ${median(nativeEcr).toFixed(1)} ms for a cached
 ECR token, against ${median(secretservice).toFixed(1)} ms for Debian's docker-credential-secretservice (Go, the same
