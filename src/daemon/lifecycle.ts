@@ -92,13 +92,25 @@ function configIdentity(path: string): string {
  * Exits the daemon after the configured idle time without requests. Not while a request runs, and not while the
  * daemon holds the file store's key: exiting would lock the store behind the user's back. Armed by the first `touch`.
  */
-export function idleTimer(idleSeconds: () => number, activeRequests: () => number, onIdle: () => void) {
+export function idleTimer(
+  idleSeconds: () => number,
+  activeRequests: () => number,
+  onIdle: () => void,
+  onStay: (reason: string) => void = () => undefined,
+) {
   let timer: NodeJS.Timeout | undefined;
   const touch = (): void => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      if (activeRequests() > 0 || holdsUnlockedKeys()) return touch();
-      onIdle();
+      const reason =
+        activeRequests() > 0
+          ? 'a request is running'
+          : holdsUnlockedKeys()
+            ? "it holds the file store's key"
+            : undefined;
+      if (reason === undefined) return onIdle();
+      onStay(reason);
+      touch();
     }, idleSeconds() * 1000);
   };
   return { touch, stop: () => clearTimeout(timer) };

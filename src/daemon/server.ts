@@ -58,6 +58,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     () => state.config().daemon.idleTimeoutSeconds,
     () => activeRequests,
     () => void shutdown('idle'),
+    // Said each time, so a daemon that outlives its idle timeout says why (`credrelay lock` lets it go).
+    (reason) => logger.info('idle timeout passed; staying', { reason }),
   );
   const state = await loadDaemonState(paths, logger, clock, () => idle.touch());
   idle.touch(); // with the loaded configuration's timeout

@@ -13,7 +13,7 @@ import {
 import { type Server, createConnection, createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { daemonPid, daemonProcesses, isAlive } from '../support/daemon.js';
+import { connectionsTo, daemonPid, daemonProcesses, isAlive } from '../support/daemon.js';
 import {
   daemonSocketFor,
   helperEnvironment,
@@ -118,7 +118,7 @@ describe('faults', () => {
     const victim = daemonPid(session.runtimeDir)!;
     process.kill(victim, 'SIGSTOP'); // so that the request is certainly in flight when the daemon dies
     const pending = get('reg.example:5000');
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await waitFor('the call to reach the stopped daemon', () => connectionsTo(socketPath) > 0);
     process.kill(victim, 'SIGKILL');
     const result = await pending;
     expectCredential(result, 'reg.example:5000');

@@ -248,7 +248,10 @@ describe('the encrypted file store on a machine without D-Bus', () => {
     const unlocked = await cli(['unlock', '--passphrase-stdin'], env, PASSPHRASE);
     expect(unlocked.code, unlocked.stderr).toBe(0);
     const status = JSON.parse((await cli(['daemon', 'status', '--json'], env)).stdout) as { pid: number };
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const log = join(root.path, 'state', 'credrelay', 'daemon.log');
+    const stays = () => readFileSync(log, 'utf8').split('idle timeout passed; staying').length - 1;
+    await waitFor('the daemon to pass its idle timeout twice', () => stays() >= 2, 10_000);
+    expect(readFileSync(log, 'utf8')).toMatch(/idle timeout passed; staying.*file store's key/);
     expect(isAlive(status.pid)).toBe(true);
     expect((await cli(['lock'], env)).code).toBe(0);
     await waitFor('the locked daemon to exit on idle', () => !isAlive(status.pid), 5000);

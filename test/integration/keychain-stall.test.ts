@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { type MetadataServer, startMetadataServer } from '../support/google-endpoints.js';
-import { CLI, run, runHelper } from '../support/helper.js';
+import { connectionsTo } from '../support/daemon.js';
+import { CLI, daemonSocketFor, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * A keyring that stops answering (its process stopped, as a keyring waiting on a prompt nobody sees) must not stall
@@ -59,7 +61,8 @@ describe('a stalled keyring', () => {
           settledHanging += 1;
         }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the keychain requests are in the daemon by now
+      const socket = daemonSocketFor(env);
+      await waitFor('the keychain requests to be in the daemon', () => connectionsTo(socket) >= hanging.length);
 
       const [ecr, google] = await Promise.all([
         runHelper('get', '123456789012.dkr.ecr.us-east-1.amazonaws.com', env),

@@ -79,3 +79,16 @@ export const isAlive = (pid: number): boolean => {
     return false;
   }
 };
+
+/**
+ * How many connections the kernel holds at the daemon's end of `socketPath`: accepted ones and those still waiting
+ * to be accepted (a stopped daemon's backlog), not counting the listener. From /proc/net/unix, where each such
+ * socket carries the listener's path; a test waits on this rather than sleeping until a request "must" be there.
+ */
+export function connectionsTo(socketPath: string): number {
+  const LISTENING = '01';
+  return readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .filter((line) => line.endsWith(` ${socketPath}`))
+    .filter((line) => line.trim().split(/\s+/)[5] !== LISTENING).length;
+}
