@@ -35,7 +35,8 @@ export const MAY_IMPORT = {
   client: ['core'],
   daemon: ['service', 'compose', 'routing', 'cache', 'core'],
   'in-process': ['service', 'compose', 'core'],
-  cli: ['client', 'in-process', 'compose', 'service', 'routing', 'cache', 'core'],
+  // The CLI builds the router through the composition root, as the daemon does, and asks it through the service.
+  cli: ['client', 'in-process', 'compose', 'service', 'core'],
   compose: ['plugins', 'routing', 'cache', 'core'],
   service: ['kubelet', 'routing', 'core'],
   kubelet: ['routing', 'core'],
@@ -104,7 +105,10 @@ export const importDirection = {
       },
       // TypeScript's own forms: `typeof import('../x.js')` in a type, and `import x = require('../x.js')`.
       TSImportType: (node) => {
-        const literal = node.argument?.type === 'TSLiteralType' ? node.argument.literal : node.argument;
+        // typescript-eslint 8 names the specifier `source` (a Literal) and keeps `argument` (a TSLiteralType) only
+        // as a deprecated alias.
+        const argument = node.source ?? node.argument;
+        const literal = argument?.type === 'TSLiteralType' ? argument.literal : argument;
         if (literal?.type === 'Literal') check(literal, literal.value);
       },
       TSExternalModuleReference: (node) => {

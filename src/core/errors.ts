@@ -44,9 +44,18 @@ const NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
 const MISSING_SERVER_URL_MESSAGE = 'no credentials server URL';
 const MISSING_USERNAME_MESSAGE = 'no credentials username';
 
+/**
+ * Marks every CredrelayError, of whichever copy of this module made it. One process can hold several copies: the
+ * CLI and the Node client are bundles (docs/build.md), and a plugin imports `credrelay/provider` from the package's
+ * module tree or from an install of its own. A symbol in the process-wide registry makes `instanceof` one test across
+ * them all, where a class object alone would tell the copies apart.
+ */
+const CREDRELAY_ERROR: unique symbol = Symbol.for('credrelay.CredrelayError');
+
 /** An error whose message is fit for a user's terminal and for Docker's error output. */
 export class CredrelayError extends Error {
   override readonly name = 'CredrelayError';
+  readonly [CREDRELAY_ERROR] = true;
 
   constructor(
     readonly code: ErrorCode,
@@ -54,6 +63,14 @@ export class CredrelayError extends Error {
   ) {
     // One line: the protocol prints errors as a single line on stdout.
     super(message.replace(/[\r\n]+/g, ' '));
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [CREDRELAY_ERROR]?: unknown })[CREDRELAY_ERROR] === true
+    );
   }
 }
 
@@ -72,12 +89,8 @@ export const isCredrelayError = (error: unknown, code?: ErrorCode): error is Cre
  * (V8's JSON.parse errors, for one, quote the input they failed on).
  */
 export function toCredrelayError(error: unknown): CredrelayError {
+  // Also a CredrelayError of another copy of this module (a bundle's, a plugin's): see CREDRELAY_ERROR.
   if (error instanceof CredrelayError) return error;
-  // A plugin may throw the CredrelayError of its own copy of credrelay: the same shape, another class object.
-  const foreign = error as { name?: unknown; code?: unknown; message?: unknown } | null;
-  if (foreign?.name === 'CredrelayError' && typeof foreign.code === 'string' && typeof foreign.message === 'string') {
-    return new CredrelayError(foreign.code as ErrorCode, foreign.message);
-  }
   return new CredrelayError(
     'INTERNAL',
     'credrelay failed unexpectedly; run `credrelay doctor`, and report the problem if it persists',

@@ -149,18 +149,24 @@ async function githubActionsToken(env: NodeJS.ProcessEnv, audience: string): Pro
 }
 
 /** Which identity a `jobIdentity` route uses in this job, and whether this job can give it: never the token. */
-export function jobIdentityLine(setting: JobIdentitySetting, env: NodeJS.ProcessEnv = process.env): string {
-  const available =
+export function describeJobIdentity(
+  setting: JobIdentitySetting,
+  env: NodeJS.ProcessEnv = process.env,
+): { readonly available: boolean; readonly text: string } {
+  const [available, why] =
     setting.source === 'github-actions'
       ? env.ACTIONS_ID_TOKEN_REQUEST_URL
-        ? 'the token service is reachable from this job'
-        : 'not available here: ACTIONS_ID_TOKEN_REQUEST_URL is not set (outside Actions, or no `permissions: id-token: write`)'
+        ? [true, 'the token service is reachable from this job']
+        : [false, 'ACTIONS_ID_TOKEN_REQUEST_URL is not set (outside Actions, or no `permissions: id-token: write`)']
       : setting.source === 'gitlab'
         ? env[setting.variable]
-          ? `${setting.variable} is set`
-          : `not available here: ${setting.variable} is not set (declare it under the job's id_tokens)`
+          ? [true, `${setting.variable} is set`]
+          : [false, `${setting.variable} is not set (declare it under the job's id_tokens)`]
         : existsSync(setting.path)
-          ? `${setting.path} exists`
-          : `not available here: ${setting.path} does not exist`;
-  return `pulls as this CI job's OIDC token (${describeSource(setting)}); ${available}`;
+          ? [true, `${setting.path} exists`]
+          : [false, `${setting.path} does not exist`];
+  return {
+    available,
+    text: `pulls as this CI job's OIDC token (${describeSource(setting)}); ${available ? why : `not available here: ${why}`}`,
+  };
 }

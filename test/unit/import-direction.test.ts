@@ -26,11 +26,21 @@ tester.run('import-direction', importDirection, {
     { filename: at('plugins/ecr/index.ts'), code: "import { CredrelayError } from '../../src/plugin-api.js';" },
     { filename: at('plugins/ecr/index.ts'), code: "import { parseEcrHost } from './ecr-host.js';" },
     { filename: at('src/cli/run.ts'), code: "export { runDaemon } from '../daemon/run.js';" }, // the one entry point
+    {
+      filename: at('src/cli/commands/route.ts'),
+      code: "import { explainRoute } from '../../service/command-service.js';",
+    },
     { filename: at('src/core/paths.ts'), code: "import { join } from 'node:path';" },
     { filename: at('plugins/acr/index.ts'), code: "import type { Provider } from 'credrelay/provider';" },
     { filename: at('src/native/native-config.ts'), code: "import { RELEVANT_NAMES } from '../core/paths.js';" },
   ],
   invalid: [
+    {
+      // A command asks the routes through the service, never the router's decisions or the cache directly.
+      filename: at('src/cli/commands/route.ts'),
+      code: "import { EVERY_REGISTRY } from '../../routing/router.js';",
+      errors: [{ message: 'cli (src/cli/commands/route.ts) must not import routing (src/routing/router.ts)' }],
+    },
     {
       filename: at('src/core/config.ts'),
       code: "import { composeRouter } from '../compose.js';",

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.js';
-import { createJobTokens, jobIdentityLine } from '../../src/routing/job-identity.js';
+import { createJobTokens, describeJobIdentity } from '../../src/routing/job-identity.js';
 import { unsignedJwt } from '../support/jwt.js';
 import { makeTempDir } from '../support/temp.js';
 
@@ -65,10 +65,14 @@ describe('a CI job token source', () => {
       'x',
     ])
       expect(() => parse(bad)).toThrow(/"jobIdentity" must be/);
-    expect(
-      jobIdentityLine({ source: 'gitlab', variable: 'GITLAB_OIDC_TOKEN' }, { GITLAB_OIDC_TOKEN: 'secret-value' }),
-    ).toBe(
-      "pulls as this CI job's OIDC token (GitLab CI id_tokens variable GITLAB_OIDC_TOKEN); GITLAB_OIDC_TOKEN is set",
-    );
+    const gitlab = { source: 'gitlab', variable: 'GITLAB_OIDC_TOKEN' } as const;
+    expect(describeJobIdentity(gitlab, { GITLAB_OIDC_TOKEN: 'secret-value' })).toEqual({
+      available: true,
+      text: "pulls as this CI job's OIDC token (GitLab CI id_tokens variable GITLAB_OIDC_TOKEN); GITLAB_OIDC_TOKEN is set",
+    });
+    expect(describeJobIdentity(gitlab, {})).toEqual({
+      available: false,
+      text: "pulls as this CI job's OIDC token (GitLab CI id_tokens variable GITLAB_OIDC_TOKEN); not available here: GITLAB_OIDC_TOKEN is not set (declare it under the job's id_tokens)",
+    });
   });
 });

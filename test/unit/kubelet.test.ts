@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CredrelayError } from '../../src/core/errors.js';
 import { cacheDurationFor, goDuration, handleKubeletRequest } from '../../src/kubelet/credential-provider.js';
 import { registryOfImage } from '../../src/kubelet/image-registry.js';
 import type { Router } from '../../src/routing/router.js';
@@ -169,13 +170,7 @@ describe('handleKubeletRequest', () => {
   it('reports a provider failure on stderr with exit 1, and nothing on stdout', async () => {
     const failing = {
       credentialFor: async () =>
-        Promise.reject(
-          Object.assign(new Error('x'), {
-            name: 'CredrelayError',
-            code: 'PROVIDER_FAILED',
-            message: 'ECR credentials for r: no AWS credentials found',
-          }),
-        ),
+        Promise.reject(new CredrelayError('PROVIDER_FAILED', 'ECR credentials for r: no AWS credentials found')),
     } as unknown as Router;
     const reply = await handleKubeletRequest(request({ image: 'r.example/x' }), failing, now);
     expect(reply).toEqual({

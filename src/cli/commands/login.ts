@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { CredrelayCommand } from '../shared/base-command.js';
 import { composeCommandRouter, storeName } from '../shared/command-store.js';
+import { loginTarget, storeLogin } from '../../service/command-service.js';
 import { readSecretFromUser } from '../shared/read-secret.js';
 import { CredrelayError } from '../../core/errors.js';
 import { parseRegistry } from '../../core/registry/identity.js';
@@ -35,10 +36,10 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
     const { args, flags } = await this.parse(LoginCommand);
     const registry = parseRegistry(args.host);
     const { config, router } = await composeCommandRouter();
-    const decision = router.decide(registry);
-    if (decision.provider.storage === undefined) {
+    const target = loginTarget(router, registry);
+    if (!target.stored) {
       this.log(
-        `${registry.key} is served by the ${decision.provider.name} provider, which obtains its own credentials: no login is needed, nothing was stored (to keep a password for it, give it a registries entry {"provider": "keychain"})`,
+        `${registry.key} is served by the ${target.provider} provider, which obtains its own credentials: no login is needed, nothing was stored (to keep a password for it, give it a registries entry {"provider": "keychain"})`,
       );
       return;
     }
@@ -55,7 +56,8 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
     if (password === '') throw new CredrelayError('INVALID_INPUT', 'no password given; nothing was stored');
 
     if (flags.verify) await verifyLogin(registry, username, password, flags.insecure);
-    await router.store(
+    await storeLogin(
+      router,
       { ServerURL: args.host, Username: username, Secret: password },
       { notice: (line) => this.logToStderr(line) },
     );

@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
 import { CredrelayCommand } from '../shared/base-command.js';
 import { composeCommandRouter } from '../shared/command-store.js';
+import { logout } from '../../service/command-service.js';
 import { parseRegistry } from '../../core/registry/identity.js';
 
 export default class LogoutCommand extends CredrelayCommand {
@@ -15,23 +16,13 @@ export default class LogoutCommand extends CredrelayCommand {
     const { args } = await this.parse(LogoutCommand);
     const registry = parseRegistry(args.host);
     const { router } = await composeCommandRouter();
-    const decision = router.decide(registry);
-    const storage = decision.provider.storage;
-    if (storage === undefined) {
-      // The router's notice says the same; one line here, where the command's answer goes.
-      await router.erase(args.host, { notice: () => undefined });
-      this.log(
-        `Nothing is stored for ${registry.key}: the ${decision.provider.name} provider obtains its own credentials (its cached tokens were dropped)`,
-      );
-      return;
-    }
-    // What the keychain holds for this registry under any spelling, to tell "removed" from "there was nothing".
-    const listed =
-      decision.provider === router.providers().at(-1)
-        ? await storage.list(router.contextFor(decision.options, { notice: () => undefined }))
-        : undefined;
-    const held = listed?.some((entry) => parseRegistry(entry.serverURL).key === registry.key);
-    await router.erase(args.host, { notice: (line) => this.logToStderr(line) });
-    this.log(held === false ? `Nothing was stored for ${registry.key}` : `Removed the credentials for ${registry.key}`);
+    const outcome = await logout(router, args.host, { notice: (line) => this.logToStderr(line) });
+    this.log(
+      outcome.kind === 'minted'
+        ? `Nothing is stored for ${registry.key}: the ${outcome.provider} provider obtains its own credentials (its cached tokens were dropped)`
+        : outcome.kind === 'nothing-stored'
+          ? `Nothing was stored for ${registry.key}`
+          : `Removed the credentials for ${registry.key}`,
+    );
   }
 }

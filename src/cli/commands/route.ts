@@ -3,9 +3,7 @@ import { askDaemon } from '../shared/daemon-connection.js';
 import { CredrelayCommand } from '../shared/base-command.js';
 import { commandRouting, describeStore } from '../shared/command-store.js';
 import { parseRegistry } from '../../core/registry/identity.js';
-import { jobIdentityLine } from '../../routing/job-identity.js';
-import { EVERY_REGISTRY } from '../../routing/router.js';
-import { referencedSecret } from '../../core/secrets/secret-name.js';
+import { explainRoute } from '../../service/command-service.js';
 
 export default class RouteCommand extends CredrelayCommand {
   static override summary = 'Explain which provider answers for a registry, and why.';
@@ -28,44 +26,30 @@ export default class RouteCommand extends CredrelayCommand {
       askDaemon((v) => ({ v, op: 'cache-list' })).catch(() => undefined),
       describeStore(config, store),
     ]);
-    const decision = router.decide(registry);
-    const reason =
-      decision.reason.kind === 'registries'
-        ? `the registries entry ${JSON.stringify(decision.reason.key)}`
-        : decision.reason.kind === 'matcher'
-          ? `the ${decision.provider.name} provider's host matcher (${decision.provider.about?.hostPatterns.join(', ') ?? 'its own hosts'})`
-          : 'no registries entry or provider claims it, so the keychain answers';
-    const options = Object.entries(decision.options).map(([key, value]) => {
-      const secret = typeof value === 'string' ? referencedSecret(value) : undefined;
-      return secret === undefined ? `${key}=${String(value)}` : `${key}=$${secret} (secret ${secret}, not shown)`;
-    });
-    const cached = rows?.find(
-      (row) =>
-        row.provider === decision.provider.name && (row.registry === registry.key || row.registry === EVERY_REGISTRY),
-    );
+    const route = explainRoute(router, registry, rows);
     const cache =
       rows === undefined
         ? 'no daemon is running, so nothing is cached'
-        : cached
-          ? `cached until ${cached.expiresAt} (refresh from ${cached.refreshAt})`
+        : route.cached
+          ? `cached until ${route.cached.expiresAt} (refresh from ${route.cached.refreshAt})`
           : 'not cached';
 
     this.log(
       `registry   ${registry.key} (host ${registry.host}${registry.port === undefined ? '' : `, port ${registry.port}`}${registry.isDockerHub ? ', Docker Hub' : ''})`,
     );
-    this.log(`routed by  ${reason}`);
-    this.log(`provider   ${decision.provider.name}: ${decision.provider.about?.description ?? '(no description)'}`);
-    this.log(`options    ${options.length === 0 ? 'none' : options.join(', ')}`);
-    if (decision.jobIdentity !== undefined) this.log(`identity   ${jobIdentityLine(decision.jobIdentity)}`);
+    this.log(`routed by  ${route.because}`);
+    this.log(`provider   ${route.provider.name}: ${route.provider.description}`);
+    this.log(`options    ${route.shownOptions.length === 0 ? 'none' : route.shownOptions.join(', ')}`);
+    if (route.identity !== undefined) this.log(`identity   ${route.identity}`);
     this.log(`cache      ${cache}`);
     this.log(`store      ${storeLine}`);
     return {
       registry: registry.key,
-      reason: decision.reason,
-      provider: decision.provider.name,
-      options: decision.options,
-      ...(decision.jobIdentity ? { jobIdentity: decision.jobIdentity } : {}),
-      cache: cached ?? null,
+      reason: route.reason,
+      provider: route.provider.name,
+      options: route.options,
+      ...(route.jobIdentity ? { jobIdentity: route.jobIdentity } : {}),
+      cache: route.cached ?? null,
       store: config.store,
     };
   }

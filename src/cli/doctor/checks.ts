@@ -2,8 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, 
 import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
-import { composeRouter } from '../../compose.js';
-import { commandStore } from '../shared/command-store.js';
+import { commandRouting, commandStore } from '../shared/command-store.js';
 import { describeDaemonState, probeDaemon } from '../shared/daemon-connection.js';
 import { inspectRuntimeDir } from '../../core/wire/runtime-dir.js';
 import { type Config, loadConfig, parseConfig } from '../../core/config.js';
@@ -11,8 +10,7 @@ import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '.
 import { toCredrelayError } from '../../core/errors.js';
 import { REGISTRY_SERVICE } from '../../core/store/secret-store.js';
 import { nativeClientDirectory, resolvePaths } from '../../core/paths.js';
-import { withDeadline } from '../../core/util/deadline.js';
-import { jobIdentityLine } from '../../routing/job-identity.js';
+import { checkRoutes } from '../../service/command-service.js';
 import { packageVersion } from '../../core/version.js';
 
 /** One line of `credrelay doctor`. */
@@ -212,8 +210,9 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
   let router;
   let config;
   try {
-    config = loadConfig(path);
-    router = await composeRouter({ config, store: commandStore(config) });
+    const routing = commandRouting();
+    config = routing.config;
+    router = await routing.router;
   } catch (error) {
     return [
       fail(
@@ -231,41 +230,7 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
         : `no file at ${path}: the defaults (each provider's own hosts, everything else in the OS keychain)`,
     ),
   ];
-  for (const entry of config.registries) {
-    const check = `${entry.provider} for ${entry.written}`;
-    if (entry.pattern.kind !== 'exact') {
-      results.push(ok(check, 'a glob; its credentials are checked on first use'));
-      continue;
-    }
-    const decision = router.decide(entry.pattern.identity);
-    if (entry.jobIdentity !== undefined) {
-      // The job's token is short-lived and the exchange is the pull itself: say which identity, and whether this
-      // job can give it.
-      const line = jobIdentityLine(entry.jobIdentity);
-      results.push(line.includes('not available here') ? fail(check, line) : ok(check, line));
-      continue;
-    }
-    if (entry.podIdentity === 'required') {
-      // Only a kubelet request with a pod's token is answered here; checking the node's identity would prove nothing.
-      results.push(ok(check, 'pulled only as the pod, in kubelet mode: checked on each pull with its token'));
-      continue;
-    }
-    const diagnostics = decision.provider.diagnostics;
-    if (diagnostics === undefined) {
-      results.push(ok(check, `served by ${decision.provider.name}`));
-      continue;
-    }
-    const context = router.contextFor(decision.options, { notice: () => undefined });
-    try {
-      const detail = await withDeadline(
-        diagnostics.diagnose(entry.pattern.identity, context),
-        PROVIDER_CHECK_DEADLINE_MS,
-        () => new Error(`no answer within ${PROVIDER_CHECK_DEADLINE_MS / 1000} s`),
-      );
-      results.push(ok(check, detail));
-    } catch (error) {
-      results.push(fail(check, toCredrelayError(error).message));
-    }
-  }
+  for (const check of await checkRoutes(router, config, PROVIDER_CHECK_DEADLINE_MS))
+    results.push(check.ok ? ok(check.name, check.detail) : fail(check.name, check.detail));
   return results;
 }

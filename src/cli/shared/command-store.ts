@@ -3,7 +3,6 @@ import { type Config, loadConfig } from '../../core/config.js';
 import { CredrelayError } from '../../core/errors.js';
 import type { SecretStore, StoreDescription } from '../../core/store/secret-store.js';
 import { resolvePaths } from '../../core/paths.js';
-import type { Router } from '../../routing/router.js';
 import { type StoreCall, type StoreCallResult, failureError } from '../../core/wire/contract.js';
 import { requestThroughDaemon } from '../../client/daemon-client.js';
 
@@ -87,15 +86,26 @@ export async function describeStore(config: Config, store: SecretStore): Promise
   return `${description.backend} (${setting}); ${state}`;
 }
 
-/** The user's configuration and the store a command uses, and the router they build (still being built). */
-export function commandRouting(): { config: Config; store: SecretStore; router: Promise<Router> } {
+/** The router the composition root builds: the one the daemon and the in-process path answer with. */
+type CommandRouter = Awaited<ReturnType<typeof composeRouter>>;
+
+/** The user's configuration and the store a command uses (`secrets`: no router, so no provider is loaded). */
+export function commandConfigAndStore(): { config: Config; store: SecretStore } {
   const config = loadConfig(resolvePaths().configPath);
-  const store = commandStore(config);
+  return { config, store: commandStore(config) };
+}
+
+/**
+ * The user's configuration and the store a command uses, and the router they build (still being built), which the
+ * command asks through the service (src/service/command-service.ts).
+ */
+export function commandRouting(): { config: Config; store: SecretStore; router: Promise<CommandRouter> } {
+  const { config, store } = commandConfigAndStore();
   return { config, store, router: composeRouter({ config, store }) };
 }
 
 /** The user's configuration with the store a command uses, and its router. */
-export async function composeCommandRouter(): Promise<{ config: Config; router: Router; store: SecretStore }> {
+export async function composeCommandRouter(): Promise<{ config: Config; router: CommandRouter; store: SecretStore }> {
   const { config, store, router } = commandRouting();
   return { config, store, router: await router };
 }

@@ -1,6 +1,6 @@
 import { CredrelayCommand } from '../../shared/base-command.js';
 import { createNamedSecrets } from '../../../core/secrets/named-secrets.js';
-import { composeCommandRouter } from '../../shared/command-store.js';
+import { commandConfigAndStore } from '../../shared/command-store.js';
 
 export default class SecretsListCommand extends CredrelayCommand {
   static override summary = 'List the names of stored secrets (never their values).';
@@ -11,7 +11,7 @@ export default class SecretsListCommand extends CredrelayCommand {
 
   async run(): Promise<string[]> {
     await this.parse(SecretsListCommand); // oclif warns about a command that never parses its arguments
-    const names = await createNamedSecrets((await composeCommandRouter()).store).names();
+    const names = await createNamedSecrets(commandConfigAndStore().store).names();
     if (names.length === 0) this.log('no secrets are stored');
     for (const name of names) this.log(name);
     return names;

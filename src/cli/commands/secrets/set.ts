@@ -3,7 +3,7 @@ import { Args } from '@oclif/core';
 import { readSecretFromUser } from '../../shared/read-secret.js';
 import { assertSecretName } from '../../../core/secrets/secret-name.js';
 import { createNamedSecrets } from '../../../core/secrets/named-secrets.js';
-import { composeCommandRouter, storeName } from '../../shared/command-store.js';
+import { commandConfigAndStore, storeName } from '../../shared/command-store.js';
 
 export default class SecretsSetCommand extends CredrelayCommand {
   static override summary =
@@ -34,7 +34,7 @@ Names are shell-style: letters, digits and _, not starting with a digit. Values 
       );
     }
     if (value.length === 0) this.error(`no value given for ${name}; nothing was stored`, { exit: 1 });
-    const { config, store } = await composeCommandRouter();
+    const { config, store } = commandConfigAndStore();
     await createNamedSecrets(store).set(name, value);
     this.log(`stored secret ${name} in ${storeName(config)}`);
   }

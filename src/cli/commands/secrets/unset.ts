@@ -2,7 +2,7 @@ import { CredrelayCommand } from '../../shared/base-command.js';
 import { Args } from '@oclif/core';
 import { assertSecretName } from '../../../core/secrets/secret-name.js';
 import { createNamedSecrets } from '../../../core/secrets/named-secrets.js';
-import { composeCommandRouter } from '../../shared/command-store.js';
+import { commandConfigAndStore } from '../../shared/command-store.js';
 
 export default class SecretsUnsetCommand extends CredrelayCommand {
   static override summary = 'Remove a named secret from the OS keychain (or the encrypted file store).';
@@ -14,7 +14,7 @@ export default class SecretsUnsetCommand extends CredrelayCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(SecretsUnsetCommand);
     const name = assertSecretName(args.name);
-    const removed = await createNamedSecrets((await composeCommandRouter()).store).unset(name);
+    const removed = await createNamedSecrets(commandConfigAndStore().store).unset(name);
     this.log(removed ? `removed secret ${name}` : `no secret named ${name} was stored`);
   }
 }
