@@ -9,7 +9,9 @@
  * B. the first `get` for a new ECR registry, against moto with 150 ms of upstream latency, with and without the daemon;
  * C. a `docker build`-like burst: `list`, then one `get` for each of 20 registries;
  * D. the management CLI's start: `credrelay --version` (also as the single executable), `--help` and `route HOST`,
- *    against bare node.
+ *    against bare node;
+ * E. what each trick of the build pays (docs/build.md), each against the same work without it: the Node client's
+ *    bundle against the module tree it is made from, and the CLI bundle's V8 code cache against none.
  *
  * Every command reads a credential that exists. Nothing leaves this machine: AWS calls go to moto on loopback, and the
  * Go ECR helper, which ignores AWS_ENDPOINT_URL_ECR, runs only on its warm cache with its proxy set to a closed port.
@@ -41,7 +43,7 @@ if (!existsSync(NATIVE))
   throw new Error(`${NATIVE} is missing: run \`npm run build\` (the native client needs a C compiler)`);
 
 interface Subject {
-  readonly section: 'A' | 'B' | 'C' | 'D';
+  readonly section: 'A' | 'B' | 'C' | 'D' | 'E';
   readonly label: string;
   /** One measured unit of work; rejects if any command in it fails. */
   readonly run: (round: number) => Promise<void>;
@@ -249,12 +251,58 @@ try {
     },
   ];
 
+  // The same work without each trick: the client's entry module from the tree the bundle is made from, and the CLI
+  // bundle loaded by bin/cli-loader.cjs without its code cache.
+  const moduleTreeClient = join(scratch.path, 'module-tree-client.mjs');
+  writeFileSync(
+    moduleTreeClient,
+    `import { main } from ${JSON.stringify(join(REPO_ROOT, 'dist', 'src', 'bin', 'credential-helper.js'))};\nawait main(process.argv.slice(2));\n`,
+  );
+  const uncachedCli = join(scratch.path, 'uncached-cli.cjs');
+  writeFileSync(
+    uncachedCli,
+    `require(${JSON.stringify(join(REPO_ROOT, 'bin', 'cli-loader.cjs'))}).loadCli(false).exports.runCli(process.argv.slice(2));\n`,
+  );
+  const tricks: Subject[] = [
+    {
+      section: 'E',
+      label: 'Node client get, bundled (as shipped)',
+      run: () => exec(NODE_CLIENT, ['get'], 'bench.example:5000', env, /bench-secret/),
+    },
+    {
+      section: 'E',
+      label: 'Node client get, from the module tree',
+      run: () => exec(process.execPath, [moduleTreeClient, 'get'], 'bench.example:5000', env, /bench-secret/),
+    },
+    {
+      section: 'E',
+      label: 'credrelay --help, with the code cache (as shipped)',
+      run: () => exec(CLI, ['--help'], '', env, /COMMANDS/),
+    },
+    {
+      section: 'E',
+      label: 'credrelay --help, without the code cache',
+      run: () => exec(process.execPath, [uncachedCli, '--help'], '', env, /COMMANDS/),
+    },
+    {
+      section: 'E',
+      label: 'credrelay route HOST, with the code cache (as shipped)',
+      run: () => exec(CLI, ['route', 'bench.example:5000'], '', env, /routed by/),
+    },
+    {
+      section: 'E',
+      label: 'credrelay route HOST, without the code cache',
+      run: () => exec(process.execPath, [uncachedCli, 'route', 'bench.example:5000'], '', env, /routed by/),
+    },
+  ];
+
   const results = new Map<Subject, Stats>();
   for (const [subjects, rounds] of [
     [warm, ROUNDS],
     [first, Math.max(5, Math.round(ROUNDS / 3))],
     [bursts, Math.max(3, Math.round(ROUNDS / 5))],
     [cliStart, Math.max(5, Math.round(ROUNDS / 2))],
+    [tricks, Math.max(5, Math.round(ROUNDS / 2))],
   ] as const) {
     for (const [subject, values] of await measure([...subjects], rounds)) results.set(subject, statsOf(values));
   }
@@ -266,6 +314,14 @@ try {
   const [firstDaemon, firstInProcess] = first as [Subject, Subject];
   const [burstNative, burstDaemon, burstInProcess, burstGo] = bursts as [Subject, Subject, Subject, Subject];
   const [cliFloor, cliVersion, cliHelp, cliRoute] = cliStart as [Subject, Subject, Subject, Subject];
+  const [clientBundled, clientTree, helpCached, helpUncached, routeCached, routeUncached] = tricks as [
+    Subject,
+    Subject,
+    Subject,
+    Subject,
+    Subject,
+    Subject,
+  ];
   const headline = [
     `native warm get (keychain) / docker-credential-secretservice = ${ratio(nativeKeychain, secretservice)} (target <= 0.5)`,
     `native warm get (ECR token) / docker-credential-ecr-login on a warm cache = ${ratio(nativeEcr, ecrLogin)} (target <= 0.5)`,
@@ -279,6 +335,8 @@ try {
     `get in-process / Node client through the warm daemon (keychain) = ${ratio(inProcessKeychain, warmKeychain)}`,
     `first get for a new registry: in-process / warm daemon = ${ratio(firstInProcess, firstDaemon)}`,
     `burst of list + 20 gets: in-process / Node client, warm daemon = ${ratio(burstInProcess, burstDaemon)}; Node client / Go helper = ${ratio(burstDaemon, burstGo)}`,
+    `the client bundle: Node client get from the module tree / bundled = ${ratio(clientTree, clientBundled)}`,
+    `the CLI's code cache: --help without / with = ${ratio(helpUncached, helpCached)}; route HOST without / with = ${ratio(routeUncached, routeCached)}`,
   ];
 
   const rows = [...results].map(
@@ -321,6 +379,14 @@ helper call, 21 times.
 The management CLI (D) is bundled with oclif into one file, and \`--version\` is answered before it loads.
 \`credrelay route HOST\` also builds the configuration's router and asks the daemon and the keychain.
 
+E measures each trick of the build against the same work without it, interleaved in one run: the Node client's
+one bundled file took ${median(clientBundled).toFixed(1)} ms for a warm \`get\` against
+${median(clientTree).toFixed(1)} ms for the module tree it is made from (Node's ES module loader, one file per
+module); the CLI bundle with V8's code cache took ${median(helpCached).toFixed(1)} ms for \`--help\` and
+${median(routeCached).toFixed(1)} ms for \`route HOST\`, against ${median(helpUncached).toFixed(1)} ms and
+${median(routeUncached).toFixed(1)} ms compiling it afresh. docs/build.md keeps a trick only where this section
+shows it pays.
+
 What the daemon buys is shown by B and C within credrelay: a first request for a new registry costs
 ${median(firstDaemon).toFixed(0)} ms through the warm daemon (the SDK already loaded, credentials resolved, 150 ms
 of it upstream latency) against ${median(firstInProcess).toFixed(0)} ms in a fresh process, and later requests for
@@ -348,7 +414,7 @@ function chart(rows: Array<[Subject, Stats]>): string {
   const scaleMax = (section: Subject['section']) =>
     Math.max(...rows.filter(([subject]) => subject.section === section).map(([, stats]) => stats.p75)) * 1.05;
   let x = (ms: number) => ms;
-  const colours = { A: '#4e79a7', B: '#f28e2b', C: '#59a14f', D: '#b07aa1' } as const;
+  const colours = { A: '#4e79a7', B: '#f28e2b', C: '#59a14f', D: '#b07aa1', E: '#9c755f' } as const;
   const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   let y = 40;
   const parts: string[] = [];
@@ -363,6 +429,7 @@ function chart(rows: Array<[Subject, Stats]>): string {
         B: 'B. first get, new registry (150 ms upstream)',
         C: 'C. list + 20 gets',
         D: 'D. management CLI start',
+        E: 'E. each build trick, with and without',
       }[subject.section];
       parts.push(`<text x="10" y="${y + 12}" font-weight="bold">${title}</text>`);
       y += barHeight + gap;
