@@ -309,19 +309,39 @@ try {
 
   const median = (subject: Subject) => results.get(subject)!.median;
   const ratio = (a: Subject, b: Subject) => (median(a) / median(b)).toFixed(2);
-  const [nodeFloor, nativeKeychain, nativeEcr, warmKeychain, warmEcr, inProcessKeychain, secretservice, ecrLogin] =
-    warm as [Subject, Subject, Subject, Subject, Subject, Subject, Subject, Subject];
-  const [firstDaemon, firstInProcess] = first as [Subject, Subject];
-  const [burstNative, burstDaemon, burstInProcess, burstGo] = bursts as [Subject, Subject, Subject, Subject];
-  const [cliFloor, cliVersion, cliHelp, cliRoute] = cliStart as [Subject, Subject, Subject, Subject];
-  const [clientBundled, clientTree, helpCached, helpUncached, routeCached, routeUncached] = tricks as [
-    Subject,
-    Subject,
-    Subject,
-    Subject,
-    Subject,
-    Subject,
-  ];
+  // Each subject by its label: a position in a list shifts when a row is added, and a ratio would quietly compare
+  // the wrong rows.
+  const named = (subjects: readonly Subject[], label: string): Subject => {
+    const subject = subjects.find((candidate) => candidate.label === label);
+    if (subject === undefined) throw new Error(`no benchmark row "${label}"`);
+    return subject;
+  };
+  const nodeFloor = named(warm, 'node, empty script');
+  const nativeKeychain = named(warm, 'credrelay get, native client, warm daemon (keychain)');
+  const nativeEcr = named(warm, 'credrelay get, native client, warm daemon (ECR token cached)');
+  const warmKeychain = named(warm, 'credrelay get, Node client, warm daemon (keychain)');
+  const warmEcr = named(warm, 'credrelay get, Node client, warm daemon (ECR token cached)');
+  const seaKeychain = named(warm, 'credrelay get, single executable, warm daemon (keychain)');
+  const inProcessKeychain = named(warm, 'credrelay get, in-process (keychain)');
+  const secretservice = named(warm, 'docker-credential-secretservice get (Go)');
+  const ecrLogin = named(warm, 'docker-credential-ecr-login get, warm file cache (Go)');
+  const firstDaemon = named(first, 'credrelay first get, new registry, warm daemon');
+  const firstInProcess = named(first, 'credrelay first get, new registry, in-process');
+  const burstNative = named(bursts, 'credrelay list + 20 gets, native client, warm daemon');
+  const burstDaemon = named(bursts, 'credrelay list + 20 gets, Node client, warm daemon');
+  const burstInProcess = named(bursts, 'credrelay list + 20 gets, in-process');
+  const burstGo = named(bursts, 'docker-credential-secretservice list + 20 gets (Go)');
+  const cliFloor = named(cliStart, 'node, empty script (CLI section)');
+  const cliVersion = named(cliStart, 'credrelay --version');
+  const seaVersion = named(cliStart, 'credrelay --version, single executable');
+  const cliHelp = named(cliStart, 'credrelay --help');
+  const cliRoute = named(cliStart, 'credrelay route HOST');
+  const clientBundled = named(tricks, 'Node client get, bundled (as shipped)');
+  const clientTree = named(tricks, 'Node client get, from the module tree');
+  const helpCached = named(tricks, 'credrelay --help, with the code cache (as shipped)');
+  const helpUncached = named(tricks, 'credrelay --help, without the code cache');
+  const routeCached = named(tricks, 'credrelay route HOST, with the code cache (as shipped)');
+  const routeUncached = named(tricks, 'credrelay route HOST, without the code cache');
   const headline = [
     `native warm get (keychain) / docker-credential-secretservice = ${ratio(nativeKeychain, secretservice)} (target <= 0.5)`,
     `native warm get (ECR token) / docker-credential-ecr-login on a warm cache = ${ratio(nativeEcr, ecrLogin)} (target <= 0.5)`,
@@ -329,7 +349,8 @@ try {
     `Node client warm get (keychain) / bare node = ${ratio(warmKeychain, nodeFloor)} (target <= 1.20)`,
     `Node client warm get (ECR token) / bare node = ${ratio(warmEcr, nodeFloor)}`,
     `native warm get / Node client warm get (keychain) = ${ratio(nativeKeychain, warmKeychain)}`,
-    `credrelay --version / bare node = ${ratio(cliVersion, cliFloor)} (target <= 1.5)`,
+    `single executable warm get (keychain) / bare node = ${ratio(seaKeychain, nodeFloor)}`,
+    `credrelay --version / bare node = ${ratio(cliVersion, cliFloor)} (target <= 1.5); the single executable's = ${ratio(seaVersion, cliFloor)}`,
     `credrelay --help / bare node = ${ratio(cliHelp, cliFloor)} (target <= 2)`,
     `credrelay route HOST / bare node = ${ratio(cliRoute, cliFloor)} (target <= 2)`,
     `get in-process / Node client through the warm daemon (keychain) = ${ratio(inProcessKeychain, warmKeychain)}`,

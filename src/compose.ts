@@ -10,6 +10,7 @@ import { createStaticProvider } from '../plugins/static/index.js';
 import { createExecProvider } from '../plugins/exec/index.js';
 import { createGhcrProvider } from '../plugins/ghcr/index.js';
 import { createAcrProvider } from '../plugins/acr/index.js';
+import { createDockerHubProvider } from '../plugins/dockerhub/index.js';
 import type { TokenCache } from './cache/token-cache.js';
 import { type Config, loadConfig } from './core/config.js';
 import type { Logger } from './core/logger.js';
@@ -35,6 +36,7 @@ export const builtinProviders = (): Provider[] => [
   createGarProvider(),
   createGhcrProvider(),
   createAcrProvider(),
+  createDockerHubProvider(),
   createStaticProvider(),
   createExecProvider(),
 ];

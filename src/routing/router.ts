@@ -229,6 +229,7 @@ const JOB_NEEDS: Readonly<Record<string, string>> = {
   ecr: 'give the route "roleArn" (the IAM role whose trust policy accepts the job\'s token)',
   gar: 'give the route "workloadIdentityProvider" (and "impersonate" for a service account)',
   acr: 'give the route "tenantId" and "clientId" (the app registration with a federated credential for the job)',
+  dockerhub: 'give the route "connectionId" (the OIDC connection of the Docker Hub organization)',
 };
 
 const secretNotSet = async (name: string): Promise<string> => {

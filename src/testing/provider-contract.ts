@@ -38,6 +38,8 @@ export interface ProviderContractOptions {
     readonly options?: Readonly<Record<string, unknown>>;
     readonly secrets?: Readonly<Record<string, string>>;
     readonly environment?: Readonly<Record<string, string>>;
+    /** The identity it acts as, for a provider that answers only as a pod or a CI job (their OIDC token). */
+    readonly podIdentity?: PodIdentity;
   };
   /**
    * A registry the provider cannot answer, and why: what it lacks (no secret, a variable unset with `undefined`, a
@@ -188,11 +190,10 @@ export function providerContractChecks(contract: ProviderContractOptions): Contr
       applies: true,
       async run() {
         const provider = await contract.create();
-        const { host, options, secrets, environment } = contract.answers;
+        const { host, options, secrets, environment, podIdentity } = contract.answers;
         const registry = parseRegistry(host);
-        const credential = await withEnvironment(environment ?? {}, () =>
-          provider.get(registry, testContext(options, secrets)),
-        );
+        const context = { ...testContext(options, secrets), ...(podIdentity === undefined ? {} : { podIdentity }) };
+        const credential = await withEnvironment(environment ?? {}, () => provider.get(registry, context));
         expect(credential, `${provider.name} answered nothing for ${host}`).toBeDefined();
         expect(typeof credential?.username).toBe('string');
         expect(credential?.username.length).toBeGreaterThan(0);

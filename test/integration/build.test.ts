@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/helper.js';
@@ -34,6 +35,16 @@ describe('the build', () => {
        });`,
     );
     expect(JSON.parse(compiled)).toEqual([]);
+  });
+
+  it("defines import.meta.url in both CommonJS bundles, never esbuild's empty stand-in", () => {
+    for (const bundle of ['dist/src/bin/credential-helper.cjs', 'dist/src/cli/bundle.cjs']) {
+      const source = readFileSync(join(REPO_ROOT, bundle), 'utf8');
+      // What esbuild writes when import.meta is left undefined in a CommonJS bundle: every URL built on it breaks.
+      expect(/\bimport_meta\d*\s*=\s*\{\}/.test(source), `${bundle} has an empty import.meta`).toBe(false);
+      const defined = source.includes('require("node:url").pathToFileURL(__filename).href');
+      expect(defined, `${bundle} defines import.meta.url from its own path`).toBe(true);
+    }
   });
 
   it('vendors the SDKs: what the daemon imports by name resolves to the bundled copy in dist/node_modules', () => {

@@ -3,7 +3,8 @@
  * GitHub Actions token service (it checks the bearer and the audience) hands out short-lived JWTs; ECR through moto's
  * STS AssumeRoleWithWebIdentity, then GetAuthorizationToken signed with the key STS issued, in front of a real
  * registry skopeo pulls from; Google through a local STS and IAM Credentials; Azure through Entra's client assertion
- * and a registry front. Through the daemon and in-process alike.
+ * and a registry front; Docker Hub through a fake of Docker's identity service (its OIDC connection exchange, as
+ * docker/login-action makes it) in front of a real registry. Through the daemon and in-process alike.
  */
 import { readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
@@ -28,6 +29,43 @@ const TENANT = '3c1d2e3f-4a5b-4c7d-8e9f-a0b1c2d3e4f5';
 const APP = '7c3d4e5f-6a7b-4c9d-8e0f-2a3b4c5d6e7f';
 const REQUEST_TOKEN = 'actions-request-token-CANARY-7731';
 const GAR_HOST = 'us-docker.pkg.dev';
+const DOCKER_CONNECTION = '0b7a3f2e-5c4d-4e6f-8a9b-1c2d3e4f5a6b';
+const DOCKER_AUDIENCE = 'https://identity.docker.com';
+const DOCKER_ACCESS_TOKEN = 'dckr_oat_job-CANARY-4410';
+
+/**
+ * Docker's identity service for one organization's OIDC connection: a form POST to /oauth/token whose subject is a
+ * job token the Actions service issued for its audience; it answers the access token the registry accepts.
+ */
+async function startDockerIdentity(issued: readonly string[]) {
+  const exchanges: URLSearchParams[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      const form = new URLSearchParams(body);
+      exchanges.push(form);
+      const subject = form.get('subject_token') ?? '';
+      const audience = issued.includes(subject)
+        ? JSON.parse(Buffer.from(subject.split('.')[1]!, 'base64url').toString()).aud
+        : undefined;
+      const ok =
+        request.url === '/oauth/token' &&
+        form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:token-exchange' &&
+        form.get('connection_id') === DOCKER_CONNECTION &&
+        audience === DOCKER_AUDIENCE;
+      response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      response.end(ok ? JSON.stringify({ access_token: DOCKER_ACCESS_TOKEN }) : '{"error":"access_denied"}');
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    exchanges,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 /** The fake Actions token service: what it issued, and how it behaves. */
 interface ActionsTokenService {
@@ -84,16 +122,20 @@ let iam: IamCredentialsServer;
 let acr: FakeAcr;
 let ecrRegistry: Registry;
 let backend: Registry;
+let dockerHub: Registry;
+let dockerIdentity: Awaited<ReturnType<typeof startDockerIdentity>>;
 let session: Keyring;
 let job: Record<string, string>;
 
 beforeAll(async () => {
-  [session, ecrRegistry, backend, actions] = await Promise.all([
+  [session, ecrRegistry, backend, actions, dockerHub] = await Promise.all([
     startKeyring(),
     startRegistry('AWS', `${ACCOUNT}-auth-token`),
     startRegistry('job-backend', 'job-backend-pass'),
     startActionsTokenService(),
+    startRegistry('octo-org', DOCKER_ACCESS_TOKEN),
   ]);
+  dockerIdentity = await startDockerIdentity(actions.issued);
   // Entra trusts every token this job's service issues (the live list) as the app's client assertion.
   cloud = await startIdentityEndpoints(session.root, backend, TENANT, [{ clientId: APP, assertions: actions.issued }]);
   ({ proxy, sts, iam, acr } = cloud);
@@ -122,6 +164,14 @@ beforeAll(async () => {
         clientId: APP,
         jobIdentity: { source: 'github-actions', audience: 'api://AzureADTokenExchange' },
       },
+      // Docker Hub's own host cannot be reached here: a local registry stands for it, routed the same way.
+      [dockerHub.host]: {
+        provider: 'dockerhub',
+        username: 'octo-org',
+        connectionId: DOCKER_CONNECTION,
+        identityUrl: dockerIdentity.url,
+        jobIdentity: { source: 'github-actions', audience: DOCKER_AUDIENCE },
+      },
     },
   });
   // A GitHub Actions job: its token request variables, and no cloud key anywhere.
@@ -138,7 +188,14 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await session?.stop();
-  await Promise.all([cloud?.stop(), actions?.stop(), ecrRegistry?.stop(), backend?.stop()]);
+  await Promise.all([
+    cloud?.stop(),
+    actions?.stop(),
+    ecrRegistry?.stop(),
+    backend?.stop(),
+    dockerHub?.stop(),
+    dockerIdentity?.stop(),
+  ]);
 });
 beforeEach(() => {
   actions.refuse = false;
@@ -173,6 +230,31 @@ describe.each(modes)('ECR as the job, %s', (_mode, extra) => {
     expect(actions.issued.slice(asked)).toContain(form.get('WebIdentityToken'));
     const ecr = calls.find((call) => call.action === 'ecr:GetAuthorizationToken');
     expect(ecr?.accessKeyId).toBe(assumed!.issuedAccessKeyId);
+  });
+});
+
+describe.each(modes)('Docker Hub as the job, %s', (_mode, extra) => {
+  it("exchanges the job's token at the identity service under the connection, and skopeo pushes and reads", async () => {
+    const env = { ...job, ...extra };
+    await runHelper('erase', dockerHub.host, env);
+    const [before, asked] = [dockerIdentity.exchanges.length, actions.issued.length];
+    const { pushed, inspected } = await pushAndInspect(dockerHub.host, session.root, env, `job-hub-${_mode.length}:1`);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(actions.audiences.at(-1)).toBe(DOCKER_AUDIENCE);
+    const exchanges = dockerIdentity.exchanges.slice(before);
+    expect(exchanges.length).toBeGreaterThan(0);
+    for (const form of exchanges) {
+      expect(actions.issued.slice(asked)).toContain(form.get('subject_token'));
+      expect(form.get('subject_token_type')).toBe('urn:ietf:params:oauth:token-type:id_token');
+      expect(form.get('expires_in')).toBe('300');
+    }
+    const got = await runHelper('get', dockerHub.host, env);
+    expect(JSON.parse(got.stdout)).toEqual({
+      ServerURL: dockerHub.host,
+      Username: 'octo-org',
+      Secret: DOCKER_ACCESS_TOKEN,
+    });
   });
 });
 
@@ -249,10 +331,25 @@ describe('what goes wrong, said', () => {
     );
   });
 
+  it("Docker Hub refuses the job's token: the connection and the fix are named, the token is not", async () => {
+    const env = { ...job, CREDRELAY_NO_DAEMON: '1' };
+    const config = JSON.parse(readFileSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'), 'utf8'));
+    config.registries[dockerHub.host].jobIdentity.audience = 'https://wrong.example';
+    const wrong = join(session.root, 'config-wrong-audience');
+    writeCredrelayConfig(wrong, config);
+    const result = await runHelper('get', dockerHub.host, { ...env, XDG_CONFIG_HOME: wrong });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      new RegExp(`refused the job's token for connection ${DOCKER_CONNECTION} \\(HTTP 401: access_denied\\).*audience`),
+    );
+    for (const token of actions.issued) expect(result.stdout + result.stderr).not.toContain(token);
+  });
+
   it('no job token or request token reaches the debug log', () => {
     const log = readFileSync(join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log'), 'utf8');
     expect(log.length).toBeGreaterThan(0);
     for (const token of actions.issued) expect(log).not.toContain(token.split('.')[1]!);
     expect(log).not.toContain(REQUEST_TOKEN);
+    expect(log).not.toContain(DOCKER_ACCESS_TOKEN);
   });
 });
