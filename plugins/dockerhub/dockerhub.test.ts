@@ -83,6 +83,17 @@ describe('dockerhub provider', () => {
     await expect(failure).rejects.not.toThrowError(/job-signature/);
   });
 
+  it('a failing service is its own error, not a refusal', async () => {
+    refuse = 503;
+    try {
+      await expect(
+        provider.get(parseRegistry('docker.io'), { ...testContext(options()), podIdentity: job }),
+      ).rejects.toThrowError(/answered HTTP 503: access_denied.*retry later/);
+    } finally {
+      refuse = undefined;
+    }
+  });
+
   it('checks its options when the configuration loads', () => {
     const pattern = { kind: 'exact', key: 'docker.io' } as never;
     expect(provider.routes!.check!(pattern, options())).toBeUndefined();
