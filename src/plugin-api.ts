@@ -56,7 +56,7 @@ export { withDeadline } from './core/util/deadline.js';
 /** Error codes of Node's network failures, for telling "cannot reach" from "refused". */
 export { NETWORK_ERROR_CODES } from './core/util/network-errors.js';
 /** One HTTP request with a deadline and a bounded answer; plain HTTP only to this machine. */
-export { type HttpAnswer, type HttpCall, httpExchange } from './core/util/http.js';
+export { type HttpAnswer, type HttpCall, httpExchange, postTokenForm } from './core/util/http.js';
 /** What a token shaped like a JWT says of itself (unverified): its claims, and when it expires. */
 export { jwtClaims, jwtExpiry } from './core/util/jwt.js';
 /** Clients and credentials kept between exchanges, one per key, bounded. */

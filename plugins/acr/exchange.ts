@@ -1,10 +1,9 @@
 import {
   type Credential,
   CredrelayError,
-  NETWORK_ERROR_CODES,
   type RegistryIdentity,
   foreignExcerpt,
-  httpExchange,
+  postTokenForm,
   isLoopback,
   jwtExpiry,
 } from '../../src/plugin-api.js';
@@ -39,19 +38,11 @@ export async function exchangeForRefreshToken(request: ExchangeRequest, now = Da
   const fail = (text: string) =>
     new CredrelayError('PROVIDER_FAILED', `Azure credentials for ${registry.key}: ${text}`);
 
-  const answer = await httpExchange(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: form.toString(),
+  const answer = await postTokenForm(url, form, {
     deadlineMs: EXCHANGE_DEADLINE_MS,
-  }).catch((error: NodeJS.ErrnoException) => {
-    if (error instanceof CredrelayError) throw error;
-    if (NETWORK_ERROR_CODES.has(error.code ?? '')) {
-      throw fail(
-        `cannot reach ${registry.key} to exchange the Entra token (${error.code}): check the network and proxy settings`,
-      );
-    }
-    throw fail(`the token exchange with ${registry.key} failed: ${foreignExcerpt(error.message, 200)}`);
+    peer: registry.key,
+    purpose: 'to exchange the Entra token',
+    fail,
   });
 
   if (answer.status === 200) {

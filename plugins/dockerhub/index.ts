@@ -1,13 +1,12 @@
 import {
   type Credential,
   CredrelayError,
-  NETWORK_ERROR_CODES,
   type Provider,
   type ProviderContext,
   type RegistryIdentity,
   type RouteOptionValues,
   foreignExcerpt,
-  httpExchange,
+  postTokenForm,
   isLoopbackHost,
   stringOption,
 } from '../../src/plugin-api.js';
@@ -109,17 +108,10 @@ async function exchange(registry: RegistryIdentity, context: ProviderContext): P
     expires_in: String(expiresIn),
   });
   const startedAt = Date.now();
-  const answer = await httpExchange(`${identityUrl}/oauth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: form.toString(),
+  const answer = await postTokenForm(`${identityUrl}/oauth/token`, form, {
     deadlineMs: EXCHANGE_DEADLINE_MS,
-  }).catch((error: NodeJS.ErrnoException) => {
-    if (error instanceof CredrelayError) throw error;
-    if (NETWORK_ERROR_CODES.has(error.code ?? '')) {
-      throw fail(`cannot reach ${identityUrl} (${error.code}): check the network and proxy settings`);
-    }
-    throw fail(`the token exchange with ${identityUrl} failed: ${foreignExcerpt(error.message, 200)}`);
+    peer: identityUrl,
+    fail,
   });
 
   // A service that echoes the request would quote the job's token: it never reaches a message.

@@ -2,6 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { CredrelayError } from '../errors.js';
 import { isLoopbackHost } from './loopback.js';
 import { withDeadline } from './deadline.js';
+import { NETWORK_ERROR_CODES } from './network-errors.js';
+import { foreignExcerpt } from './redact.js';
 
 /** An HTTP answer, its body read whole (bounded). */
 export interface HttpAnswer {
@@ -77,5 +79,35 @@ export async function httpExchange(url: string, call: HttpCall): Promise<HttpAns
   return withDeadline(exchange, call.deadlineMs, () => {
     abandon();
     return Object.assign(new Error(`no answer within ${call.deadlineMs / 1000} s`), { code: 'ETIMEDOUT' });
+  });
+}
+
+/**
+ * POSTs a form to a token-exchange endpoint (OAuth's shape), with a deadline. A connection that fails becomes
+ * `fail`'s error naming `peer` and what to check; any other failure is quoted short, never the request.
+ */
+export function postTokenForm(
+  url: string,
+  form: URLSearchParams,
+  options: {
+    readonly deadlineMs: number;
+    /** The endpoint in words (a host, an origin); `purpose` says why it is reached ("to exchange the Entra token"). */
+    readonly peer: string;
+    readonly purpose?: string;
+    readonly fail: (text: string) => CredrelayError;
+  },
+): Promise<HttpAnswer> {
+  return httpExchange(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: form.toString(),
+    deadlineMs: options.deadlineMs,
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error instanceof CredrelayError) throw error;
+    if (NETWORK_ERROR_CODES.has(error.code ?? '')) {
+      const reaching = options.purpose === undefined ? options.peer : `${options.peer} ${options.purpose}`;
+      throw options.fail(`cannot reach ${reaching} (${error.code}): check the network and proxy settings`);
+    }
+    throw options.fail(`the token exchange with ${options.peer} failed: ${foreignExcerpt(error.message, 200)}`);
   });
 }
