@@ -18,7 +18,9 @@ export default class ProvidersCommand extends CredrelayCommand {
       const options = Object.keys(provider.options);
       if (options.length > 0) this.log(`  options  ${options.join(', ')}`);
       if (provider.podIdentityAnnotations !== undefined)
-        this.log(`  pods     in kubelet mode, as the pod; annotations ${provider.podIdentityAnnotations.join(', ')}`);
+        this.log(
+          `  pods     in kubelet mode, as the pod; annotations ${provider.podIdentityAnnotations.join(', ') || 'none'}`,
+        );
     }
     return providers;
   }
