@@ -346,6 +346,7 @@ describe('credrelay route and providers', () => {
       'gar',
       'ghcr',
       'acr',
+      'dockerhub',
       'static',
       'exec',
       'keychain',
