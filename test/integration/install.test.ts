@@ -13,7 +13,7 @@ import { basename, join, relative } from 'node:path';
 import { nativeClientDirectory } from '../../src/core/paths.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, VERSION, run } from '../support/helper.js';
-import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/temp.js';
 
@@ -272,7 +272,7 @@ describe('npm install -g of the packed tarball', () => {
       );
     } finally {
       renameSync(join(root, `${NATIVE_DIR}.away`), join(root, NATIVE_DIR));
-      await run(join(prefix, 'bin', 'credrelay'), ['daemon', 'stop', '--all'], { env });
+      await stopCredrelayDaemon(keyring.runtimeDir); // not `stop --all`: other suites' daemons run beside this one
     }
   }, 120_000);
 });

@@ -15,7 +15,7 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { REPO_ROOT, VERSION, VERSION_PATTERN, run } from '../support/helper.js';
-import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { writeOciImage } from '../support/oci-image.js';
 import { type Registry, startRegistry } from '../support/registry.js';
@@ -76,7 +76,8 @@ beforeAll(async () => {
   };
 }, 180_000);
 afterAll(async () => {
-  if (bin !== undefined) await run(join(bin, 'credrelay'), ['daemon', 'stop', '--all'], { env });
+  // This suite's daemons only: `daemon stop --all` would end the daemons of the suites running beside it.
+  if (keyring !== undefined) await stopCredrelayDaemon(keyring.runtimeDir);
   await keyring?.stop();
   await registry?.stop();
   await proxy?.stop();

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePaths } from '../../src/core/paths.js';
 import { CLI, REPO_ROOT, daemonPidFor, daemonSocketFor, helperEnvironment, run, runHelper } from '../support/helper.js';
-import { type Keyring, startKeyring } from '../support/keyring.js';
+import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -26,7 +26,7 @@ afterEach(() => {
   activator = undefined;
 });
 afterAll(async () => {
-  await run(CLI, ['daemon', 'stop', '--all'], { env: session.env });
+  await stopCredrelayDaemon(session.runtimeDir); // this suite's only: `stop --all` would end other suites' too
   await session.stop();
 });
 
