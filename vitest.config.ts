@@ -18,7 +18,14 @@ const shared = {
   // The launcher (bin/docker-credential-credrelay) runs the native client where it is built; with CREDRELAY_NATIVE=0
   // it hands every request to the Node client, whose behaviour the suites assert. The native client is held to the
   // Node client's answers byte for byte in native.test.ts, and install.test.ts runs the launcher as installed.
-  env: { AWS_EC2_METADATA_DISABLED: 'true', GCE_METADATA_HOST: '127.0.0.1:9', CREDRELAY_NATIVE: '0' },
+  // The bound on one user's daemons counts every daemon of the user, and every suite runs as root, two at a time:
+  // suites get a bound of their own size; test/integration/daemon-bound.test.ts holds the default as another user.
+  env: {
+    AWS_EC2_METADATA_DISABLED: 'true',
+    GCE_METADATA_HOST: '127.0.0.1:9',
+    CREDRELAY_NATIVE: '0',
+    CREDRELAY_MAX_DAEMONS: '64',
+  },
   hookTimeout: 120_000,
   // The user's own directories stay out of every test, whatever the shell that runs them has set.
   setupFiles: ['test/support/isolate-environment.ts'],

@@ -38,15 +38,13 @@ export { SECRET_NAME, referencedSecret } from './core/secrets/secret-name.js';
  * The environment a provider runs a program with (a credential helper, `gh`): what any program needs (home, user,
  * PATH, locale, session bus, proxies, CA files, XDG directories), every variable the configuration names
  * (`"environment"`), and the `extra` names the provider's own program reads; never other providers' credentials
- * (`AWS_*`, `GOOGLE_*`, `AZURE_*`, GitHub tokens). All of it is in the caller's relevant environment, so a program
- * answers alike through the daemon and in-process.
+ * (`AWS_*`, `GOOGLE_*`, `AZURE_*`, GitHub tokens). All of it is in the caller's environment as the daemon serves it,
+ * so a program answers alike through the daemon and in-process.
  */
 export const programEnvironment = (extra: readonly string[] = []): Readonly<Record<string, string>> => {
   const paths = resolvePaths();
   return wrappedProgramEnvironment(paths.daemonEnvironment, paths.configPath, extra);
 };
-/** What the GitHub CLI reads for its token and host, for a provider that runs `gh` (`programEnvironment(...)`). */
-export { GITHUB_CLI_VARIABLES } from './core/paths.js';
 /** `docker-credential-<name>` (or any program) found on PATH as Docker finds it, absolute entries only. */
 export { findCredentialHelper, findOnPath } from './core/util/credential-helper-path.js';
 /** Runs a program with a deadline that holds whatever its descendants do, and a bound on its output. */

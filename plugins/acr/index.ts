@@ -85,6 +85,16 @@ export function createAcrProvider(dependencies: AcrProviderOptions = {}): Provid
       description:
         'Azure Container Registry: an Entra token from the Azure credential chain, exchanged at the registry',
       hostPatterns: AZURE_CLOUD_NAMES.map((name) => `<registry>.${AZURE_CLOUDS[name].registrySuffix}`),
+      // @azure/identity: its credential chain and the managed-identity endpoints of App Service, Arc and Cloud Shell.
+      reads: [
+        'AZURE_*',
+        'MSI_ENDPOINT',
+        'MSI_SECRET',
+        'IDENTITY_ENDPOINT',
+        'IDENTITY_HEADER',
+        'IDENTITY_SERVER_THUMBPRINT',
+        'IMDS_ENDPOINT',
+      ],
     },
     routes: {
       listedUsername: () => ACR_TOKEN_USER,

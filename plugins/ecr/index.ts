@@ -77,6 +77,8 @@ export function createEcrProvider(dependencies: EcrProviderOptions = {}): Provid
         '<account>.dkr-ecr[-fips].<region>.on.aws (dual-stack)',
         ECR_PUBLIC_HOST,
       ],
+      // The AWS SDK's credential chain, regions, profiles and endpoints (AWS_ENDPOINT_URL_<SERVICE> has no list).
+      reads: ['AWS_*'],
     },
     routes: {
       listedUsername: () => 'AWS',

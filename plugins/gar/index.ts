@@ -68,6 +68,24 @@ export function createGarProvider(dependencies: GarProviderOptions = {}): Provid
       description:
         'Google Artifact Registry and Container Registry: one-hour OAuth2 tokens (ADC, a stored key, or impersonation)',
       hostPatterns: ['gcr.io', '<one label>.gcr.io', '<location>-docker.pkg.dev', 'docker.<location>.rep.pkg.dev'],
+      // google-auth-library, including the lowercase spellings it also reads, and its platform markers.
+      reads: [
+        'GOOGLE_*',
+        'google_application_credentials',
+        'gcloud_project',
+        'google_cloud_project',
+        'GCLOUD_PROJECT',
+        'GCE_*',
+        'CLOUDSDK_*',
+        'METADATA_SERVER_DETECTION',
+        'K_SERVICE',
+        'K_CONFIGURATION',
+        'FUNCTION_NAME',
+        'FUNCTION_TARGET',
+        'GAE_SERVICE',
+        'GAE_APPLICATION',
+        'KUBERNETES_SERVICE_HOST',
+      ],
     },
     routes: {
       listedUsername: () => GOOGLE_TOKEN_USER,

@@ -10,7 +10,7 @@ import {
   referencedSecret,
   stringOption,
 } from '../../src/plugin-api.js';
-import { type FoundToken, ghLogin, tokenFromEnvironmentOrGh } from './token-source.js';
+import { type FoundToken, GITHUB_CLI_VARIABLES, ghLogin, tokenFromEnvironmentOrGh } from './token-source.js';
 
 /** GitHub Container Registry: exactly this host, on the standard port. (docker.pkg.github.com is no longer served.) */
 const GHCR_HOST = 'ghcr.io';
@@ -46,6 +46,7 @@ export function createGhcrProvider(): Provider {
     about: {
       description: 'GitHub Container Registry: a GitHub token from a secret, GH_TOKEN/GITHUB_TOKEN, or the GitHub CLI',
       hostPatterns: [GHCR_HOST],
+      reads: GITHUB_CLI_VARIABLES,
     },
     routes: {
       listedUsername: (options) => stringOption(options, 'username'),

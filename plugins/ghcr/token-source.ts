@@ -1,13 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CredrelayError,
-  GITHUB_CLI_VARIABLES,
-  findOnPath,
-  programEnvironment,
-  runProgram,
-} from '../../src/plugin-api.js';
+import { CredrelayError, findOnPath, programEnvironment, runProgram } from '../../src/plugin-api.js';
+
+/** What the GitHub CLI reads for its token and host: `gh` is run with these beside the program environment. */
+export const GITHUB_CLI_VARIABLES = [
+  'GH_TOKEN',
+  'GH_ENTERPRISE_TOKEN',
+  'GH_HOST',
+  'GH_CONFIG_DIR',
+  'GITHUB_TOKEN',
+  'GITHUB_ENTERPRISE_TOKEN',
+] as const;
 
 /** How long `gh auth token` may take: it reads a file or the OS keychain, never the network. */
 const GH_DEADLINE_MS = 10_000;

@@ -9,6 +9,7 @@ import { readSync } from 'node:fs';
 import process from 'node:process';
 import { MAX_KUBELET_REQUEST_BYTES } from '../core/protocol/kubelet-limits.js';
 import { MAX_SERVER_URL_BYTES, MAX_STORE_BYTES } from '../core/protocol/codec.js';
+import { HANDOVER_AFTER_ACK, HANDOVER_VARIABLE } from '../core/paths.js';
 import {
   type ProtocolAction,
   type ProtocolReply,
@@ -43,7 +44,12 @@ export async function main(args: readonly string[]): Promise<void> {
  * every request in-process.
  */
 async function serve(request: ServiceRequest): Promise<ProtocolReply> {
-  if (process.env.CREDRELAY_NO_DAEMON !== '1') {
+  if (process.env[HANDOVER_VARIABLE] === HANDOVER_AFTER_ACK) {
+    // The native client's daemon took this request and then did not answer: asking it again would double the wait.
+    process.stderr.write(
+      'credrelay: the daemon acknowledged this request and then did not answer; serving it in-process (run `credrelay daemon status` or `credrelay doctor`)\n',
+    );
+  } else if (process.env.CREDRELAY_NO_DAEMON !== '1') {
     const { answerThroughDaemon } = await import('../client/daemon-client.js');
     const reply = await answerThroughDaemon(request);
     if (reply !== undefined) return reply;

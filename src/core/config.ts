@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { CredrelayError } from './errors.js';
+import { isIgnoredVariable } from './paths.js';
 import { jsonErrorPosition } from './util/json-error-position.js';
 import { untrustedReason } from './util/file-trust.js';
 import { shownValue } from './util/redact.js';
@@ -61,8 +62,8 @@ export interface Config {
   /** Where long-lived secrets live: the OS keychain (`auto`, `os`) or the encrypted file store (`file`). */
   readonly store: StoreSetting;
   /**
-   * Variables (`NAME`) and prefixes (`NAME_*`) that plugins read: they are part of the environment a daemon serves
-   * (see paths.ts), so that a plugin sees them and two values never share a daemon.
+   * Variables (`NAME`) and prefixes (`NAME_*`) that the programs plugins run read: they are passed to those programs
+   * (every variable already separates callers, paths.ts). Never one of the variables the daemon ignores.
    */
   readonly environment: readonly string[];
 }
@@ -154,6 +155,14 @@ function parseEnvironment(value: unknown, path: string): string[] {
       path,
       '"environment"',
       'must be a list of variable names or NAME_* prefixes that plugins read, such as ["CI_JOB_TOKEN", "CORP_*"]',
+    );
+  }
+  const ignored = (value as string[]).find((name) => isIgnoredVariable(name.replace(/\*$/, '')));
+  if (ignored !== undefined) {
+    throw invalid(
+      path,
+      '"environment"',
+      `names ${ignored}, which changes from step to step or program to program and is not passed to the daemon: name another variable`,
     );
   }
   return [...(value as string[])];

@@ -8,7 +8,7 @@ export interface CredrelayPaths {
   readonly runtimeDir: string;
   /** Which environment the daemon at `socketPath` serves (see environmentFingerprint). */
   readonly environment: string;
-  /** The environment a daemon for this caller is started with: the caller's relevant variables only. */
+  /** The environment a daemon for this caller is started with: the relevant environment (NODE_OPTIONS narrowed). */
   readonly daemonEnvironment: Readonly<Record<string, string>>;
   readonly socketPath: string;
   readonly pidPath: string;
@@ -47,8 +47,9 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
   const configHome = xdg('XDG_CONFIG_HOME', join(home, '.config'));
   const dataHome = xdg('XDG_DATA_HOME', join(home, '.local', 'share'));
   const configPath = env.CREDRELAY_CONFIG || join(configHome, 'credrelay', 'config.json');
-  const daemonEnvironment = relevantEnvironment(env, configPath);
-  const environment = environmentFingerprint(daemonEnvironment);
+  const relevant = relevantEnvironment(env);
+  const environment = environmentFingerprint(relevant);
+  const daemonEnvironment = daemonEnvironmentOf(relevant);
   return {
     runtimeDir,
     environment,
@@ -66,10 +67,64 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
 }
 
 /**
+ * Variables that cannot change an answer, each with the reason: everything else a caller's environment holds makes
+ * its environment, so a variable nobody listed (a cloud SDK's new one, a lowercase spelling, a plugin's) separates
+ * callers by construction. Exact names, case and all. These are what would otherwise start a daemon per shell, per
+ * step or per engine; test/unit/environment-scan.test.ts fails when a bundled SDK reads one of them.
+ */
+/**
+ * What the native client sets when it hands a request over to the Node client after the daemon acknowledged it and
+ * then did not answer: the Node client answers in-process at once rather than ask that daemon again.
+ */
+export const HANDOVER_VARIABLE = 'CREDRELAY_HANDOVER';
+export const HANDOVER_AFTER_ACK = 'acknowledged';
+
+export const IGNORED_VARIABLES: Readonly<Record<string, string>> = {
+  _: 'the shell sets it to the program it starts (docker, skopeo, podman): a different value for every caller',
+  PWD: "the shell's working directory, not read: the daemon runs in /, and relative paths in variables are refused",
+  OLDPWD: "the shell's previous working directory",
+  SHLVL: 'how deeply shells are nested',
+  TERM: 'the terminal type: nothing credrelay answers is drawn on a terminal',
+  COLORTERM: 'the terminal type',
+  TERM_PROGRAM: 'the terminal program',
+  TERM_PROGRAM_VERSION: 'the terminal program',
+  COLUMNS: 'the terminal width',
+  LINES: 'the terminal height',
+  TMUX_PANE: 'the terminal multiplexer pane',
+  WINDOWID: 'the terminal window',
+  TMPDIR: 'buildah and podman run helpers with TMPDIR=/var/tmp; no answer is made from a temporary file',
+  CREDRELAY_NATIVE: "the client's own knob (native client or not): the answer is the same",
+  CREDRELAY_NO_DAEMON: "the client's own knob (daemon or in-process): the answer is the same",
+  [HANDOVER_VARIABLE]: "the native client's note to the Node client (answer in-process): the answer is the same",
+  GITHUB_ACTION: 'GitHub Actions sets it afresh for every step of a job',
+  GITHUB_ACTION_PATH: 'GitHub Actions sets it afresh for every step of a job',
+  GITHUB_ACTION_REF: 'GitHub Actions sets it afresh for every step of a job',
+  GITHUB_ACTION_REPOSITORY: 'GitHub Actions sets it afresh for every step of a job',
+  GITHUB_OUTPUT: "a step's file commands, set afresh for every step",
+  GITHUB_STATE: "a step's file commands, set afresh for every step",
+  GITHUB_ENV: "a step's file commands, set afresh for every step",
+  GITHUB_PATH: "a step's file commands, set afresh for every step",
+  GITHUB_STEP_SUMMARY: "a step's file commands, set afresh for every step",
+};
+
+/** ...and by prefix: an action's inputs and saved state, set afresh for every step of a GitHub Actions job. */
+export const IGNORED_PREFIXES: Readonly<Record<string, string>> = {
+  INPUT_: "a GitHub Actions step's inputs, set afresh for every step",
+  STATE_: "a GitHub Actions step's saved state, set afresh for every step",
+};
+
+/** Whether a variable is one of those that cannot change an answer (IGNORED_VARIABLES, IGNORED_PREFIXES). */
+export function isIgnoredVariable(name: string): boolean {
+  return (
+    Object.hasOwn(IGNORED_VARIABLES, name) || Object.keys(IGNORED_PREFIXES).some((prefix) => name.startsWith(prefix))
+  );
+}
+
+/**
  * What a wrapped program (a `docker-credential-…` helper, `gh`) is run with: the environment any program needs
- * (home, user, PATH, locale, the session bus, proxies and CA files, the XDG directories), never the cloud SDKs' or
- * the GitHub CLI's credentials, which are other providers'. A program that needs more has it named in the
- * configuration (`"environment": ["AWS_PROFILE", "PASSWORD_STORE_*"]`), or by its provider (`extra`).
+ * (home, user, PATH, locale, the session bus, proxies and CA files, the XDG directories), never the cloud SDKs'
+ * credentials, which are other providers'. A program that needs more has it named in the configuration
+ * (`"environment": ["AWS_PROFILE", "PASSWORD_STORE_*"]`), or by its provider (`extra`, as the provider declares it).
  */
 const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
   'HOME',
@@ -99,69 +154,6 @@ const PROGRAM_BASE_NAMES: ReadonlySet<string> = new Set([
   'XDG_DATA_HOME',
 ]);
 
-/** What the GitHub CLI reads for its token and host: the ghcr provider runs `gh` with these beside the base. */
-export const GITHUB_CLI_VARIABLES = [
-  'GH_TOKEN',
-  'GH_ENTERPRISE_TOKEN',
-  'GH_HOST',
-  'GH_CONFIG_DIR',
-  'GITHUB_TOKEN',
-  'GITHUB_ENTERPRISE_TOKEN',
-] as const;
-
-/**
- * Variables that can change an answer, by exact name: those credrelay, its keychain module, the GitHub CLI and the
- * programs it wraps read. Not the per-step bookkeeping of a CI runner (`GITHUB_ACTION`, `GITHUB_OUTPUT`, ...), not
- * `TMPDIR` (buildah and podman set their own; nothing credrelay answers depends on it), not the client's own knobs
- * (`CREDRELAY_NATIVE`, `CREDRELAY_NO_DAEMON`): each of those would start a daemon per step or per engine.
- */
-export const RELEVANT_NAMES: ReadonlySet<string> = new Set([
-  // What any program needs, wrapped ones included (their messages' locale among it).
-  ...PROGRAM_BASE_NAMES,
-  'NODE_OPTIONS',
-  'NODE_EXTRA_CA_CERTS',
-  'NODE_TLS_REJECT_UNAUTHORIZED',
-  // credrelay's own: where its files are, and how much its daemon logs.
-  'CREDRELAY_CONFIG',
-  'CREDRELAY_RUNTIME_DIR',
-  'CREDRELAY_STORE_KEY_FILE',
-  'CREDRELAY_LOG_LEVEL',
-  // google-auth-library: the metadata server, and how it tells Cloud Run, Functions, App Engine and GKE apart.
-  'METADATA_SERVER_DETECTION',
-  'K_SERVICE',
-  'K_CONFIGURATION',
-  'FUNCTION_NAME',
-  'FUNCTION_TARGET',
-  'GAE_SERVICE',
-  'GAE_APPLICATION',
-  'KUBERNETES_SERVICE_HOST',
-  // Azure managed identity (App Service, Arc, Cloud Shell).
-  'MSI_ENDPOINT',
-  'MSI_SECRET',
-  'IDENTITY_ENDPOINT',
-  'IDENTITY_HEADER',
-  'IDENTITY_SERVER_THUMBPRINT',
-  'IMDS_ENDPOINT',
-  // GitHub: the CLI's token and host, ghcr's user, and a job's OIDC token request and identity (constant within a job).
-  ...GITHUB_CLI_VARIABLES,
-  'GITHUB_ACTOR',
-  'GITHUB_REPOSITORY',
-  'GITHUB_RUN_ID',
-  'GITHUB_RUN_ATTEMPT',
-  'ACTIONS_ID_TOKEN_REQUEST_URL',
-  'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
-  // GitLab: a job's project and pipeline, for the session name of `jobIdentity` (its token variable is named in the
-  // configuration).
-  'CI_PROJECT_PATH',
-  'CI_PIPELINE_ID',
-]);
-
-/**
- * ...and by prefix, only where a cloud SDK reads a family of names no list keeps up with
- * (`AWS_ENDPOINT_URL_<SERVICE>`, `CLOUDSDK_<SECTION>_<PROPERTY>`, `GCE_METADATA_*`, the Azure SDK's `AZURE_*`).
- */
-export const RELEVANT_PREFIXES: readonly string[] = ['AWS_', 'GOOGLE_', 'GCE_', 'CLOUDSDK_', 'AZURE_'];
-
 export function wrappedProgramEnvironment(
   env: NodeJS.ProcessEnv,
   configPath: string,
@@ -185,8 +177,8 @@ export function wrappedProgramEnvironment(
 
 /**
  * Every identifier-shaped string in the configuration, with or without `$`, as a name a route may read; and every
- * `NAME_*` string (from `"environment"`) as a prefix. Read as text, not parsed: the protocol path stays cheap, and
- * naming more than needed only tells environments apart more finely.
+ * `NAME_*` string (from `"environment"`) as a prefix. Read as text, not parsed: naming more than needed only passes
+ * a wrapped program a variable more.
  */
 function namesInConfig(configPath: string): { names: Set<string>; prefixes: string[] } {
   let text: string;
@@ -206,22 +198,48 @@ function namesInConfig(configPath: string): { names: Set<string>; prefixes: stri
 }
 
 /**
- * The part of an environment that can change an answer: the variables credrelay and the libraries it runs read (by
- * name and by prefix), and every variable the configuration names (`"$DOCKERHUB_TOKEN"`, `"keySecret":
- * "GOOGLE_AR_KEY"`, `"environment": ["CI_JOB_TOKEN", "CORP_*"]`). A daemon is started with exactly this environment, so it holds no other variable of its first
- * caller, and every caller whose relevant environment is the same gets the same answers from it.
+ * The part of an environment that can change an answer: all of it, less the variables known not to
+ * (IGNORED_VARIABLES, IGNORED_PREFIXES). A daemon serves exactly one such environment and is started with it, so
+ * a caller whose environment differs in anything else (a variable an SDK reads that no list names, a secret, a
+ * profile, a key file's name) gets another daemon, with caches no other environment shares.
  */
-export function relevantEnvironment(env: NodeJS.ProcessEnv, configPath: string): Record<string, string> {
-  const named = namesInConfig(configPath);
-  const prefixes = [...RELEVANT_PREFIXES, ...named.prefixes];
+export function relevantEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const relevant: Record<string, string> = {};
   for (const name of Object.keys(env).sort()) {
     const value = env[name];
-    if (value === undefined) continue;
-    if (RELEVANT_NAMES.has(name) || named.names.has(name) || prefixes.some((prefix) => name.startsWith(prefix)))
-      relevant[name] = value;
+    if (value === undefined || name === '' || isIgnoredVariable(name)) continue;
+    relevant[name] = value;
   }
   return relevant;
+}
+
+/**
+ * Node's options a daemon may inherit from its first caller's NODE_OPTIONS: those that change how it reaches the
+ * network (CA stores, DNS order, TLS versions) or its memory. Never an inspector, `--require`/`--import` or a loader:
+ * a debugger port or preloaded code would open the daemon's memory (its secrets) to others.
+ */
+const DAEMON_NODE_OPTIONS = [
+  /^--use-(openssl|bundled|system)-ca$/,
+  /^--dns-result-order=(ipv4first|ipv6first|verbatim)$/,
+  /^--tls-(min|max)-v1\.[0-3]$/,
+  /^--openssl-legacy-provider$/,
+  /^--max-old-space-size=\d+$/,
+];
+
+/** A NODE_OPTIONS value with only the options a daemon may take (DAEMON_NODE_OPTIONS); undefined when none is left. */
+export function daemonNodeOptions(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const kept = value
+    .split(/\s+/)
+    .filter((option) => option !== '' && DAEMON_NODE_OPTIONS.some((allowed) => allowed.test(option)));
+  return kept.length > 0 ? kept.join(' ') : undefined;
+}
+
+/** What a daemon for this environment is started with: the relevant environment, its NODE_OPTIONS narrowed. */
+function daemonEnvironmentOf(relevant: Readonly<Record<string, string>>): Record<string, string> {
+  const { NODE_OPTIONS: nodeOptions, ...rest } = relevant;
+  const narrowed = daemonNodeOptions(nodeOptions);
+  return narrowed === undefined ? rest : { ...rest, NODE_OPTIONS: narrowed };
 }
 
 /**

@@ -92,6 +92,12 @@ export interface ProviderAbout {
   readonly description: string;
   /** The hosts `matches` accepts, written for people: `<account>.dkr.ecr.<region>.amazonaws.com`. */
   readonly hostPatterns: readonly string[];
+  /**
+   * The environment variables the provider, and the libraries and programs it runs, read (`NAME`, or `NAME_*` for a
+   * family). Every variable separates callers whether declared or not; declaring says which the provider passes to
+   * programs it runs, shows in `credrelay providers`, and lets a test check that none is one the daemon ignores.
+   */
+  readonly reads?: readonly string[];
 }
 
 /** One option a provider accepts in a `registries` entry. */

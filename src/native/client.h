@@ -81,7 +81,7 @@ bool peer_is_ours(int fd);
 /* request.c */
 bool read_input(const char *action, struct input *input);
 bool append_base64(struct buffer *out, const unsigned char *bytes, size_t length);
-bool exchange(int fd, const struct buffer *request, struct buffer *line);
+bool exchange(int fd, const struct buffer *request, struct buffer *line, bool *acknowledged);
 
 /* reply.c */
 bool parse_reply(const char *line, size_t length, struct reply *reply);

@@ -53,8 +53,12 @@ int main(int argc, char **argv) {
                  append_base64(&request, input.bytes, input.length) && buffer_string(&request, "\"}\n", MAX_LINE_BYTES);
     struct buffer line = {0};
     struct reply reply = {.exit_code = -1};
-    if (!built || !exchange(fd, &request, &line) || !parse_reply(line.bytes, line.length, &reply)) {
+    bool acknowledged = false;
+    if (!built || !exchange(fd, &request, &line, &acknowledged) || !parse_reply(line.bytes, line.length, &reply)) {
         close(fd);
+        /* A daemon that took the request and then stalled or went away is not asked again: the Node client answers
+         * in-process at once instead of waiting on the same daemon a second time. */
+        if (acknowledged) setenv(HANDOVER_VARIABLE, HANDOVER_AFTER_ACK, 1);
         hand_over(&input);
     }
     close(fd);

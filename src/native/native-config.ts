@@ -1,11 +1,19 @@
 /**
  * The facts the native client (the C files beside this one) shares with the TypeScript, written into its
  * native-config.h at build (scripts/build-native.mjs) from the very constants the Node side uses: the variables that
- * make an environment, the fingerprint hash's constants, the socket's name, and the bounds and deadlines of stdin
+ * cannot change an answer, the fingerprint hash's constants, the socket's name, and the bounds and deadlines of stdin
  * and the wire. The C keeps only algorithms; nothing here is typed twice. test/unit/native-constants.test.ts checks
  * that the C source names no value of its own for any of them.
  */
-import { FINGERPRINT_HASH, RELEVANT_NAMES, RELEVANT_PREFIXES, SOCKET_PREFIX, SOCKET_SUFFIX } from '../core/paths.js';
+import {
+  FINGERPRINT_HASH,
+  HANDOVER_AFTER_ACK,
+  HANDOVER_VARIABLE,
+  IGNORED_PREFIXES,
+  IGNORED_VARIABLES,
+  SOCKET_PREFIX,
+  SOCKET_SUFFIX,
+} from '../core/paths.js';
 import { MAX_SERVER_URL_BYTES, MAX_STORE_BYTES } from '../core/protocol/codec.js';
 import { MAX_LINE_BYTES } from '../core/wire/framing.js';
 import { MAX_SOCKET_PATH_BYTES } from '../core/wire/runtime-dir.js';
@@ -33,8 +41,8 @@ export function nativeConfigHeader(version: string): string {
     `#define MAX_SOCKET_PATH_BYTES ${MAX_SOCKET_PATH_BYTES}`,
     `#define ACK_MS ${DEFAULT_TIMEOUTS.ackMs}`,
     `#define REPLY_MS ${DEFAULT_TIMEOUTS.replyMs}`,
-    `#define RELEVANT_NAME_LIST ${list(RELEVANT_NAMES)}`,
-    `#define RELEVANT_PREFIX_LIST ${list(RELEVANT_PREFIXES)}`,
+    `#define IGNORED_NAME_LIST ${list(Object.keys(IGNORED_VARIABLES))}`,
+    `#define IGNORED_PREFIX_LIST ${list(Object.keys(IGNORED_PREFIXES))}`,
     `#define HASH_SEED_1 ${unsigned(FINGERPRINT_HASH.seeds[0])}`,
     `#define HASH_SEED_2 ${unsigned(FINGERPRINT_HASH.seeds[1])}`,
     `#define HASH_MULTIPLIER_1 ${unsigned(FINGERPRINT_HASH.multipliers[0])}`,
@@ -43,6 +51,8 @@ export function nativeConfigHeader(version: string): string {
     `#define HASH_MIXER_2 ${unsigned(FINGERPRINT_HASH.mixers[1])}`,
     `#define SOCKET_PREFIX ${cString(SOCKET_PREFIX)}`,
     `#define SOCKET_SUFFIX ${cString(SOCKET_SUFFIX)}`,
+    `#define HANDOVER_VARIABLE ${cString(HANDOVER_VARIABLE)}`,
+    `#define HANDOVER_AFTER_ACK ${cString(HANDOVER_AFTER_ACK)}`,
     '',
   ].join('\n');
 }

@@ -60,8 +60,9 @@ static bool wait_for(int fd, short events, long long deadline) {
     }
 }
 
-/* Sends the request and reads the reply line after the ack. Returns false for anything but a reply line. */
-bool exchange(int fd, const struct buffer *request, struct buffer *line) {
+/* Sends the request and reads the reply line after the ack. Returns false for anything but a reply line; says in
+ * `acknowledged` whether the daemon had taken the request (then it is not to be asked again). */
+bool exchange(int fd, const struct buffer *request, struct buffer *line, bool *acknowledged_out) {
     long long deadline = now_ms() + ACK_MS;
     const char *cursor = request->bytes;
     size_t left = request->length;
@@ -105,5 +106,6 @@ bool exchange(int fd, const struct buffer *request, struct buffer *line) {
         if (done) break;
     }
     free(received.bytes);
+    *acknowledged_out = acknowledged;
     return ok;
 }

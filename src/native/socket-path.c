@@ -67,109 +67,20 @@ static const char *home_directory(void) {
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* The environment's fingerprint, as relevantEnvironment and environmentFingerprint compute it. */
 
-static const char *const RELEVANT_NAMES[] = {RELEVANT_NAME_LIST, NULL};
-static const char *const RELEVANT_PREFIXES[] = {RELEVANT_PREFIX_LIST, NULL};
-
-#define MAX_CONFIG_BYTES (4 * 1024 * 1024)
-#define MAX_CONFIG_NAMES 4096
-
-struct config_names {
-    char *text; /* the configuration file; names point into it */
-    const char *names[MAX_CONFIG_NAMES];
-    size_t name_lengths[MAX_CONFIG_NAMES];
-    bool is_prefix[MAX_CONFIG_NAMES];
-    size_t count;
-};
-
-static bool is_name_start(char character) {
-    return (character >= 'A' && character <= 'Z') || (character >= 'a' && character <= 'z') || character == '_';
-}
-
-static bool is_name_part(char character) {
-    return is_name_start(character) || (character >= '0' && character <= '9');
-}
-
-/*
- * Every `"$?NAME"` and `"NAME*"` string of the configuration file, as the regular expression
- * /"\$?([A-Za-z_][A-Za-z0-9_]*)(\*)?"/g of namesInConfig finds them. Returns false when the file cannot be handled
- * here (too large, too many names): then the Node client decides.
- */
-static bool read_config_names(const char *config_path, struct config_names *found) {
-    found->count = 0;
-    found->text = NULL;
-    if (config_path[0] != '/') return true;
-    int fd = open(config_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return true; /* unreadable: no names, as in Node */
-    struct buffer text = {0};
-    for (;;) {
-        char chunk[65536];
-        ssize_t got = read(fd, chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            close(fd);
-            free(text.bytes);
-            return true;
-        }
-        if (got == 0) break;
-        if (!buffer_append(&text, chunk, (size_t)got, MAX_CONFIG_BYTES)) {
-            close(fd);
-            free(text.bytes);
-            return false;
-        }
-    }
-    close(fd);
-    if (!buffer_append(&text, "", 1, MAX_CONFIG_BYTES + 1)) {
-        free(text.bytes);
-        return false;
-    }
-    found->text = text.bytes;
-    const char *cursor = text.bytes;
-    const char *end = text.bytes + text.length - 1;
-    while (cursor < end) {
-        if (*cursor != '"') {
-            cursor++;
-            continue;
-        }
-        const char *name = cursor + 1;
-        if (name < end && *name == '$') name++;
-        if (name >= end || !is_name_start(*name)) {
-            cursor++;
-            continue;
-        }
-        const char *after = name + 1;
-        while (after < end && is_name_part(*after)) after++;
-        bool star = after < end && *after == '*';
-        const char *closing = star ? after + 1 : after;
-        if (closing >= end || *closing != '"') {
-            cursor++;
-            continue;
-        }
-        if (found->count == MAX_CONFIG_NAMES) return false;
-        found->names[found->count] = name;
-        found->name_lengths[found->count] = (size_t)(after - name);
-        found->is_prefix[found->count] = star;
-        found->count++;
-        cursor = closing + 1;
-    }
-    return true;
-}
+static const char *const IGNORED_NAMES[] = {IGNORED_NAME_LIST, NULL};
+static const char *const IGNORED_PREFIXES[] = {IGNORED_PREFIX_LIST, NULL};
 
 static bool has_prefix(const char *name, size_t name_length, const char *prefix, size_t prefix_length) {
     return name_length >= prefix_length && memcmp(name, prefix, prefix_length) == 0;
 }
 
-static bool is_relevant(const char *name, size_t length, const struct config_names *config) {
-    for (size_t index = 0; RELEVANT_NAMES[index] != NULL; index++) {
-        if (strlen(RELEVANT_NAMES[index]) == length && memcmp(RELEVANT_NAMES[index], name, length) == 0) return true;
+/* isIgnoredVariable: every variable counts but these (exact names, case and all). */
+static bool is_ignored(const char *name, size_t length) {
+    for (size_t index = 0; IGNORED_NAMES[index] != NULL; index++) {
+        if (strlen(IGNORED_NAMES[index]) == length && memcmp(IGNORED_NAMES[index], name, length) == 0) return true;
     }
-    for (size_t index = 0; RELEVANT_PREFIXES[index] != NULL; index++) {
-        if (has_prefix(name, length, RELEVANT_PREFIXES[index], strlen(RELEVANT_PREFIXES[index]))) return true;
-    }
-    for (size_t index = 0; index < config->count; index++) {
-        size_t named = config->name_lengths[index];
-        if (config->is_prefix[index] ? has_prefix(name, length, config->names[index], named)
-                                     : (named == length && memcmp(config->names[index], name, length) == 0))
-            return true;
+    for (size_t index = 0; IGNORED_PREFIXES[index] != NULL; index++) {
+        if (has_prefix(name, length, IGNORED_PREFIXES[index], strlen(IGNORED_PREFIXES[index]))) return true;
     }
     return false;
 }
@@ -242,14 +153,8 @@ static int compare_entries(const void *left, const void *right) {
     }
 }
 
-/* The 16 hex digits of environmentFingerprint(relevantEnvironment(env, configPath)); false to let Node decide. */
-static bool environment_fingerprint(const char *config_path, char out[17]) {
-    struct config_names *config = calloc(1, sizeof *config);
-    if (config == NULL || !read_config_names(config_path, config)) {
-        if (config != NULL) free(config->text);
-        free(config);
-        return false;
-    }
+/* The 16 hex digits of environmentFingerprint(relevantEnvironment(env)); false to let Node decide. */
+static bool environment_fingerprint(char out[17]) {
     size_t total = 0;
     while (environ[total] != NULL) total++;
     const char **relevant = calloc(total + 1, sizeof *relevant);
@@ -263,7 +168,7 @@ static bool environment_fingerprint(const char *config_path, char out[17]) {
         for (size_t at = 0; at < length; at++) {
             if ((unsigned char)entry[at] >= 0x80) ok = false; /* sorted by UTF-16 in Node: not ours to guess */
         }
-        if (ok && is_relevant(entry, length, config)) relevant[count++] = entry;
+        if (ok && !is_ignored(entry, length)) relevant[count++] = entry;
     }
     if (ok) qsort(relevant, count, sizeof *relevant, compare_entries);
     for (size_t index = 1; ok && index < count; index++) {
@@ -279,8 +184,6 @@ static bool environment_fingerprint(const char *config_path, char out[17]) {
         hash_unit(&hash, 0);
     }
     free(relevant);
-    free(config->text);
-    free(config);
     if (!ok) return false;
     uint32_t h1 = hash.h1;
     uint32_t h2 = hash.h2;
@@ -296,8 +199,6 @@ bool socket_path_for_environment(char runtime_dir[MAX_PATH_BYTES], char socket_p
     if (home == NULL || home[0] == '\0') return false;
     char fallback[MAX_PATH_BYTES];
     char cache_home[MAX_PATH_BYTES];
-    char config_home[MAX_PATH_BYTES];
-    char config_path[MAX_PATH_BYTES];
 #if defined(__APPLE__)
     if (!join_path(fallback, home, "Library/Caches", NULL)) return false;
 #else
@@ -315,16 +216,8 @@ bool socket_path_for_environment(char runtime_dir[MAX_PATH_BYTES], char socket_p
     } else if (!join_path(runtime_dir, cache_home, "credrelay", "run")) {
         return false;
     }
-    const char *config_override = getenv("CREDRELAY_CONFIG");
-    if (!join_path(fallback, home, ".config", NULL)) return false;
-    snprintf(config_home, sizeof config_home, "%s", xdg("XDG_CONFIG_HOME", fallback));
-    if (config_override != NULL && config_override[0] != '\0') {
-        snprintf(config_path, sizeof config_path, "%s", config_override);
-    } else if (!join_path(config_path, config_home, "credrelay", "config.json")) {
-        return false;
-    }
     char fingerprint[17];
-    if (!environment_fingerprint(config_path, fingerprint)) return false;
+    if (!environment_fingerprint(fingerprint)) return false;
     char name[sizeof SOCKET_PREFIX + 16 + sizeof SOCKET_SUFFIX];
     snprintf(name, sizeof name, "%s%s%s", SOCKET_PREFIX, fingerprint, SOCKET_SUFFIX);
     return join_path(socket_path, runtime_dir, name, NULL);

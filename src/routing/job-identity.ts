@@ -1,23 +1,29 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import type { JobIdentitySetting } from '../core/config.js';
 import { CredrelayError } from '../core/errors.js';
 import type { PodIdentity } from '../core/provider.js';
 import { httpExchange } from '../core/util/http.js';
 import { jwtClaims, jwtExpiry } from '../core/util/jwt.js';
 import { foreignExcerpt } from '../core/util/redact.js';
+import { untrustedReason } from '../core/util/file-trust.js';
 
 /** How long the token service may take; it answers from the runner's own service, in milliseconds usually. */
 const JOB_TOKEN_DEADLINE_MS = 10_000;
 /** A token this close to its `exp` is fetched again: the exchange after it must still accept it. */
 const RENEW_BEFORE_EXPIRY_MS = 60_000;
+/** The most a job token file may hold: an ID token is a few KiB. */
+const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 
 /**
  * A CI job's OIDC token as the identity a provider exchanges, in the shape of a pod's (PodIdentity): the providers'
  * pod exchanges (STS AssumeRoleWithWebIdentity, Google's STS and impersonation, Entra client assertions) take it
  * unchanged. `namespace`/`serviceAccount` name the job for session names and messages (`github` and
- * `owner.repo.run`), never a secret. The token is fetched with a deadline and kept in memory only, until shortly
- * before its `exp`; it is never logged (the router masks it) and no error quotes it.
+ * `owner.repo.run`), never a secret, and never a cache key (the router keys by all the token's claims).
+ *
+ * The token is read for every request wherever the job can change it under a running daemon: a token file (the
+ * platform rewrites it for each job on the agent) and a GitLab variable are read afresh each time; only GitHub
+ * Actions' token, fetched from the job's own token service, is kept (in memory, until shortly before its `exp`),
+ * since the service and its request token are the job's environment, which the daemon serves alone.
  */
 export interface JobTokens {
   identity(setting: JobIdentitySetting): Promise<PodIdentity>;
@@ -42,21 +48,14 @@ export function createJobTokens(env: NodeJS.ProcessEnv = process.env, clock: () 
         return value.trim();
       }
       case 'file':
-        try {
-          return (await readFile(setting.path, 'utf8')).trim();
-        } catch (error) {
-          throw new CredrelayError(
-            'PROVIDER_FAILED',
-            `no OIDC token in ${setting.path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path the platform mounts the token at`,
-          );
-        }
+        return readTokenFile(setting.path);
     }
   };
 
   return {
     async identity(setting) {
       const key = keyOf(setting);
-      const cached = kept.get(key);
+      const cached = setting.source === 'github-actions' ? kept.get(key) : undefined;
       if (cached !== undefined && clock() < cached.renewAt) return cached.identity;
       const token = await fetchToken(setting);
       const claims = jwtClaims(token);
@@ -68,10 +67,65 @@ export function createJobTokens(env: NodeJS.ProcessEnv = process.env, clock: () 
       }
       const expiresAt = jwtExpiry(token)?.getTime();
       const identity: PodIdentity = { token, annotations: {}, ...jobName(setting, env, claims) };
-      if (expiresAt !== undefined) kept.set(key, { identity, renewAt: expiresAt - RENEW_BEFORE_EXPIRY_MS });
+      if (expiresAt !== undefined && setting.source === 'github-actions')
+        kept.set(key, { identity, renewAt: expiresAt - RENEW_BEFORE_EXPIRY_MS });
       return identity;
     },
   };
+}
+
+/**
+ * A job token file, checked as credrelay checks a key file before trusting it: the file and every directory on its
+ * real path the user's or root's and writable by nobody else (a directory others can write only when sticky), so
+ * another local user cannot plant an identity; a regular file, opened without blocking (a FIFO planted at the path
+ * is refused at once instead of hanging the request, or the daemon's file threads), and of bounded size.
+ */
+function readTokenFile(path: string): string {
+  const refuse = (why: string, fix: string): never => {
+    throw new CredrelayError('PROVIDER_FAILED', `the job token file ${path} is not used: ${why}; ${fix}`);
+  };
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (error) {
+    throw new CredrelayError(
+      'PROVIDER_FAILED',
+      `no OIDC token in ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path the platform mounts the token at`,
+    );
+  }
+  const untrusted = untrustedReason(real);
+  if (untrusted !== undefined) refuse(untrusted.reason, untrusted.fix);
+  let fd: number;
+  try {
+    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (error) {
+    return refuse(`it cannot be opened (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check its permissions');
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile())
+      refuse('it is not a regular file', 'point "path" at the file the platform writes the token to');
+    const uid = process.getuid?.();
+    if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+      refuse(
+        `it belongs to uid ${stats.uid}, not to you (uid ${uid}) or root`,
+        'chown it, or have the platform write it as you',
+      );
+    }
+    if ((stats.mode & 0o022) !== 0)
+      refuse(`others can write it (mode ${(stats.mode & 0o777).toString(8)})`, `chmod go-w ${real}`);
+    if (stats.size > MAX_TOKEN_FILE_BYTES)
+      refuse(`it holds ${stats.size} bytes, more than an ID token`, 'check the path');
+    const buffer = Buffer.alloc(MAX_TOKEN_FILE_BYTES + 1);
+    let length = 0;
+    for (let read = 1; read > 0 && length < buffer.length; length += read)
+      read = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_TOKEN_FILE_BYTES)
+      refuse('it grew past the size of an ID token while being read', 'check the path');
+    return buffer.subarray(0, length).toString('utf8').trim();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const describeSource = (setting: JobIdentitySetting): string =>

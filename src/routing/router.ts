@@ -7,6 +7,7 @@ import type { JobIdentitySetting, PodIdentityMode } from '../core/config.js';
 import type { Credential, PodIdentity, Provider, ProviderContext, RouteOptionValues } from '../core/provider.js';
 import { nodeCrypto } from '../core/util/crypto.js';
 import { withDeadline } from '../core/util/deadline.js';
+import { jwtClaims } from '../core/util/jwt.js';
 import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
 import type { ProviderSet } from './provider-set.js';
 import { type JobTokens, createJobTokens } from './job-identity.js';
@@ -94,7 +95,16 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
     let job: PodIdentity | undefined;
     if (kubeletPod === undefined && decision.jobIdentity !== undefined) {
       jobTokens ??= createJobTokens();
-      job = await jobTokens.identity(decision.jobIdentity);
+      // Reading or fetching the job's token counts against the same deadline as the provider's own work.
+      job = await withDeadline(
+        jobTokens.identity(decision.jobIdentity),
+        deadlineMs,
+        () =>
+          new CredrelayError(
+            'PROVIDER_FAILED',
+            `the CI job's OIDC token for ${decision.registry.key} could not be had within ${deadlineMs / 1000} s: run \`credrelay route ${decision.registry.key}\` to see where it comes from`,
+          ),
+      );
       logger.redact(job.token);
       if (!decision.provider.podIdentity?.uses(job, decision.options)) {
         throw new CredrelayError(
@@ -224,6 +234,23 @@ function podCacheIdentity(provider: Provider, options: RouteOptionValues, pod: P
   return `pod ${pod.namespace}/${pod.serviceAccount} sha256:${digest.digest('hex').slice(0, 16)}`;
 }
 
+/** Claims that change when the same job's token is renewed; every other claim names the job. */
+const RENEWED_CLAIMS: ReadonlySet<string> = new Set(['iat', 'exp', 'nbf', 'jti', 'auth_time']);
+
+/**
+ * The part of a cache key that tells CI jobs apart: a digest of every claim of the job's token but its times (the
+ * whole `iss`, `sub`, `aud`, `ref`, `job_workflow_ref`, ... whatever a trust policy may test), never a prefix. A
+ * token that is not a JWT was refused before this.
+ */
+function jobCacheIdentity(job: PodIdentity): string {
+  const claims = jwtClaims(job.token) ?? { token: job.token };
+  const named = Object.entries(claims)
+    .filter(([name]) => !RENEWED_CLAIMS.has(name))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const digest = nodeCrypto().createHash('sha256').update(JSON.stringify(named)).digest('hex');
+  return `job ${job.namespace}/${job.serviceAccount} sha256:${digest}`;
+}
+
 /** What each built-in provider needs in a route to pull as a CI job. */
 const JOB_NEEDS: Readonly<Record<string, string>> = {
   ecr: 'give the route "roleArn" (the IAM role whose trust policy accepts the job\'s token)',
@@ -263,13 +290,14 @@ function cacheKeeper(cache: TokenCache | undefined, decide: (registry: RegistryI
     fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>, pod?: PodIdentity, isJob = false) {
       if (cache === undefined) return fetch();
       const node = identityOf(decision);
-      // A CI job's token comes from the job's own environment, renewed as it expires: its credential is kept by the
-      // job's name, so a renewed token does not mean a new exchange. A pod's token comes with an untrusted request.
+      // A CI job's credential is kept by everything its token says of the job (every claim but its times), so a
+      // renewed token of the same job reuses it, and any other job (another branch, a fork, the next job on the
+      // agent) makes its own exchange. A pod's token comes with an untrusted request: keyed by the token itself.
       const asWhom =
         pod === undefined
           ? node
           : isJob
-            ? `${node} job ${pod.namespace}/${pod.serviceAccount}`
+            ? `${node} ${jobCacheIdentity(pod)}`
             : `${node} ${podCacheIdentity(decision.provider, decision.options, pod)}`;
       const key = {
         provider: decision.provider.name,

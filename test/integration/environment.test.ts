@@ -1,17 +1,15 @@
-import { mkdirSync, readFileSync, readdirSync, utimesSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { writeCredrelayConfig } from '../support/config.js';
 import { daemonPids } from '../support/daemon.js';
-import { MAX_DAEMONS } from '../../src/core/wire/daemon-room.js';
 import { isAlive } from '../../src/core/util/process.js';
 import { runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { pushAndInspect } from '../support/skopeo.js';
-import { waitFor } from '../support/wait.js';
 
 /**
  * Through the daemon, every caller is answered as it would be in-process in its own environment: two CI jobs with
@@ -165,38 +163,4 @@ describe('the daemons of one user are few and bounded', () => {
     expect(liveDaemons(runtimeDir)).toHaveLength(1);
   });
 
-  it(`runs at most ${MAX_DAEMONS} daemons; past that an environment is answered in-process, alike`, async () => {
-    const { runtimeDir, env } = fresh('cap');
-    const job = (index: number) => ({ ...env, AWS_PROFILE: `profile-${index}` });
-    for (let index = 0; index < MAX_DAEMONS + 2; index += 1) {
-      const [through, inProcess] = await Promise.all([
-        runHelper('get', registry.host, job(index)),
-        runHelper('get', registry.host, { ...job(index), CREDRELAY_NO_DAEMON: '1' }),
-      ]);
-      expect(through.stdout).toBe(inProcess.stdout);
-      if (index >= MAX_DAEMONS) {
-        expect(through.stderr).toMatch(
-          new RegExp(
-            `^credrelay: ${MAX_DAEMONS} daemons already serve other environments of this user .*serving this request in-process`,
-          ),
-        );
-      }
-    }
-    expect(liveDaemons(runtimeDir)).toHaveLength(MAX_DAEMONS);
-
-    // A daemon unused for a minute makes room: the least recently used is stopped, and the new environment gets one.
-    const pids = daemonPids(runtimeDir);
-    const oldest = join(
-      runtimeDir,
-      readdirSync(runtimeDir).find((name) => name.endsWith('.pid'))!,
-    );
-    const longAgo = new Date(Date.now() - 120_000);
-    utimesSync(oldest, longAgo, longAgo);
-    const stopped = Number.parseInt(readFileSync(oldest, 'utf8'), 10);
-    const newcomer = await runHelper('get', registry.host, job(99));
-    expect(newcomer.stderr).toBe('');
-    expect(pids).toContain(stopped);
-    await waitFor('the least recently used daemon to stop', () => !isAlive(stopped));
-    expect(liveDaemons(runtimeDir)).toHaveLength(MAX_DAEMONS);
-  });
 });

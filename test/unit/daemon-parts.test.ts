@@ -1,5 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectRuntimeDir } from '../../src/core/wire/runtime-dir.js';
@@ -38,32 +37,42 @@ describe('one daemon per environment', () => {
     expect(a.pidPath).toBe(`/run/user/1000/credrelay/daemon-${a.environment}.pid`);
     expect(a.launchLockPath).toBe(`/run/user/1000/credrelay/launch-${a.environment}.lock`);
   });
-  it('ignores variables nothing reads: the shell, a per-run counter; and starts the daemon without them', () => {
-    const noisy = resolvePaths({ ...base, PWD: '/elsewhere', SHLVL: '3', HYPERFINE_ITERATION: '7', JOB_SECRET: 'x' });
+  it('ignores only the listed variables (the shell, per-step CI bookkeeping, TMPDIR), and starts the daemon without them', () => {
+    const noisy = resolvePaths({
+      ...base,
+      PWD: '/elsewhere',
+      SHLVL: '3',
+      _: '/usr/bin/docker',
+      TMPDIR: '/var/tmp',
+      GITHUB_OUTPUT: '/w/_temp/set_output_7',
+      INPUT_REGISTRY: 'x',
+    });
     expect(noisy.environment).toBe(resolvePaths(base).environment);
     expect(noisy.daemonEnvironment).toEqual(base);
   });
-  it('counts every variable the configuration names, with or without $', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'credrelay-fingerprint-'));
-    const config = join(dir, 'config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        registries: {
-          'r.example': { username: 'u', password: '$REGISTRY_TOKEN' },
-          'gcr.io': { provider: 'gar', keySecret: 'AR_KEY' },
-        },
-        environment: ['CI_JOB_TOKEN', 'CORP_*'],
-      }),
-    );
-    const env = { ...base, CREDRELAY_CONFIG: config };
-    for (const name of ['REGISTRY_TOKEN', 'AR_KEY', 'CI_JOB_TOKEN', 'CORP_TOKEN']) {
-      expect(resolvePaths({ ...env, [name]: 'one' }).environment, name).not.toBe(
-        resolvePaths({ ...env, [name]: 'two' }).environment,
+  it('counts every other variable, whatever its case, whoever reads it', () => {
+    for (const name of [
+      'google_application_credentials',
+      'GCLOUD_PROJECT',
+      'CLOUD_RUN_JOB',
+      'REGISTRY_TOKEN',
+      'HYPERFINE_ITERATION',
+      'tmpdir',
+      'Pwd',
+    ]) {
+      expect(resolvePaths({ ...base, [name]: 'one' }).environment, name).not.toBe(
+        resolvePaths({ ...base, [name]: 'two' }).environment,
       );
     }
-    expect(resolvePaths({ ...env, UNRELATED: 'one' }).environment).toBe(resolvePaths(env).environment);
-    rmSync(dir, { recursive: true });
+  });
+  it('starts a daemon with only the Node options that cannot open it to others', () => {
+    const paths = resolvePaths({ ...base, NODE_OPTIONS: '--inspect=127.0.0.1:0 --use-openssl-ca --require /tmp/x.js' });
+    expect(paths.daemonEnvironment.NODE_OPTIONS).toBe('--use-openssl-ca');
+    expect(resolvePaths({ ...base, NODE_OPTIONS: '--inspect-brk' }).daemonEnvironment).not.toHaveProperty(
+      'NODE_OPTIONS',
+    );
+    // The fingerprint still tells the two apart: the caller's own answer may depend on its options.
+    expect(paths.environment).not.toBe(resolvePaths(base).environment);
   });
   it('names files by a hash that does not show the values', () => {
     expect(resolvePaths({ ...base, AWS_SECRET_ACCESS_KEY: 'visible-value' }).socketPath).not.toContain('visible');

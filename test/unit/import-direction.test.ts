@@ -32,7 +32,7 @@ tester.run('import-direction', importDirection, {
     },
     { filename: at('src/core/paths.ts'), code: "import { join } from 'node:path';" },
     { filename: at('plugins/acr/index.ts'), code: "import type { Provider } from 'credrelay/provider';" },
-    { filename: at('src/native/native-config.ts'), code: "import { RELEVANT_NAMES } from '../core/paths.js';" },
+    { filename: at('src/native/native-config.ts'), code: "import { IGNORED_VARIABLES } from '../core/paths.js';" },
   ],
   invalid: [
     {

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.js';
@@ -25,19 +26,45 @@ describe('a CI job token source', () => {
     );
   });
 
-  it('a file a platform mounts, read again once its token is near expiry', async () => {
+  it('a file a platform mounts is read for every request: the next job on the agent is itself at once', async () => {
     const path = join(scratch.path, 'token');
-    let now = Date.now();
+    const now = Date.now();
     const tokens = createJobTokens({}, () => now);
-    writeFileSync(path, `${jwt(Math.floor(now / 1000) + 600)}\n`);
+    writeFileSync(path, `${jwt(Math.floor(now / 1000) + 600)}\n`, { mode: 0o600 });
     const first = await tokens.identity({ source: 'file', path });
+    // The next job writes its own token, long before the first one's exp.
     writeFileSync(path, jwt(Math.floor(now / 1000) + 1200));
-    expect((await tokens.identity({ source: 'file', path })).token).toBe(first.token); // still fresh
-    now += 560_000; // within a minute of the first token's exp
     expect((await tokens.identity({ source: 'file', path })).token).not.toBe(first.token);
     await expect(tokens.identity({ source: 'file', path: join(scratch.path, 'none') })).rejects.toThrow(
       /no OIDC token in .*none \(ENOENT\)/,
     );
+  });
+
+  it('refuses a token file others can write, a FIFO and a directory at once, saying why', async () => {
+    const tokens = createJobTokens({});
+    const writable = join(scratch.path, 'writable-token');
+    writeFileSync(writable, jwt(Math.floor(Date.now() / 1000) + 600));
+    chmodSync(writable, 0o666);
+    await expect(tokens.identity({ source: 'file', path: writable })).rejects.toThrow(
+      /job token file .* is not used: .*can be written by others/,
+    );
+    const fifo = join(scratch.path, 'fifo-token');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    await expect(tokens.identity({ source: 'file', path: fifo })).rejects.toThrow(/is not a regular file/);
+    await expect(tokens.identity({ source: 'file', path: scratch.path })).rejects.toThrow(/is not a regular file/);
+    const big = join(scratch.path, 'big-token');
+    writeFileSync(big, 'x'.repeat(70_000), { mode: 0o600 });
+    await expect(tokens.identity({ source: 'file', path: big })).rejects.toThrow(/more than an ID token/);
+  });
+
+  it('reads a GitLab variable for every request', async () => {
+    const now = Date.now();
+    const token = jwt(Math.floor(now / 1000) + 600);
+    const env: Record<string, string> = { T: token };
+    const tokens = createJobTokens(env, () => now);
+    expect((await tokens.identity({ source: 'gitlab', variable: 'T' })).token).toBe(token);
+    env.T = jwt(Math.floor(now / 1000) + 900);
+    expect((await tokens.identity({ source: 'gitlab', variable: 'T' })).token).toBe(env.T);
   });
 
   it('refuses a token that is not a JWT, without quoting it', async () => {

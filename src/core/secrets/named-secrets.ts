@@ -1,5 +1,6 @@
 import { CredrelayError, isCredrelayError } from '../errors.js';
 import type { SecretStore } from '../store/secret-store.js';
+import { isIgnoredVariable } from '../paths.js';
 import { assertSecretName } from './secret-name.js';
 
 /** The keychain service of credrelay's named secrets, apart from registry credentials. */
@@ -38,6 +39,13 @@ export function createSecretResolver(vault: NamedSecrets, env: NodeJS.ProcessEnv
     } catch (error) {
       if (!isCredrelayError(error)) throw error;
       keychainProblem = error;
+    }
+    if (isIgnoredVariable(name)) {
+      // The daemon does not serve by these (they change for every step or program): one must not answer for another.
+      throw new CredrelayError(
+        'SECRET_INVALID',
+        `secret ${name} cannot come from the environment: ${name} changes from step to step or program to program and credrelay ignores it; put the value in another variable, or run \`credrelay secrets set ${name}\``,
+      );
     }
     const fromEnvironment = env[name];
     if (fromEnvironment !== undefined && fromEnvironment !== '') return fromEnvironment;

@@ -1,14 +1,21 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CredrelayPaths } from '../paths.js';
+import { type CredrelayPaths, SOCKET_SUFFIX } from '../paths.js';
 import { isCredrelayDaemon, readPidFile } from '../util/process.js';
 
 /**
- * The most daemons one user runs at once, across all their environments. Each is a Node.js process of 50-65 MiB, so
- * this bounds their memory together (about 250 MiB) whatever a machine does; an environment past the bound is served
- * in-process, with the same answer, only slower.
+ * The most daemons one user runs at once, across all their environments and runtime directories, unless
+ * CREDRELAY_MAX_DAEMONS says otherwise. Each is a Node.js process of 50-65 MiB, so this bounds their memory together
+ * (about 250 MiB) whatever a machine does; an environment past the bound is served in-process, with the same
+ * answer, only slower.
  */
 export const MAX_DAEMONS = 4;
+
+/** The bound in force: CREDRELAY_MAX_DAEMONS (a whole number from 1 to 64), else MAX_DAEMONS. */
+export function maxDaemons(env: NodeJS.ProcessEnv = process.env): number {
+  const asked = Number(env.CREDRELAY_MAX_DAEMONS);
+  return Number.isInteger(asked) && asked >= 1 && asked <= 64 ? asked : MAX_DAEMONS;
+}
 /**
  * A daemon unused for this long may be stopped to make room for another environment's. A daemon marks its use on its
  * pid file's modification time (at most every few seconds, and continually while it holds the file store's key, so
@@ -17,36 +24,129 @@ export const MAX_DAEMONS = 4;
 const REAPABLE_AFTER_MS = 60_000;
 
 const PID_FILE = /^daemon-[0-9a-f]{16}\.pid$/;
-/** The pid file that holds one of the MAX_DAEMONS slots (src/daemon/slots.ts takes them). */
+/** The pid file that holds one of the maxDaemons() slots (src/daemon/slots.ts takes them). */
 export const slotPath = (paths: CredrelayPaths, index: number) => join(paths.runtimeDir, `slot-${index}.pid`);
 
 export interface RunningDaemon {
   readonly pid: number;
-  readonly socketPath: string;
+  /** Where it listens; undefined when it could not be found (it has not bound its socket yet). */
+  readonly socketPath: string | undefined;
   readonly lastUsedMs: number;
+  /** When it started (the kernel's clock ticks since boot); 0 where there is no /proc. */
+  readonly startedAt: number;
 }
 
-/** The user's other live daemons in this runtime directory, least recently used first. */
+/**
+ * Every other live daemon of this user, least recently used first: those with a pid file in this runtime directory,
+ * and on Linux every process of the user that is a credrelay daemon, whatever runtime directory it uses
+ * (`XDG_RUNTIME_DIR`, `XDG_CACHE_HOME` and `CREDRELAY_RUNTIME_DIR` move it), found through /proc with the socket it
+ * listens on. So the bound, `lock` and `daemon stop --all` reach them all.
+ */
 export function otherDaemons(paths: CredrelayPaths): RunningDaemon[] {
+  const byPid = new Map<number, RunningDaemon>();
   let names: string[];
   try {
     names = readdirSync(paths.runtimeDir);
   } catch {
-    return [];
+    names = [];
   }
-  const running: RunningDaemon[] = [];
   for (const name of names) {
     const pidPath = join(paths.runtimeDir, name);
     if (!PID_FILE.test(name) || pidPath === paths.pidPath) continue;
     const pid = readPidFile(pidPath);
     if (pid === undefined || pid === process.pid || !isCredrelayDaemon(pid)) continue;
     try {
-      running.push({ pid, socketPath: pidPath.replace(/\.pid$/, '.sock'), lastUsedMs: statSync(pidPath).mtimeMs });
+      byPid.set(pid, {
+        pid,
+        socketPath: pidPath.replace(/\.pid$/, '.sock'),
+        lastUsedMs: statSync(pidPath).mtimeMs,
+        startedAt: processStartTicks(pid),
+      });
     } catch {
       // Gone meanwhile.
     }
   }
-  return running.sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+  const elsewhere = userDaemonProcesses().filter((pid) => !byPid.has(pid));
+  const sockets = elsewhere.length > 0 ? listeningSockets() : new Map<string, string>();
+  for (const pid of elsewhere) {
+    const socketPath = socketOfProcess(pid, sockets);
+    let lastUsedMs = Date.now();
+    try {
+      if (socketPath !== undefined) lastUsedMs = statSync(socketPath.replace(/\.sock$/, '.pid')).mtimeMs;
+    } catch {
+      // No pid file beside it (socket activation, a deleted directory): taken as in use now, never reaped.
+    }
+    byPid.set(pid, { pid, socketPath, lastUsedMs, startedAt: processStartTicks(pid) });
+  }
+  return [...byPid.values()].sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+}
+
+/** This user's credrelay daemons other than this process, as /proc shows them; none where there is no /proc. */
+export function userDaemonProcesses(): number[] {
+  const uid = process.getuid?.();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const pid = Number(entry);
+    if (!/^\d+$/.test(entry) || pid === process.pid) return [];
+    try {
+      if (statSync(`/proc/${entry}`).uid !== uid) return [];
+    } catch {
+      return [];
+    }
+    return isCredrelayDaemon(pid) ? [pid] : [];
+  });
+}
+
+/** The kernel's table of listening Unix sockets: inode -> path. */
+function listeningSockets(): Map<string, string> {
+  const sockets = new Map<string, string>();
+  try {
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      // Num RefCount Protocol Flags Type St Inode Path; flag 00010000 is __SO_ACCEPTCON, a listening socket.
+      const fields = line.trim().split(/\s+/);
+      if (fields.length >= 8 && fields[3] === '00010000') sockets.set(fields[6]!, fields.slice(7).join(' '));
+    }
+  } catch {
+    // Not Linux.
+  }
+  return sockets;
+}
+
+/** The daemon socket a process listens on, from its descriptors; undefined when it has none (yet). */
+function socketOfProcess(pid: number, sockets: ReadonlyMap<string, string>): string | undefined {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  for (const fd of fds) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      const path = inode === undefined ? undefined : sockets.get(inode);
+      if (path !== undefined && path.startsWith('/') && path.endsWith(SOCKET_SUFFIX)) return path;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return undefined;
+}
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/PID/stat); 0 when unknown. */
+export function processStartTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 type Room =
@@ -54,14 +154,28 @@ type Room =
   | { readonly verdict: 'reap'; readonly daemon: RunningDaemon }
   | { readonly verdict: 'full'; readonly why: string };
 
-/** Whether another daemon fits: below MAX_DAEMONS; at it, when the least recently used one may be stopped. */
-export function roomForDaemon(paths: CredrelayPaths, now = Date.now()): Room {
-  const running = otherDaemons(paths);
-  if (running.length < MAX_DAEMONS) return { verdict: 'free' };
+/**
+ * Whether another daemon fits: below MAX_DAEMONS; at it, when the least recently used one may be stopped. A daemon
+ * that is starting counts only the daemons that started before it (`startedBefore`: its own start time and pid), so
+ * that of several starting at once in different runtime directories, the later ones give way and the bound holds.
+ */
+export function roomForDaemon(
+  paths: CredrelayPaths,
+  now = Date.now(),
+  startedBefore?: { readonly ticks: number; readonly pid: number },
+): Room {
+  const running = otherDaemons(paths).filter(
+    (daemon) =>
+      startedBefore === undefined ||
+      daemon.startedAt < startedBefore.ticks ||
+      (daemon.startedAt === startedBefore.ticks && daemon.pid < startedBefore.pid),
+  );
+  const bound = maxDaemons();
+  if (running.length < bound) return { verdict: 'free' };
   const oldest = running[0]!;
   if (now - oldest.lastUsedMs >= REAPABLE_AFTER_MS) return { verdict: 'reap', daemon: oldest };
   return {
     verdict: 'full',
-    why: `${running.length} daemons already serve other environments of this user (at most ${MAX_DAEMONS} run at once), all used within the last ${REAPABLE_AFTER_MS / 1000} s`,
+    why: `${running.length} daemons already serve other environments of this user (at most ${bound} run at once), all used within the last ${REAPABLE_AFTER_MS / 1000} s`,
   };
 }

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { CredrelayCommand } from '../../shared/base-command.js';
 import { askDaemon, probeDaemon } from '../../shared/daemon-connection.js';
@@ -56,7 +56,6 @@ export default class DaemonStopCommand extends CredrelayCommand {
   private async stopAll(): Promise<void> {
     const paths = resolvePaths();
     const pids = new Set(otherDaemons({ ...paths, pidPath: '' }).map((daemon) => daemon.pid));
-    for (const pid of userDaemonProcesses()) pids.add(pid);
     if (pids.size === 0) {
       this.log('no daemon is running');
       return;
@@ -66,28 +65,6 @@ export default class DaemonStopCommand extends CredrelayCommand {
     if (left.length > 0) this.error(`daemon(s) ${left.join(', ')} did not stop`, { exit: 1 });
     this.log(`stopped ${pids.size} daemon${pids.size === 1 ? '' : 's'} (pid ${[...pids].join(', ')})`);
   }
-}
-
-/** This user's credrelay daemons as /proc shows them; none where there is no /proc. */
-function userDaemonProcesses(): number[] {
-  const uid = process.getuid?.();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  return entries.flatMap((entry) => {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return [];
-    try {
-      if (statSync(`/proc/${entry}`).uid !== uid) return [];
-      readFileSync(`/proc/${entry}/cmdline`); // still there
-    } catch {
-      return [];
-    }
-    return isCredrelayDaemon(pid) ? [pid] : [];
-  });
 }
 
 /** SIGTERM (with SIGCONT, so a stopped process can act on it), then SIGKILL if it is still there after 2 s. */
