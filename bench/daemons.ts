@@ -6,6 +6,9 @@
  * B. one shell running docker, buildah and podman (which run helpers with TMPDIR=/var/tmp) and CREDRELAY_NATIVE=0;
  * C. 50 distinct AWS profiles in use at once, each asking for an ECR token (moto on loopback): the daemons' resident
  *    memory summed from /proc.
+ *
+ * The bound counts every daemon of the user: run it with no other credrelay daemon of yours (`credrelay daemon stop
+ * --all` first), as each case stops its own before the next.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -55,6 +58,34 @@ function daemons(runtimeDir: string): { count: number; residentMiB: number } {
     }
   }
   return { count, residentMiB: Math.round(kib / 1024) };
+}
+
+/**
+ * Stops the daemons of a runtime directory once its case is measured: the bound counts every daemon of the user,
+ * whatever directory it uses, so a case must not leave its daemons to the next.
+ */
+async function stopDaemons(runtimeDir: string): Promise<void> {
+  const pids: number[] = [];
+  for (const name of readdirSync(runtimeDir)) {
+    if (!/^daemon-[0-9a-f]{16}\.pid$/.test(name)) continue;
+    const pid = Number.parseInt(readFileSync(join(runtimeDir, name), 'utf8'), 10);
+    try {
+      process.kill(pid, 'SIGTERM');
+      pids.push(pid);
+    } catch {
+      // Gone already.
+    }
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let waited = 0; pids.some(alive) && waited < 5000; waited += 50)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 /** Asks through the daemon and in-process alike; counts answers that differ. */
@@ -121,17 +152,19 @@ try {
     }
     const { count, residentMiB } = daemons(runtimeDir);
     rows.push(['A. 30-step GitHub Actions job', String(count), `${residentMiB} MiB`, `${differing} of 30`]);
+    await stopDaemons(runtimeDir);
   }
 
   // B. docker, buildah, podman and the Node client in one shell.
   {
     const runtimeDir = runtime('engines');
     let differing = 0;
+    // As seen here: buildah and podman add TMPDIR=/var/tmp to the shell's environment, and the shell sets `_`.
     const callers = [
-      {},
-      { TMPDIR: '/var/tmp' },
-      { TMPDIR: '/var/tmp', CONTAINERS_CONF: '/etc/containers' },
-      { CREDRELAY_NATIVE: '0' },
+      { _: '/usr/bin/docker' },
+      { _: '/usr/bin/buildah', TMPDIR: '/var/tmp' },
+      { _: '/usr/bin/podman', TMPDIR: '/var/tmp' },
+      { _: '/usr/bin/docker', CREDRELAY_NATIVE: '0' },
     ];
     for (const caller of callers)
       differing += await compare(STATIC_HOST, { ...base, CREDRELAY_RUNTIME_DIR: runtimeDir, ...caller });
@@ -142,6 +175,7 @@ try {
       `${residentMiB} MiB`,
       `${differing} of ${callers.length}`,
     ]);
+    await stopDaemons(runtimeDir);
   }
 
   // C. 50 AWS profiles at once.
@@ -170,6 +204,7 @@ try {
       `${residentMiB} MiB`,
       `${differing} of ${2 * PROFILES}`,
     ]);
+    await stopDaemons(runtimeDir);
   }
 } finally {
   await session.stop();

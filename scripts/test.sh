@@ -23,6 +23,14 @@ export TMPDIR="$work"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$work/results.json" "$@"
 status=$?
 
+# Every daemon the suites started listens under $work: stop those (only those, not the user's own), so that a test
+# run leaves no daemon behind for the bound to count.
+node --input-type=module -e '
+  const { otherDaemons } = await import(process.argv[1]);
+  for (const daemon of otherDaemons({ runtimeDir: "/nonexistent", pidPath: "" }))
+    if (daemon.socketPath?.startsWith(process.argv[2])) process.kill(daemon.pid, "SIGTERM");
+' "$PWD/dist/src/core/wire/daemon-room.js" "$work/" || true
+
 node -e '
   const fs = require("node:fs");
   let results;

@@ -6,6 +6,8 @@ const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 /** Registries take an OAuth2 access token as the password of this user. */
 export const GOOGLE_TOKEN_USER = 'oauth2accesstoken';
 const GOOGLE_DEADLINE_MS = 20_000;
+/** The project google-auth-library is told it has, so that it never looks one up (see the GoogleAuth below). */
+const NO_PROJECT_LOOKUP = 'credrelay-token-only';
 
 /** A service-account key as Google issues it (the fields credrelay uses). */
 interface ServiceAccountKey {
@@ -115,6 +117,10 @@ export async function mintGoogleToken(
     } else {
       const auth = new GoogleAuth({
         scopes: [CLOUD_PLATFORM],
+        // A token needs no project; without one, the library looks it up, and one of its ways is a shell running
+        // `gcloud config config-helper` found through PATH from the caller's directory (a relative or empty PATH
+        // entry would run a `gcloud` planted there).
+        projectId: NO_PROJECT_LOOKUP,
         clientOptions: transport,
         ...(request.source.kind === 'key' ? { credentials: request.source.key } : {}),
       });

@@ -10,7 +10,7 @@
  * races another sees a whole copy or none; one that others could write is refused rather than run.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
@@ -46,8 +46,23 @@ function unpacked(): string {
   const index = JSON.parse(getAsset('index.json', 'utf8')) as PackedIndex;
   const root = cacheRoot();
   const target = join(root, `${index.version}-${index.sha256.slice(0, 16)}`);
-  if (!existsSync(join(target, COMPLETE))) {
+  // The cache directory first, before anything in it is looked at: made ours (0700) where missing, then checked with
+  // every directory above it. Where someone else owns or can write any of them (XDG_CACHE_HOME=/tmp with a
+  // credrelay/ another user made), nothing is read or run from it; in a directory only we can write, nobody else can
+  // put a version directory in place, or flip one between absent and their own copy.
+  try {
     mkdirSync(root, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    fail(
+      `cannot create ${root} (${(error as NodeJS.ErrnoException).code ?? 'error'}): set XDG_CACHE_HOME to a directory of your own`,
+    );
+  }
+  const untrustedRoot = untrustedReason(root);
+  if (untrustedRoot !== undefined)
+    fail(
+      `will not run credrelay from ${root}: ${untrustedRoot.reason}; ${untrustedRoot.fix}, or set XDG_CACHE_HOME to a directory of your own`,
+    );
+  if (!existsSync(join(target, COMPLETE))) {
     const blob = new Uint8Array(getAsset('files.bin'));
     if (createHash('sha256').update(blob).digest('hex') !== index.sha256)
       fail('this executable is damaged (its packed files do not match their hash): download it again');
@@ -67,10 +82,19 @@ function unpacked(): string {
       rmSync(staging, { recursive: true, force: true }); // another start put its copy there first
     }
   }
-  // Code run from here runs as this user: nobody else may have been able to write any of it.
-  const untrusted = untrustedReason(target);
-  if (untrusted !== undefined)
-    fail(`will not run credrelay from ${target}: ${untrusted.reason}; ${untrusted.fix}, or set XDG_CACHE_HOME`);
+  // Code run from here runs as this user: the copy itself is checked too (a real directory of ours), not by a path
+  // that could lead elsewhere.
+  const stats = lstatSync(target, { throwIfNoEntry: false });
+  const uid = process.getuid?.();
+  if (
+    stats === undefined ||
+    !stats.isDirectory() ||
+    (uid !== undefined && stats.uid !== uid) ||
+    (stats.mode & 0o022) !== 0
+  )
+    fail(
+      `will not run credrelay from ${target}: it is not a directory of yours that only you can write; remove it, or set XDG_CACHE_HOME`,
+    );
   return target;
 }
 

@@ -96,6 +96,13 @@ export const IGNORED_VARIABLES: Readonly<Record<string, string>> = {
   CREDRELAY_NATIVE: "the client's own knob (native client or not): the answer is the same",
   CREDRELAY_NO_DAEMON: "the client's own knob (daemon or in-process): the answer is the same",
   [HANDOVER_VARIABLE]: "the native client's note to the Node client (answer in-process): the answer is the same",
+  INVOCATION_ID: 'systemd sets it for each run of a service (a socket-activated daemon)',
+  JOURNAL_STREAM: "systemd's log stream of a service",
+  MANAGER_PID: "the systemd user manager's pid",
+  SYSTEMD_EXEC_PID: "the pid systemd started a service's process as",
+  LISTEN_PID: 'socket activation: taken by the daemon, never a caller',
+  LISTEN_FDS: 'socket activation: taken by the daemon, never a caller',
+  LISTEN_FDNAMES: 'socket activation: taken by the daemon, never a caller',
   GITHUB_ACTION: 'GitHub Actions sets it afresh for every step of a job',
   GITHUB_ACTION_PATH: 'GitHub Actions sets it afresh for every step of a job',
   GITHUB_ACTION_REF: 'GitHub Actions sets it afresh for every step of a job',
@@ -107,10 +114,12 @@ export const IGNORED_VARIABLES: Readonly<Record<string, string>> = {
   GITHUB_STEP_SUMMARY: "a step's file commands, set afresh for every step",
 };
 
-/** ...and by prefix: an action's inputs and saved state, set afresh for every step of a GitHub Actions job. */
+/**
+ * ...and by prefix: an action's inputs, set afresh for every step of a GitHub Actions job that uses an action. (Not
+ * `STATE_*`, an action's saved state: it is set for post steps only, and names like `STATE_BUCKET` are users' own.)
+ */
 export const IGNORED_PREFIXES: Readonly<Record<string, string>> = {
-  INPUT_: "a GitHub Actions step's inputs, set afresh for every step",
-  STATE_: "a GitHub Actions step's saved state, set afresh for every step",
+  INPUT_: "a GitHub Actions step's inputs, set afresh for every step that uses an action",
 };
 
 /** Whether a variable is one of those that cannot change an answer (IGNORED_VARIABLES, IGNORED_PREFIXES). */

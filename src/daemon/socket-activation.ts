@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { CredrelayError } from '../core/errors.js';
 
@@ -43,14 +43,33 @@ export function listenInherited(server: Server, inherited: InheritedSocket, sock
         `refusing to start: the service manager handed over ${bound === undefined ? 'a socket that is not a Unix socket with a path' : `the socket ${bound}`}, but the daemon for this environment listens on ${socketPath}: set ListenStream=${socketPath} in the .socket unit, and give the service the environment of the programs that ask (\`credrelay daemon status --json\` in their shell prints the path)`,
       ),
     );
+  // Connections may have queued on the socket since the service manager made it, long before this daemon: if others
+  // could connect to it (systemd makes sockets 0666 unless told SocketMode=0600), some of those may be another
+  // user's, and nothing here can tell them apart (Node exposes no SO_PEERCRED). Such a socket is refused before
+  // anything on it is read; tightening it now would not undo what queued before.
+  const open = reachableByOthers(socketPath);
+  if (open !== undefined)
+    return Promise.reject(
+      new CredrelayError(
+        'DAEMON_UNSAFE',
+        `refusing to start: the service manager's socket ${socketPath} ${open}, so connections of other users may be waiting on it: set SocketMode=0600 and DirectoryMode=0700 in the .socket unit`,
+      ),
+    );
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ fd: inherited.fd }, () => {
-      // systemd makes sockets 0666 unless told SocketMode=0600; the directory is private either way, the socket too.
-      chmodSync(socketPath, 0o600);
-      resolve();
-    });
+    server.listen({ fd: inherited.fd }, () => resolve());
   });
+}
+
+/** How another user could connect to a socket file (write permission on it, for group or others), or undefined. */
+function reachableByOthers(socketPath: string): string | undefined {
+  const stats = lstatSync(socketPath, { throwIfNoEntry: false });
+  if (stats === undefined) return 'is gone';
+  if (stats.uid !== process.getuid?.()) return `belongs to uid ${stats.uid}`;
+  const mode = stats.mode & 0o777;
+  return (mode & 0o022) !== 0
+    ? `is writable, so connectable, by others (mode ${mode.toString(8).padStart(4, '0')})`
+    : undefined;
 }
 
 /**

@@ -41,6 +41,30 @@ bool write_all(int fd, const void *data, size_t length) {
 }
 
 /*
+ * execvp("node") as Go's exec.LookPath searches: absolute PATH entries only. A relative or empty entry (a leading or
+ * trailing `:` is the current directory) would run a `node` from the directory Docker was started in, with the
+ * request (a password, for `store`) on its stdin. Returns only when no entry holds a node that starts.
+ */
+static void exec_node_on_path(char **node_argv) {
+    const char *path = getenv("PATH");
+    if (path == NULL) return;
+    const char *cursor = path;
+    for (;;) {
+        const char *end = strchr(cursor, ':');
+        size_t length = end == NULL ? strlen(cursor) : (size_t)(end - cursor);
+        if (length > 0 && cursor[0] == '/' && length + sizeof "/node" <= MAX_PATH_BYTES) {
+            char candidate[MAX_PATH_BYTES];
+            memcpy(candidate, cursor, length);
+            memcpy(candidate + length, "/node", sizeof "/node");
+            node_argv[0] = candidate;
+            execv(candidate, node_argv);
+        }
+        if (end == NULL) return;
+        cursor = end + 1;
+    }
+}
+
+/*
  * Replaces this process with the Node client, same arguments. When stdin was already read, a child process feeds
  * the Node client a pipe with those bytes and then the rest of stdin, so that it reads exactly what we were given.
  */
@@ -82,8 +106,7 @@ void hand_over(const struct input *input) {
         execv(CREDRELAY_NODE, node_argv);
         /* The Node that built us moved (a version manager, an upgrade): the one on PATH. */
 #endif
-        node_argv[0] = "node";
-        execvp("node", node_argv);
+        exec_node_on_path(node_argv);
     }
     static const char message[] =
         "credrelay: cannot start the Node client (node is not on PATH); reinstall credrelay or run `credrelay doctor`\n";

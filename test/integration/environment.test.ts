@@ -162,5 +162,4 @@ describe('the daemons of one user are few and bounded', () => {
     }
     expect(liveDaemons(runtimeDir)).toHaveLength(1);
   });
-
 });

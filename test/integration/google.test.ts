@@ -149,6 +149,34 @@ describe('other credential sources', () => {
     expect(sts.exchanges[0]!.get('scope')).toBe('https://www.googleapis.com/auth/cloud-platform');
   });
 
+  it('a caller naming its credentials in lowercase (google_application_credentials) is itself through the daemon', async () => {
+    const subjectToken = join(session.root, 'lowercase-subject.jwt');
+    writeFileSync(subjectToken, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb3dlcmNhc2UifQ.');
+    const federation = join(session.root, 'lowercase-federation.json');
+    writeFileSync(
+      federation,
+      JSON.stringify({
+        type: 'external_account',
+        audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/lower',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: sts.tokenUrl,
+        credential_source: { file: subjectToken },
+      }),
+    );
+    // The user's default identity (the metadata server) is served by a daemon first...
+    expect(answer((await get('us-docker.pkg.dev')).stdout).Secret).toMatch(/^ya29\.metadata-/);
+    // ...and a caller whose key file google-auth-library finds under the lowercase name gets its own, as in-process.
+    const before = sts.exchanges.length;
+    const lowercase = { ...env, google_application_credentials: federation };
+    const through = await runHelper('get', 'us-docker.pkg.dev', lowercase);
+    expect(answer(through.stdout).Secret).toMatch(/^ya29\.federated-/);
+    expect(sts.exchanges.slice(before).map((form) => form.get('subject_token'))).toEqual([
+      'eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb3dlcmNhc2UifQ.',
+    ]);
+    const inProcess = await runHelper('get', 'us-docker.pkg.dev', { ...lowercase, CREDRELAY_NO_DAEMON: '1' });
+    expect(answer(inProcess.stdout).Secret).toMatch(/^ya29\.federated-/);
+  });
+
   it('no Google credentials anywhere: the error lists the sources tried and the fix', async () => {
     const result = await runHelper('get', 'gcr.io', {
       ...session.env,

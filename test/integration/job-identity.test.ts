@@ -6,7 +6,9 @@
  * and a registry front; Docker Hub through a fake of Docker's identity service (its OIDC connection exchange, as
  * docker/login-action makes it) in front of a real registry. Through the daemon and in-process alike.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -281,6 +283,100 @@ describe('Google and Azure as the job', () => {
     expect(JSON.parse(got.stdout).Username).toBe(ACR_USER);
   });
 });
+
+/**
+ * A token file the platform rewrites for every job on an agent (Buildkite, GitLab runners, Jenkins): the next job's
+ * token at the same path, with the previous job's daemon still running. Docker's identity service stands in for any
+ * exchange: it mints one access token per subject, so an answer shows which job it was made for.
+ */
+describe.each(modes)('a job token file rewritten for every job, %s', (_mode, extra) => {
+  const HOST = 'jobs.hub.example';
+  let perJob: Awaited<ReturnType<typeof startPerSubjectIdentity>>;
+  let env: Record<string, string>;
+  const tokenPath = () => join(session.root, `job-token-${_mode.length}`);
+  beforeAll(async () => {
+    perJob = await startPerSubjectIdentity();
+    const configHome = join(session.root, `config-job-file-${_mode.length}`);
+    writeCredrelayConfig(configHome, {
+      registries: {
+        [HOST]: {
+          provider: 'dockerhub',
+          username: 'acme',
+          connectionId: DOCKER_CONNECTION,
+          identityUrl: perJob.url,
+          jobIdentity: { source: 'file', path: tokenPath() },
+        },
+        'static.jobs.example': { provider: 'static', username: 'u', password: '$UNRELATED_PASS' },
+      },
+    });
+    env = { ...session.env, XDG_CONFIG_HOME: configHome, UNRELATED_PASS: 'unrelated-pass', ...extra };
+  });
+  afterAll(() => perJob?.stop());
+
+  // Buildkite- and GitLab-style subjects: the same first 64 characters and more, then the branch.
+  const prefix = 'organization:acme:pipeline:deploy-production-images:ref:refs/heads/';
+  const subject = (job: number) => `${prefix}${job === 0 ? 'main' : `fork-${job}`}:commit:0123456789abcdef:step:push`;
+
+  for (const withExp of [true, false]) {
+    it(`five jobs in turn, each answered as itself (${withExp ? 'with' : 'without'} exp)`, async () => {
+      expect(subject(1).slice(0, 64)).toBe(subject(2).slice(0, 64));
+      const now = Math.floor(Date.now() / 1000);
+      for (let job = 0; job < 5; job += 1) {
+        const claims = { iss: 'https://agent.example', sub: subject(job), aud: DOCKER_AUDIENCE, iat: now };
+        writeFileSync(tokenPath(), unsignedJwt(withExp ? { ...claims, exp: now + 3600 } : claims), { mode: 0o600 });
+        const got = await runHelper('get', HOST, env);
+        expect(got.code, got.stdout + got.stderr).toBe(0);
+        expect(JSON.parse(got.stdout).Secret).toBe(perJob.tokenFor(subject(job)));
+      }
+    });
+  }
+
+  it("refuses another user's token file and a FIFO at once, explained, while another route keeps answering", async () => {
+    writeFileSync(tokenPath(), unsignedJwt({ sub: subject(9), aud: DOCKER_AUDIENCE }), { mode: 0o644 });
+    chownSync(tokenPath(), 65534, 65534);
+    const planted = await runHelper('get', HOST, env);
+    expect(planted.code).toBe(1);
+    expect(planted.stdout).toMatch(
+      /the job token file .* is not used: .*job-token-\d+ belongs to uid 65534, not to you \(uid 0\) or root/,
+    );
+    rmSync(tokenPath());
+    execFileSync('mkfifo', ['-m', '600', tokenPath()]);
+    // More waiting requests than libuv has threads: none may hold one.
+    const fifo = await Promise.all(Array.from({ length: 6 }, () => runHelper('get', HOST, env)));
+    for (const result of fifo) {
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/the job token file .* is not used: it is not a regular file/);
+    }
+    const unrelated = await runHelper('get', 'static.jobs.example', env);
+    expect(JSON.parse(unrelated.stdout).Secret).toBe('unrelated-pass');
+    rmSync(tokenPath());
+  });
+});
+
+/** An identity service that mints one access token per subject of the (unsigned) job token it is sent. */
+async function startPerSubjectIdentity() {
+  const tokenFor = (subject: string) => `dckr_oat_${createHash('sha256').update(subject).digest('hex').slice(0, 24)}`;
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      const claims = JSON.parse(
+        Buffer.from((new URLSearchParams(body).get('subject_token') ?? '..').split('.')[1]!, 'base64url').toString() ||
+          '{}',
+      );
+      const ok = claims.aud === DOCKER_AUDIENCE && typeof claims.sub === 'string';
+      response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      response.end(ok ? JSON.stringify({ access_token: tokenFor(claims.sub) }) : '{"error":"access_denied"}');
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tokenFor,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe('what goes wrong, said', () => {
   it('no id-token permission: the fix is named', async () => {

@@ -59,6 +59,9 @@ const sanitizerEnv = {
 
 // This suite runs the native client, which vitest.config.ts turns off (CREDRELAY_NATIVE=0) for the others.
 delete process.env.CREDRELAY_NATIVE;
+// Every variable tells environments apart, the sanitizers' too: the Node client and the daemons it starts carry
+// them as well, so that both clients look for the same daemon.
+Object.assign(process.env, sanitizerEnv);
 
 beforeAll(async () => {
   dir = makeTempDir('native');
@@ -243,8 +246,15 @@ describe('the native client and the Node client answer byte for byte alike', () 
     expect(handoverCount() - before).toBe(1); // the daemon the first call started answered the second
   });
 
-  it('finds the daemon of an environment with non-ASCII values and configuration-named variables as Node does', async () => {
-    const env = { ...session.env, NATIVE_UNSET_SECRET: 'now-set grüße ☃ 😀', LANG: 'de_DE.UTF-8', LC_ALL: 'grüße' };
+  it('finds the daemon of an environment with non-ASCII values and any variable as Node does', async () => {
+    const env = {
+      ...session.env,
+      NATIVE_UNSET_SECRET: 'now-set grüße ☃ 😀',
+      LANG: 'de_DE.UTF-8',
+      LC_ALL: 'grüße',
+      google_application_credentials: '/nowhere/key.json',
+      _: '/usr/bin/docker',
+    };
     await runHelper('list', '', env);
     const viaNode = await run(NODE_CLIENT, ['get'], { input: 'needs-secret.example', env });
     const before = handoverCount();
@@ -446,6 +456,28 @@ describe('a hostile or broken daemon', () => {
     const result = await against(() => undefined);
     expect(result.handedOver).toBe(true);
     expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it('a daemon that took the request and then stalled or went away is not asked again by the Node client', async () => {
+    const handoverEnvironment = () =>
+      JSON.parse(readFileSync(`${fuzzLog}.env`, 'utf8').trim().split('\n').at(-1)!) as Record<string, string>;
+    expect((await against((socket) => (ack(socket), socket.end()))).handedOver).toBe(true);
+    expect(handoverEnvironment().CREDRELAY_HANDOVER).toBe('acknowledged');
+    // Without an acknowledgement the daemon never had the request: the Node client may ask (and replace) it.
+    expect((await against((socket) => socket.end('garbage\n'))).handedOver).toBe(true);
+    expect(handoverEnvironment().CREDRELAY_HANDOVER).toBeUndefined();
+    // The Node client so told answers in-process at once, and says why, without a connection to that daemon.
+    let connections = 0;
+    answer = () => (connections += 1);
+    const told = await run(NODE_CLIENT, ['get'], {
+      input: 'needs-secret.example',
+      env: { ...env, CREDRELAY_HANDOVER: 'acknowledged' },
+    });
+    expect(connections).toBe(0);
+    expect(told.stderr).toMatch(
+      /^credrelay: the daemon acknowledged this request and then did not answer; serving it in-process/,
+    );
+    expect(told.stdout).toMatch(/secret NATIVE_UNSET_SECRET is not set/);
   });
 
   it('fuzzed replies: always a clean answer or a hand-over, never a crash', async () => {

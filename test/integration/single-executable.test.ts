@@ -1,12 +1,14 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   readdirSync,
   realpathSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -20,6 +22,7 @@ import { type Moto, startMoto } from '../support/moto.js';
 import { writeOciImage } from '../support/oci-image.js';
 import { type Registry, startRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/temp.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The single executable (`npm run build:sea`) on a machine without Node.js: installed as `credrelay` and linked as
@@ -159,6 +162,54 @@ describe('the single executable, with no node on the machine', () => {
     expect(refused.stdout).toMatch(
       /^credrelay: will not run credrelay from .*: .*open can be written by others \(mode 0777\)/,
     );
+  });
+
+  it("never runs another user's code from a cache directory they made, however they flip it", async () => {
+    // The victim's cache is in a sticky directory anyone may write (XDG_CACHE_HOME=/tmp, HOME=/tmp in a container);
+    // another user (uid 65534) made credrelay/executable there first, and flips the version directory the executable
+    // unpacks to between absent and a copy of their own.
+    const shared = mkdtempSync('/tmp/credrelay-sea-shared-');
+    chmodSync(shared, 0o1777);
+    const version = readdirSync(join(dir.path, 'fresh-cache', 'credrelay', 'executable'))[0]!;
+    const marker = join(shared, 'their-code-ran');
+    const attack = [
+      'set -e',
+      `cd ${shared}`,
+      'mkdir -p credrelay/executable/evil/bin',
+      'chmod -R 777 credrelay',
+      'cd credrelay/executable',
+      `printf '{"name":"credrelay","version":"0.0.0"}' > evil/package.json`,
+      `printf "require('fs').writeFileSync('${marker}', 'ran')" > evil/bin/docker-credential-credrelay-node`,
+      'cp evil/bin/docker-credential-credrelay-node evil/bin/credrelay',
+      'touch evil/.complete',
+      'end=$(($(date +%s) + 30))',
+      `while [ "$(date +%s)" -lt "$end" ] && [ ! -e ${shared}/stop ]; do mv evil ${version} 2>/dev/null || true; mv ${version} evil 2>/dev/null || true; done`,
+    ].join('\n');
+    const attacker = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', attack], {
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor(
+        'the other user to make the cache directory',
+        () =>
+          existsSync(join(shared, 'credrelay', 'executable', 'evil', '.complete')) ||
+          existsSync(join(shared, 'credrelay', 'executable', version, '.complete')),
+      );
+      for (let start = 0; start < 40; start += 1) {
+        const result = await run('docker-credential-credrelay', ['version'], {
+          env: { ...env, XDG_CACHE_HOME: shared, CREDRELAY_NO_DAEMON: '1' },
+        });
+        expect(result.code).toBe(1);
+        expect(result.stdout).toMatch(
+          /^credrelay: will not run credrelay from .*: .*credrelay\S* belongs to uid 65534/,
+        );
+      }
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      writeFileSync(join(shared, 'stop'), '');
+      await new Promise((resolve) => attacker.once('exit', resolve));
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 
   it("answers kubelet's recorded requests, with a cacheDuration from the token's lifetime", async () => {

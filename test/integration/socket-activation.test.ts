@@ -1,9 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePaths } from '../../src/core/paths.js';
-import { CLI, REPO_ROOT, daemonPidFor, daemonSocketFor, helperEnvironment, run, runHelper } from '../support/helper.js';
+import {
+  CLI,
+  REPO_ROOT,
+  VERSION,
+  daemonPidFor,
+  daemonSocketFor,
+  helperEnvironment,
+  run,
+  runHelper,
+} from '../support/helper.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { waitFor } from '../support/wait.js';
 
@@ -35,8 +44,12 @@ async function activate(socketPath: string, daemonEnv: Record<string, string | u
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   const names = Object.keys(daemonEnv).filter((name) => daemonEnv[name] !== undefined);
   const child = spawn(
-    'systemd-socket-activate',
+    'sh',
     [
+      '-c',
+      'exec "$@"',
+      'sh',
+      'systemd-socket-activate',
       '-l',
       socketPath,
       ...names.flatMap((name) => ['-E', name]),
@@ -61,10 +74,10 @@ describe('a daemon started by socket activation', () => {
     const got = await runHelper('get', 'activated.example', session.env);
     expect(got.stderr).toBe(''); // through the daemon, no in-process notice
     expect(JSON.parse(got.stdout)).toMatchObject({ Secret: 'socket-activated-secret' });
-    // systemd-socket-activate execs the daemon in its own process: the daemon is the activator's pid.
+    // systemd-socket-activate execs the daemon in its own process (the shell execs it too): the activator's pid.
     await waitFor('the daemon to write its pid file', () => daemonPidFor(session.env) !== undefined);
     expect(daemonPidFor(session.env)).toBe(activator.pid);
-    expect(statSync(socketPath).mode & 0o777).toBe(0o600);
+    expect(statSync(socketPath).mode & 0o022).toBe(0); // as systemd-socket-activate made it: nobody else may connect
 
     // Stopped, it leaves the socket to its owner; a later client finds nothing listening and starts one as usual.
     const exited = new Promise((resolve) => activator!.once('exit', resolve));
@@ -91,5 +104,42 @@ describe('a daemon started by socket activation', () => {
     expect(log).toContain(
       `refusing to start: the service manager handed over the socket ${socketPath}, but the daemon for this environment listens on ${daemonSocketFor({ ...session.env, AWS_PROFILE: 'unit-only' })}`,
     );
+  });
+
+  it('refuses a socket others could connect to: a connection another user queued first gets no answer', async () => {
+    // A unit without SocketMode=0600 / DirectoryMode=0700: a 0777 socket in a 0755 directory outside /run/user.
+    const runtimeDir = mkdtempSync('/tmp/credrelay-activation-');
+    chmodSync(runtimeDir, 0o755);
+    const env = { ...session.env, CREDRELAY_RUNTIME_DIR: runtimeDir };
+    const socketPath = daemonSocketFor(env);
+    try {
+      activator = await activate(socketPath, helperEnvironment(env));
+      chmodSync(socketPath, 0o777); // SocketMode=0666 or 0777, as a unit that omits it gets
+      const exited = new Promise<number | null>((resolve) => activator!.once('exit', resolve));
+      // Another user's request, queued before any daemon runs (it is what starts one).
+      const request = JSON.stringify({
+        v: VERSION,
+        op: 'protocol',
+        action: 'get',
+        input: Buffer.from('activated.example').toString('base64'),
+      });
+      const theirs = await run('setpriv', [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        '-e',
+        `const s = require('node:net').createConnection(${JSON.stringify(socketPath)}); let got = ''; s.on('data', (d) => (got += d)); s.on('error', () => {}); s.on('close', () => process.stdout.write(got)); s.write(${JSON.stringify(`${request}\n`)});`,
+      ]);
+      expect(theirs.stdout).not.toContain('socket-activated-secret');
+      expect(theirs.stdout).toBe('');
+      expect(await exited).toBe(1);
+      const log = readFileSync(resolvePaths(helperEnvironment(env)).logPath, 'utf8');
+      expect(log).toContain(
+        `refusing to start: the service manager's socket ${socketPath} is writable, so connectable, by others (mode 0777)`,
+      );
+    } finally {
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,12 +9,16 @@
  * Returns undefined when it cannot tell (no collection yet, not Linux, dbus-send missing).
  */
 /** Where dbus-send lives; the standard places first, because a helper may run with a minimal PATH. */
+import { findOnPath } from '../util/credential-helper-path.js';
+
 const DBUS_SEND_CANDIDATES = ['/usr/bin/dbus-send', '/bin/dbus-send'];
 
 export async function isDefaultCollectionLocked(timeoutMs: number): Promise<boolean | undefined> {
   if (process.platform !== 'linux') return undefined;
   const [{ execFile }, { existsSync }] = await Promise.all([import('node:child_process'), import('node:fs')]);
-  const dbusSend = DBUS_SEND_CANDIDATES.find((path) => existsSync(path)) ?? 'dbus-send';
+  // Never by a bare name: a relative or empty PATH entry would run a `dbus-send` from the caller's directory.
+  const dbusSend = DBUS_SEND_CANDIDATES.find((path) => existsSync(path)) ?? findOnPath('dbus-send');
+  if (dbusSend === undefined) return undefined;
   return new Promise((resolve) => {
     execFile(
       dbusSend,
