@@ -5,7 +5,9 @@ import { runProviderContract, testContext } from '../../src/testing/provider-con
 import { createDockerHubProvider } from './index.js';
 
 const CONNECTION = '0b7a3f2e-5c4d-4e6f-8a9b-1c2d3e4f5a6b';
-const JOB_TOKEN = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJyZXBvOm8vcjpyZWY6cmVmcy9oZWFkcy9tYWluIn0.job-signature';
+const jobToken = (aud: unknown) =>
+  `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify({ sub: 'repo:o/r:ref:refs/heads/main', aud })).toString('base64url')}.job-signature`;
+const JOB_TOKEN = jobToken('https://identity.docker.com');
 const job = { token: JOB_TOKEN, annotations: {}, namespace: 'github', serviceAccount: 'o.r.1' };
 
 /** Docker's identity service as docker/login-action calls it: a form POST to /oauth/token. */
@@ -81,6 +83,26 @@ describe('dockerhub provider', () => {
     );
     await expect(failure).rejects.toThrowError(/trusts this repository and branch/);
     await expect(failure).rejects.not.toThrowError(/job-signature/);
+  });
+
+  it('sends a job token only where it was minted for: an AWS token, or one without an audience, never leaves', async () => {
+    for (const aud of ['sts.amazonaws.com', ['api://AzureADTokenExchange'], undefined]) {
+      const before = seen.length;
+      const failure = provider.get(parseRegistry('docker.io'), {
+        ...testContext(options()),
+        podIdentity: { ...job, token: jobToken(aud) },
+      });
+      await expect(failure).rejects.toThrowError(
+        /is for (audience .*|no audience), not Docker's identity service; it was not sent: give the route's jobIdentity the audience https:\/\/identity\.docker\.com/,
+      );
+      expect(seen.length).toBe(before);
+    }
+    // A list that holds the identity service is the destination's.
+    const credential = await provider.get(parseRegistry('docker.io'), {
+      ...testContext(options()),
+      podIdentity: { ...job, token: jobToken(['sts.amazonaws.com', 'https://identity.docker.com']) },
+    });
+    expect(credential?.secret).toMatch(/^dckr_oat_/);
   });
 
   it('a failing service is its own error, not a refusal', async () => {

@@ -8,6 +8,7 @@ import {
   foreignExcerpt,
   postTokenForm,
   isLoopbackHost,
+  jwtClaims,
   stringOption,
 } from '../../src/plugin-api.js';
 
@@ -99,6 +100,15 @@ async function exchange(registry: RegistryIdentity, context: ProviderContext): P
     );
   }
   const identityUrl = identityUrlOf(options);
+  // The job's token goes only where it was minted for: one for AWS or Google (a shared token file, a GitLab variable
+  // named on the wrong route) is not sent to Docker's identity service at all.
+  const audiences = audiencesOf(job.token);
+  const expected = [DOCKER_IDENTITY_URL, identityUrl];
+  if (!audiences.some((audience) => expected.includes(audience.replace(/\/+$/, '')))) {
+    throw fail(
+      `the job's token is for ${audiences.length === 0 ? 'no audience' : `audience ${audiences.map((audience) => JSON.stringify(foreignExcerpt(audience, 80))).join(', ')}`}, not Docker's identity service; it was not sent: give the route's jobIdentity the audience ${DOCKER_IDENTITY_URL}`,
+    );
+  }
   const expiresIn = typeof options.expiresIn === 'number' ? options.expiresIn : MIN_EXPIRES_IN;
   const form = new URLSearchParams({
     grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
@@ -127,6 +137,13 @@ async function exchange(registry: RegistryIdentity, context: ProviderContext): P
     );
   }
   throw fail(`${identityUrl} answered HTTP ${answer.status}${said()}: retry later`);
+}
+
+/** The audiences a job token names (`aud`, a string or a list). */
+function audiencesOf(token: string): string[] {
+  const aud = jwtClaims(token)?.aud;
+  if (typeof aud === 'string') return [aud];
+  return Array.isArray(aud) ? aud.filter((entry): entry is string => typeof entry === 'string') : [];
 }
 
 /** The identity service's origin: checked when the configuration loaded (`check`). */

@@ -29,6 +29,7 @@ helper('forks', `sleep 40 & printf '{"Username":"robot","Secret":"answered"}'`);
 helper('escapes', `setsid sleep 40 & printf '{"Username":"robot","Secret":"answered"}'`);
 helper('hangs', `setsid sleep 40 & sleep 40`);
 helper('says', `echo "no token for this registry: run corp-login"; echo "trace: at line 3" >&2; exit 1`);
+helper('apostrophes', `echo "the registry's token service can't be reached; password=hunter22 'x'"; exit 1`);
 helper('loud', `head -c 2000000 /dev/zero | tr '\\0' 'x'`);
 helper('store', `cat > '${join(bin, 'stored.json')}'; echo "$1" >> '${runs}'`);
 
@@ -134,6 +135,13 @@ describe('exec provider', () => {
     const error = await provider.get(parseRegistry('r.example'), context({ helper: 'says' })).catch((e) => e);
     expect(error.message).toBe(
       'docker-credential-says get failed (exit 1): no token for this registry: run corp-login (stderr: trace: at line 3)',
+    );
+  });
+
+  it('passes a message with apostrophes on whole, with only what looks like a secret replaced', async () => {
+    const error = await provider.get(parseRegistry('r.example'), context({ helper: 'apostrophes' })).catch((e) => e);
+    expect(error.message).toBe(
+      `docker-credential-apostrophes get failed (exit 1): the registry's token service can't be reached; password=[redacted] "…"`,
     );
   });
 

@@ -47,9 +47,8 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): CredrelayPat
   const configHome = xdg('XDG_CONFIG_HOME', join(home, '.config'));
   const dataHome = xdg('XDG_DATA_HOME', join(home, '.local', 'share'));
   const configPath = env.CREDRELAY_CONFIG || join(configHome, 'credrelay', 'config.json');
-  const relevant = relevantEnvironment(env);
-  const environment = environmentFingerprint(relevant);
-  const daemonEnvironment = daemonEnvironmentOf(relevant);
+  const daemonEnvironment = relevantEnvironment(env);
+  const environment = environmentFingerprint(daemonEnvironment);
   return {
     runtimeDir,
     environment,
@@ -215,7 +214,7 @@ function namesInConfig(configPath: string): { names: Set<string>; prefixes: stri
 export function relevantEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const relevant: Record<string, string> = {};
   for (const name of Object.keys(env).sort()) {
-    const value = env[name];
+    const value = name === 'NODE_OPTIONS' ? daemonNodeOptions(env[name]) : env[name];
     if (value === undefined || name === '' || isIgnoredVariable(name)) continue;
     relevant[name] = value;
   }
@@ -223,9 +222,11 @@ export function relevantEnvironment(env: NodeJS.ProcessEnv): Record<string, stri
 }
 
 /**
- * Node's options a daemon may inherit from its first caller's NODE_OPTIONS: those that change how it reaches the
- * network (CA stores, DNS order, TLS versions) or its memory. Never an inspector, `--require`/`--import` or a loader:
- * a debugger port or preloaded code would open the daemon's memory (its secrets) to others.
+ * Node's options a daemon may inherit from its callers' NODE_OPTIONS, and the only ones that tell environments
+ * apart: those that change how it reaches the network (CA stores, DNS order, TLS versions) or its memory. Never an
+ * inspector, `--require`/`--import` or a loader: a debugger port or preloaded code would open the daemon's memory
+ * (its secrets) to others. Such options are the caller's own debugging of its own process, and the daemon answers
+ * without them.
  */
 const DAEMON_NODE_OPTIONS = [
   /^--use-(openssl|bundled|system)-ca$/,
@@ -242,13 +243,6 @@ export function daemonNodeOptions(value: string | undefined): string | undefined
     .split(/\s+/)
     .filter((option) => option !== '' && DAEMON_NODE_OPTIONS.some((allowed) => allowed.test(option)));
   return kept.length > 0 ? kept.join(' ') : undefined;
-}
-
-/** What a daemon for this environment is started with: the relevant environment, its NODE_OPTIONS narrowed. */
-function daemonEnvironmentOf(relevant: Readonly<Record<string, string>>): Record<string, string> {
-  const { NODE_OPTIONS: nodeOptions, ...rest } = relevant;
-  const narrowed = daemonNodeOptions(nodeOptions);
-  return narrowed === undefined ? rest : { ...rest, NODE_OPTIONS: narrowed };
 }
 
 /**

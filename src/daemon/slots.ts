@@ -1,8 +1,8 @@
 import { CredrelayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { CredrelayPaths } from '../core/paths.js';
-import { isCredrelayDaemon } from '../core/util/process.js';
-import { maxDaemons, processStartTicks, roomForDaemon, slotPath } from '../core/wire/daemon-room.js';
+import { isCredrelayDaemon, processStartTicks } from '../core/util/process.js';
+import { maxDaemons, roomForDaemon, slotPath } from '../core/wire/daemon-room.js';
 import { acquireInstanceLock } from './instance-lock.js';
 
 /**
@@ -31,7 +31,7 @@ export async function claimSlot(paths: CredrelayPaths, logger: Logger): Promise<
       // Gone meanwhile: its slot is free.
     }
     const deadline = Date.now() + 2000;
-    while (isCredrelayDaemon(room.daemon.pid) && Date.now() < deadline) {
+    while (isCredrelayDaemon(room.daemon.pid, room.daemon.startedAt) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

@@ -25,7 +25,11 @@ int main(int argc, char **argv) {
                       strcmp(action, "list") == 0;
     const char *no_daemon = getenv("CREDRELAY_NO_DAEMON");
     const char *native = getenv("CREDRELAY_NATIVE");
-    if (!answerable || (no_daemon != NULL && strcmp(no_daemon, "1") == 0) || (native != NULL && strcmp(native, "0") == 0))
+    /* NODE_OPTIONS counts only as narrowed to the options a daemon may take (daemonNodeOptions): the Node client
+     * decides, rather than this program guess at Node's option syntax. */
+    const char *node_options = getenv("NODE_OPTIONS");
+    if (!answerable || (no_daemon != NULL && strcmp(no_daemon, "1") == 0) || (native != NULL && strcmp(native, "0") == 0) ||
+        (node_options != NULL && node_options[0] != '\0'))
         hand_over(NULL);
 
     char runtime_dir[MAX_PATH_BYTES];

@@ -187,7 +187,13 @@ async function githubActionsToken(env: NodeJS.ProcessEnv, audience: string): Pro
   if (answer.status !== 200) {
     throw new CredrelayError(
       'PROVIDER_FAILED',
-      `the GitHub Actions token service refused the request for audience ${audience} (HTTP ${answer.status}: ${foreignExcerpt(answer.body.replace(/"value"\s*:\s*"[^"]*"/g, ''), 120)}): check the job's \`permissions: id-token: write\``,
+      `the GitHub Actions token service refused the request for audience ${audience} (HTTP ${answer.status}: ${foreignExcerpt(
+        answer.body
+          .split(requestToken)
+          .join('[token]')
+          .replace(/"value"\s*:\s*"[^"]*"/g, ''),
+        120,
+      )}): check the job's \`permissions: id-token: write\``,
     );
   }
   let value: unknown;

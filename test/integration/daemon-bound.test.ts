@@ -1,4 +1,16 @@
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DAEMONS } from '../../src/core/wire/daemon-room.js';
@@ -136,6 +148,47 @@ describe('daemon stop --all', () => {
     expect((await nobody(CLI, ['daemon', 'stop', '--all'], 'run-a')).stdout).toBe('no daemon is running\n');
   });
 });
+
+describe('what is a credrelay daemon', () => {
+  it("never signals another program of the user: another project's daemon/main.js, a pid reused", async () => {
+    // Another project's daemon, of the same user, whose command line ends like credrelay's entry.
+    const other = join(home, 'other-project');
+    for (const dir of ['', 'daemon', 'dist', 'dist/src', 'dist/src/daemon']) ownedDir(join(other, dir));
+    const script = 'setInterval(() => {}, 1000);';
+    writeFileSync(join(other, 'daemon', 'main.js'), script);
+    writeFileSync(join(other, 'dist', 'src', 'daemon', 'main.js'), script);
+    const others = ['daemon/main.js', 'dist/src/daemon/main.js'].map((entry) =>
+      spawn('setpriv', [...NOBODY, process.execPath, '--max-semi-space-size=2', join(other, entry)], {
+        stdio: 'ignore',
+      }),
+    );
+    try {
+      await waitFor('the other programs to run', () =>
+        others.every((child) => child.pid !== undefined && readlinkOrEmpty(`/proc/${child.pid}/exe`).includes('node')),
+      );
+      // A pid file of this user's runtime directory names one of them, as one whose daemon died and whose pid was
+      // reused would: with the start time the daemon had, which is not this process's.
+      const runtime = ownedDir(join(home, 'run-reused', 'credrelay'));
+      writeFileSync(join(runtime, `daemon-${'0'.repeat(16)}.pid`), `${others[0]!.pid} 1\n`);
+      chownSync(join(runtime, `daemon-${'0'.repeat(16)}.pid`), NOBODY_UID, NOBODY_UID);
+      expect(daemonsOfNobody()).toEqual([]);
+      const stopped = await nobody(CLI, ['daemon', 'stop', '--all'], 'run-reused');
+      expect(stopped.stdout).toBe('no daemon is running\n');
+      for (const child of others) expect(isAlive(child.pid!)).toBe(true);
+    } finally {
+      for (const child of others) child.kill('SIGKILL');
+    }
+  });
+});
+
+/** The target of a link, or '' when it cannot be read. */
+function readlinkOrEmpty(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
 
 describe('lock reaches every daemon of the user', () => {
   it('a key unlocked from one runtime directory is forgotten when lock runs from another', async () => {

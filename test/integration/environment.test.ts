@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { writeCredrelayConfig } from '../support/config.js';
 import { daemonPids } from '../support/daemon.js';
 import { isAlive } from '../../src/core/util/process.js';
-import { runHelper } from '../support/helper.js';
+import { daemonPidFor, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { type Registry, startRegistry } from '../support/registry.js';
@@ -131,6 +131,40 @@ const actionsJob = {
   GITHUB_SHA: 'ffac537e6cbbf934b08745a378932722df287a53',
   RUNNER_OS: 'Linux',
 };
+
+describe("the caller's Node options", () => {
+  it('a daemon started by a caller with an inspector in NODE_OPTIONS has none, and keeps only the safe options', async () => {
+    const caller = {
+      ...base,
+      REGISTRY_TOKEN: registry.password,
+      NODE_OPTIONS: '--inspect=127.0.0.1:0 --use-openssl-ca',
+    };
+    const result = await runHelper('get', registry.host, caller);
+    expect(JSON.parse(result.stdout)).toMatchObject({ Secret: registry.password });
+    const pid = daemonPidFor(caller);
+    expect(pid, result.stderr).toBeDefined();
+    const daemonEnv = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    expect(daemonEnv).toContain('NODE_OPTIONS=--use-openssl-ca');
+    expect(daemonEnv.join('\n')).not.toContain('--inspect');
+    // No debugger listens: the daemon has no TCP socket at all.
+    const inodes = new Set(
+      readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+        try {
+          return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? ''];
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const tcp = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
+      readFileSync(table, 'utf8')
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/)[9]),
+    );
+    expect(tcp.filter((inode) => inode !== undefined && inodes.has(inode))).toEqual([]);
+  });
+});
 
 describe('the daemons of one user are few and bounded', () => {
   /** An environment of its own runtime directory, so that its daemons can be counted. */

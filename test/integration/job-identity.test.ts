@@ -94,7 +94,11 @@ async function startActionsTokenService(): Promise<ActionsTokenService> {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const audience = url.searchParams.get('audience') ?? '';
     if (request.headers.authorization !== `bearer ${REQUEST_TOKEN}` || service.refuse) {
-      response.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"not permitted"}');
+      // As a proxy in front of it may: the request echoed back, its bearer and a token with it.
+      const echoed = unsignedJwt({ sub: 'repo:credrelay/example:ref:refs/heads/main', aud: audience });
+      response
+        .writeHead(403, { 'content-type': 'text/plain' })
+        .end(`not permitted: ${request.headers.authorization} asked for ${echoed}`);
       return;
     }
     service.audiences.push(audience);
@@ -397,6 +401,8 @@ describe('what goes wrong, said', () => {
       /the GitHub Actions token service refused the request for audience sts\.amazonaws\.com \(HTTP 403/,
     );
     expect(result.stdout + result.stderr).not.toContain(REQUEST_TOKEN);
+    expect(result.stdout).not.toMatch(/eyJ/); // no token's header or claims
+    expect(result.stdout).toMatch(/not permitted: bearer \[token\] asked for \[token\]/);
   });
 
   it('a token near its expiry is fetched again, a fresh one reused', async () => {
@@ -427,17 +433,19 @@ describe('what goes wrong, said', () => {
     );
   });
 
-  it("Docker Hub refuses the job's token: the connection and the fix are named, the token is not", async () => {
+  it("a job token for another audience is never sent to Docker's identity service: the fix is named, the token is not", async () => {
     const env = { ...job, CREDRELAY_NO_DAEMON: '1' };
     const config = JSON.parse(readFileSync(join(session.env.XDG_CONFIG_HOME!, 'credrelay', 'config.json'), 'utf8'));
-    config.registries[dockerHub.host].jobIdentity.audience = 'https://wrong.example';
+    config.registries[dockerHub.host].jobIdentity.audience = 'sts.amazonaws.com';
     const wrong = join(session.root, 'config-wrong-audience');
     writeCredrelayConfig(wrong, config);
+    const before = dockerIdentity.exchanges.length;
     const result = await runHelper('get', dockerHub.host, { ...env, XDG_CONFIG_HOME: wrong });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
-      new RegExp(`refused the job's token for connection ${DOCKER_CONNECTION} \\(HTTP 401: access_denied\\).*audience`),
+      /the job's token is for audience "sts\.amazonaws\.com", not Docker's identity service; it was not sent: give the route's jobIdentity the audience https:\/\/identity\.docker\.com/,
     );
+    expect(dockerIdentity.exchanges.length).toBe(before);
     for (const token of actions.issued) expect(result.stdout + result.stderr).not.toContain(token);
   });
 

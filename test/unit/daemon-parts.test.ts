@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectRuntimeDir } from '../../src/core/wire/runtime-dir.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, loadConfig, parseConfig } from '../../src/core/config.js';
+import { processStartTicks } from '../../src/core/util/process.js';
 import { acquireInstanceLock } from '../../src/daemon/instance-lock.js';
 import { createFileLogger, parseLogLevel, redactText } from '../../src/core/logger.js';
 import { LineSplitter } from '../../src/core/wire/framing.js';
@@ -71,8 +72,9 @@ describe('one daemon per environment', () => {
     expect(resolvePaths({ ...base, NODE_OPTIONS: '--inspect-brk' }).daemonEnvironment).not.toHaveProperty(
       'NODE_OPTIONS',
     );
-    // The fingerprint still tells the two apart: the caller's own answer may depend on its options.
+    // The options a daemon takes tell environments apart; the caller's own debugging does not start a daemon each.
     expect(paths.environment).not.toBe(resolvePaths(base).environment);
+    expect(resolvePaths({ ...base, NODE_OPTIONS: '--inspect-brk' }).environment).toBe(resolvePaths(base).environment);
   });
   it('names files by a hash that does not show the values', () => {
     expect(resolvePaths({ ...base, AWS_SECRET_ACCESS_KEY: 'visible-value' }).socketPath).not.toContain('visible');
@@ -176,13 +178,20 @@ describe('acquireInstanceLock', () => {
     const pidPath = fresh('daemon.pid');
     const release = acquireInstanceLock(pidPath);
     expect(release).toBeTypeOf('function');
-    expect(readFileSync(pidPath, 'utf8').trim()).toBe(String(process.pid));
+    // The pid and when the process started, so that a pid reused by a later process is not taken for the holder.
+    expect(readFileSync(pidPath, 'utf8').trim()).toBe(`${process.pid} ${processStartTicks(process.pid)}`);
+    expect(processStartTicks(process.pid)).toBeGreaterThan(0);
     expect(acquireInstanceLock(pidPath)).toBeUndefined();
     release?.();
     writeFileSync(pidPath, '2147483646\n'); // No such process.
     const takeover = acquireInstanceLock(pidPath);
     expect(takeover).toBeTypeOf('function');
     takeover?.();
+    // A live process that started at another time than the file says: the file is stale.
+    writeFileSync(pidPath, `${process.ppid} 1\n`);
+    const reused = acquireInstanceLock(pidPath);
+    expect(reused).toBeTypeOf('function');
+    reused?.();
   });
 });
 

@@ -4,7 +4,7 @@ import { DEFAULT_TIMEOUTS, DaemonUnavailable, sendRequest } from '../../core/wir
 import type { DaemonStatus, WireOp, WireRequest, WireResult } from '../../core/wire/contract.js';
 import { CredrelayError } from '../../core/errors.js';
 import { type CredrelayPaths, resolvePaths } from '../../core/paths.js';
-import { isCredrelayDaemon, readPidFile } from '../../core/util/process.js';
+import { isCredrelayDaemon, readPidRecord } from '../../core/util/process.js';
 import { packageVersion } from '../../core/version.js';
 
 /**
@@ -41,8 +41,8 @@ export async function probeDaemon(
   paths: CredrelayPaths = resolvePaths(),
   ackMs = DEFAULT_TIMEOUTS.ackMs,
 ): Promise<DaemonState> {
-  const pid = readPidFile(paths.pidPath);
-  const daemonPid = pid !== undefined && isCredrelayDaemon(pid) ? pid : undefined;
+  const record = readPidRecord(paths.pidPath);
+  const daemonPid = record !== undefined && isCredrelayDaemon(record.pid, record.startedAt) ? record.pid : undefined;
   try {
     const reply = await sendRequest(
       paths.socketPath,

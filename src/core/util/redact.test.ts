@@ -18,6 +18,27 @@ describe('redaction of foreign text', () => {
     expect(foreignExcerpt('x'.repeat(500), 100)).toHaveLength(101);
   });
 
+  it.each([
+    ["the registry's token service can't be reached", "the registry's token service can't be reached"],
+    ["users' keys aren't here; it's 'quoted' (and 'this')", 'users\' keys aren\'t here; it\'s "…" (and "…")'],
+    ["don't stop at an open 'quote", "don't stop at an open 'quote"],
+  ])('keeps ordinary words whole, apostrophes and all: %j', (text, expected) => {
+    expect(foreignExcerpt(text)).toBe(expected);
+  });
+
+  it('replaces what looks like a credential, and only that', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvIn0.c2lnbmF0dXJlLXBhcnQ';
+    expect(foreignExcerpt(`invalid token ${jwt} for audience x`)).toBe('invalid token [token] for audience x');
+    expect(foreignExcerpt('sent Authorization: Bearer ghs_0123456789abcdefABCDEF0123')).toBe(
+      'sent Authorization: Bearer [token]',
+    );
+    expect(foreignExcerpt('refused: password=hunter22 user=alice')).toBe('refused: password=[redacted] user=alice');
+    expect(foreignExcerpt('api key AKIAIOSFODNN7EXAMPLE0123 rejected')).toBe('api key [redacted] rejected');
+    expect(foreignExcerpt('see https://docs.example/errors/registry-unavailable-2024')).toBe(
+      'see https://docs.example/errors/registry-unavailable-2024',
+    );
+  });
+
   it('shows a short printable value, and only the length of anything else', () => {
     expect(shownValue('credentialprovider.kubelet.k8s.io/v9')).toBe('"credentialprovider.kubelet.k8s.io/v9"');
     expect(shownValue(`${'x'.repeat(100)}canary`)).toBe('a value of 106 characters (not shown)');

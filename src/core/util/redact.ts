@@ -10,12 +10,30 @@ export function redactUserinfo(text: string): string {
 }
 
 /**
- * A short excerpt of a foreign message: its first line, anything it quotes replaced by `"…"` (parsers quote the
- * input they failed on), control characters (terminal escapes) as spaces, bounded to `max` characters.
+ * Quoted spans (parsers quote the input they failed on): double quotes and backticks anywhere; single quotes only
+ * around a span, opened after a space or punctuation and closed before one, so that an apostrophe inside or at the
+ * end of a word (`registry's`, `can't`, `users'`) is text, not a quote. An unclosed quote quotes nothing.
+ */
+const QUOTED = /"[^"\n]*"|`[^`\n]*`|(?<=^|[\s(\[{=:,])'[^'\n]*'(?=$|[\s)\]},.;:!?])/g;
+
+/** What looks like a credential in free text: JWTs, `Bearer`/`Basic` values, `key=value` of a secret-named key,
+ * and long runs of token characters mixing letters and digits (API keys, base64). */
+const SECRET_SHAPES: ReadonlyArray<[RegExp, string]> = [
+  [/\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g, '[token]'],
+  [/\b(bearer|basic)\s+[^\s,;]+/gi, '$1 [token]'],
+  [/\b([\w-]*(?:token|secret|password|passwd|key|assertion|credential)s?)(\s*[=:]\s*)[^\s,;&]+/gi, '$1$2[redacted]'],
+  [/(?<![\w/.-])(?=[\w+/=-]*\d)(?=[\w+/=-]*[A-Za-z])[\w+/=-]{24,}/g, '[redacted]'],
+];
+
+/**
+ * A short excerpt of a foreign message: its first line, what it quotes replaced by `"…"` and what looks like a
+ * credential by `[token]` or `[redacted]` (ordinary words, apostrophes and all, stay), user names and passwords in
+ * URLs removed, control characters (terminal escapes) as spaces, bounded to `max` characters.
  */
 export function foreignExcerpt(text: string, max = 200): string {
-  const line = (text.split('\n')[0] ?? '')
-    .replace(/"[^"]*"?|'[^']*'?|`[^`]*`?/g, '"…"')
+  let line = (text.split('\n')[0] ?? '').replace(QUOTED, '"…"');
+  for (const [shape, replacement] of SECRET_SHAPES) line = line.replace(shape, replacement);
+  line = redactUserinfo(line)
     // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
   return line.length > max ? `${line.slice(0, max)}…` : line;

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CredrelayPaths, SOCKET_SUFFIX } from '../paths.js';
-import { isCredrelayDaemon, readPidFile } from '../util/process.js';
+import { isCredrelayDaemon, processStartTicks, readPidRecord } from '../util/process.js';
 
 /**
  * The most daemons one user runs at once, across all their environments and runtime directories, unless
@@ -53,8 +53,10 @@ export function otherDaemons(paths: CredrelayPaths): RunningDaemon[] {
   for (const name of names) {
     const pidPath = join(paths.runtimeDir, name);
     if (!PID_FILE.test(name) || pidPath === paths.pidPath) continue;
-    const pid = readPidFile(pidPath);
-    if (pid === undefined || pid === process.pid || !isCredrelayDaemon(pid)) continue;
+    const record = readPidRecord(pidPath);
+    if (record === undefined || record.pid === process.pid || !isCredrelayDaemon(record.pid, record.startedAt))
+      continue;
+    const { pid } = record;
     try {
       byPid.set(pid, {
         pid,
@@ -135,18 +137,6 @@ function socketOfProcess(pid: number, sockets: ReadonlyMap<string, string>): str
     }
   }
   return undefined;
-}
-
-/** A process's start time in clock ticks since boot (field 22 of /proc/PID/stat); 0 when unknown. */
-export function processStartTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]) || 0;
-  } catch {
-    return 0;
-  }
 }
 
 type Room =
