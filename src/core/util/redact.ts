@@ -14,7 +14,7 @@ export function redactUserinfo(text: string): string {
  * around a span, opened after a space or punctuation and closed before one, so that an apostrophe inside or at the
  * end of a word (`registry's`, `can't`, `users'`) is text, not a quote. An unclosed quote quotes nothing.
  */
-const QUOTED = /"[^"\n]*"|`[^`\n]*`|(?<=^|[\s(\[{=:,])'[^'\n]*'(?=$|[\s)\]},.;:!?])/g;
+const QUOTED = /"[^"\n]*"|`[^`\n]*`|(?<=^|[\s([{=:,])'[^'\n]*'(?=$|[\s)\]},.;:!?])/g;
 
 /** What looks like a credential in free text: JWTs, `Bearer`/`Basic` values, `key=value` of a secret-named key,
  * and long runs of token characters mixing letters and digits (API keys, base64). */
