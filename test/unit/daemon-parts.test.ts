@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectRuntimeDir } from '../../src/core/wire/runtime-dir.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, loadConfig, parseConfig } from '../../src/core/config.js';
-import { processStartTicks } from '../../src/core/util/process.js';
+import { isCredrelayDaemon, processStartTicks } from '../../src/core/util/process.js';
 import { acquireInstanceLock } from '../../src/daemon/instance-lock.js';
 import { createFileLogger, parseLogLevel, redactText } from '../../src/core/logger.js';
 import { LineSplitter } from '../../src/core/wire/framing.js';
@@ -187,6 +187,9 @@ describe('acquireInstanceLock', () => {
     const takeover = acquireInstanceLock(pidPath);
     expect(takeover).toBeTypeOf('function');
     takeover?.();
+    // Processes that are not daemons, whatever can be read of them: the machine's init, this test's own Node.
+    expect(isCredrelayDaemon(1)).toBe(false);
+    expect(isCredrelayDaemon(process.pid)).toBe(false);
     // A live process that started at another time than the file says: the file is stale.
     writeFileSync(pidPath, `${process.ppid} 1\n`);
     const reused = acquireInstanceLock(pidPath);

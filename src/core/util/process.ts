@@ -20,17 +20,19 @@ const DAEMON_ENTRY = join('dist', 'src', 'daemon', 'main.js');
  * package.json naming credrelay) or its CLI's `daemon run`. With `startedAt` (from the daemon's pid file), the
  * process must also have started then: a pid file can outlive its daemon and name a process that reused the pid,
  * and that process must neither block a new daemon nor be signalled. Where there is no /proc (macOS), a live pid is
- * taken for the daemon, as before.
+ * taken for the daemon, as before; on Linux a process that cannot be looked at is never one.
  */
 export function isCredrelayDaemon(pid: number, startedAt?: number): boolean {
   if (!isAlive(pid)) return false;
+  if (process.platform !== 'linux') return true;
   let words: string[];
   let executable: string;
   try {
     words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     executable = basename(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ''));
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ENOENT' || process.platform !== 'linux';
+  } catch {
+    // Gone meanwhile, or a process whose executable we may not see (another user's, the machine's init): not ours.
+    return false;
   }
   if (startedAt !== undefined && startedAt !== 0 && processStartTicks(pid) !== startedAt) return false;
   const isNode = /^node(js)?[\d.]*$/.test(executable);
