@@ -23,6 +23,8 @@ import type { ServiceRequest } from '../core/wire/contract.js';
 /** Runs the helper; a function rather than top-level code so that the client path can be bundled as CommonJS. */
 export async function main(args: readonly string[]): Promise<void> {
   const first = args[0];
+  // Docker's helpers' exact answer to no argument at all (credentials.Serve): the usage line, exit 1.
+  if (first === undefined) return finish({ stdout: `${USAGE_LINE}\n`, stderr: '', exitCode: 1 });
   if (first === 'kubelet' && args.length === 1)
     return finish(await serve({ kind: 'kubelet', input: await readInput('kubelet') }));
   if (!isProtocolAction(first)) {

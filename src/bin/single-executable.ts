@@ -1,7 +1,7 @@
 /**
  * The main script of credrelay's single executable (`npm run build:sea`): Node with credrelay inside, for machines
  * without Node.js (Kubernetes nodes, slim CI images). One file answers as `docker-credential-credrelay` (the protocol
- * and kubelet mode), as `credrelay` (the CLI) and as the daemon, chosen by the name it was run under.
+ * and kubelet mode) under any name but `credrelay`, as `credrelay` (the CLI), and as the daemon.
  *
  * Node runs an executable's main script with a `require` that loads only Node's own modules, so the package itself
  * (the same files `npm install` puts on disk, the keychain's native module among them) travels as an asset and is
@@ -116,8 +116,11 @@ function main(): void {
     void importModule(pathToFileURL(script).href);
     return;
   }
-  const name = basename(process.argv0);
-  load(join(dir, 'bin', name.startsWith('docker-credential-') ? 'docker-credential-credrelay-node' : 'credrelay'));
+  // Named `credrelay`, it is the CLI. Under any other name (docker-credential-credrelay, a kubelet plugin's
+  // credrelay-ecr, ...) it is the helper, as the npm launcher is: the protocol actions and `kubelet`, and everything
+  // else handed on to the CLI.
+  const name = basename(process.argv0).replace(/\.exe$/i, '');
+  load(join(dir, 'bin', name === 'credrelay' ? 'credrelay' : 'docker-credential-credrelay-node'));
 }
 
 main();

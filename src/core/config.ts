@@ -69,6 +69,8 @@ export interface Config {
 }
 
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 30 * 60;
+/** The longest idle timeout or key hold: ten years, which the daemon's timers wait out in steps (long-timeout.ts). */
+export const MAX_DURATION_SECONDS = 10 * 365 * 86400;
 
 const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon', 'store', 'environment'];
 
@@ -195,8 +197,12 @@ function parseDaemon(value: unknown, path: string): Config['daemon'] {
           'is not known; the known keys are "daemon.idleTimeoutSeconds" and "daemon.unlockTimeoutSeconds"',
         );
       }
-      if (typeof setting !== 'number' || !Number.isFinite(setting) || setting <= 0) {
-        throw invalid(path, `"daemon.${key}"`, 'must be a positive number of seconds, for example 1800');
+      if (typeof setting !== 'number' || !Number.isFinite(setting) || setting <= 0 || setting > MAX_DURATION_SECONDS) {
+        throw invalid(
+          path,
+          `"daemon.${key}"`,
+          `must be a positive number of seconds up to ${MAX_DURATION_SECONDS} (ten years), for example 1800`,
+        );
       }
       settings[key] = setting;
     }

@@ -3,6 +3,7 @@ import { unlockFileStore } from '../core/store/file-store.js';
 import type { SecretStore } from '../core/store/secret-store.js';
 import { forgetUnlockedKeys } from '../core/store/store-key.js';
 import type { CredrelayPaths } from '../core/paths.js';
+import { type LongTimeout, setLongTimeout } from '../core/util/long-timeout.js';
 import { parseRegistry } from '../core/registry/identity.js';
 import {
   type DaemonStatus,
@@ -73,7 +74,7 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
 function handlersFor(options: DispatchOptions): Handlers {
   const { version, paths, state } = options;
   /** Forgets the file store's key when an unlock's time is up (`unlock --timeout`, `daemon.unlockTimeoutSeconds`). */
-  let keyHold: NodeJS.Timeout | undefined;
+  let keyHold: LongTimeout | undefined;
   return {
     protocol: (request) => answer(fromWire(request), state.loaded(), version),
     kubelet: (request) => answer(fromWire(request), state.loaded(), version),
@@ -106,15 +107,14 @@ function handlersFor(options: DispatchOptions): Handlers {
       }
       const outcome = await unlockFileStore(paths.storePath, request.passphrase);
       const holdSeconds = request.holdSeconds ?? state.config().daemon.unlockTimeoutSeconds;
-      clearTimeout(keyHold);
+      keyHold?.clear();
       if (holdSeconds === undefined) return { outcome, storePath: paths.storePath };
-      // The key goes at the bound whatever happens meanwhile; a later unlock sets a new one.
-      keyHold = setTimeout(() => forgetUnlockedKeys(), holdSeconds * 1000);
-      keyHold.unref();
+      // The key goes at the bound whatever happens meanwhile (a 30-day hold included); a later unlock sets a new one.
+      keyHold = setLongTimeout(() => forgetUnlockedKeys(), holdSeconds * 1000).unref();
       return { outcome, storePath: paths.storePath, until: new Date(Date.now() + holdSeconds * 1000).toISOString() };
     },
     lock: () => {
-      clearTimeout(keyHold);
+      keyHold?.clear();
       return { wasUnlocked: forgetUnlockedKeys() };
     },
     'store-call': (request) => callStore(state.store(), request.call),

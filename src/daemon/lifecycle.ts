@@ -7,6 +7,7 @@ import type { SecretStore } from '../core/store/secret-store.js';
 import { forgetUnlockedKeys, holdsUnlockedKeys } from '../core/store/store-key.js';
 import type { Logger } from '../core/logger.js';
 import type { CredrelayPaths } from '../core/paths.js';
+import { type LongTimeout, setLongTimeout } from '../core/util/long-timeout.js';
 import type { LoadedRouter } from '../service/answer.js';
 
 /** What the daemon serves with: the configuration as saved, its router and store, and the token cache. */
@@ -98,10 +99,11 @@ export function idleTimer(
   onIdle: () => void,
   onStay: (reason: string) => void = () => undefined,
 ) {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimeout | undefined;
   const touch = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
+    timer?.clear();
+    // A long timeout (a node's daemon set to a year) waits that long: Node's own timers would fire at once.
+    timer = setLongTimeout(() => {
       const reason =
         activeRequests() > 0
           ? 'a request is running'
@@ -113,7 +115,7 @@ export function idleTimer(
       touch();
     }, idleSeconds() * 1000);
   };
-  return { touch, stop: () => clearTimeout(timer) };
+  return { touch, stop: () => timer?.clear() };
 }
 
 /** Forgets everything the daemon holds in memory: the file store's keys and the token cache. */

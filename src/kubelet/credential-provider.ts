@@ -1,4 +1,4 @@
-import { CredrelayError, toCredrelayError } from '../core/errors.js';
+import { CredrelayError, isCredrelayError, toCredrelayError } from '../core/errors.js';
 import type { ProtocolReply, RequestContext } from '../core/protocol/handler.js';
 import type { Router } from '../routing/router.js';
 import { authKeyOf, registryOfImage } from './image-registry.js';
@@ -113,7 +113,16 @@ export async function handleKubeletRequest(
         exitCode: 0,
       };
     }
-    const credential = await router.credentialFor(registry, context, request.pod);
+    const credential = await router.credentialFor(registry, context, request.pod).catch((error: unknown) => {
+      // A node has no keychain (no D-Bus): for an image no route serves, which only the keychain could have served,
+      // that is "nothing", as the docs promise, not a failure kubelet would log and never cache.
+      if (router.decide(registry).reason.kind !== 'fallback' || !isCredrelayError(error, 'KEYCHAIN_UNAVAILABLE'))
+        throw error;
+      context.notice(
+        `credrelay: no route serves ${registry.key} and the OS keychain cannot be reached here: no credential (${toCredrelayError(error).message})`,
+      );
+      return undefined;
+    });
     const cacheDuration = credential === undefined ? undefined : cacheDurationFor(credential.expiresAt, now());
     const response = {
       apiVersion: request.apiVersion,

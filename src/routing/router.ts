@@ -1,10 +1,17 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { CredrelayError, credentialsNotFound } from '../core/errors.js';
+import { CredrelayError, credentialsNotFound, toCredrelayError } from '../core/errors.js';
 import type { Credentials } from '../core/protocol/codec.js';
 import type { CredentialHelper, RequestContext } from '../core/protocol/handler.js';
 import type { JobIdentitySetting, PodIdentityMode } from '../core/config.js';
-import type { Credential, PodIdentity, Provider, ProviderContext, RouteOptionValues } from '../core/provider.js';
+import type {
+  Credential,
+  PodIdentity,
+  Provider,
+  ProviderContext,
+  RouteOptionValues,
+  StoredEntry,
+} from '../core/provider.js';
 import { nodeCrypto } from '../core/util/crypto.js';
 import { withDeadline } from '../core/util/deadline.js';
 import { jwtClaims } from '../core/util/jwt.js';
@@ -365,7 +372,16 @@ async function list(providers: ProviderSet, context: ProviderContext): Promise<R
     listed.set(dockerServerURL(route.pattern.identity), provider.routes?.listedUsername?.(route.options) ?? '');
   }
   for (const provider of providers.byName.values()) {
-    for (const entry of (await provider.storage?.list(context)) ?? []) listed.set(entry.serverURL, entry.username);
+    let stored: readonly StoredEntry[];
+    try {
+      stored = (await provider.storage?.list(context)) ?? [];
+    } catch (error) {
+      // The legacy builder and compose v1 send no credential at all when `list` fails: the routes still answer, so
+      // they are listed, and what could not be read is said on stderr.
+      context.notice(`credrelay: ${toCredrelayError(error).message}; listing the configured routes only`);
+      continue;
+    }
+    for (const entry of stored) listed.set(entry.serverURL, entry.username);
   }
   return listed;
 }

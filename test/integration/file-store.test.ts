@@ -257,6 +257,35 @@ describe('the encrypted file store on a machine without D-Bus', () => {
     await waitFor('the locked daemon to exit on idle', () => !isAlive(status.pid), 5000);
   });
 
+  it('a year-long idle timeout and a 30-day unlock are kept, not overflowed into a millisecond', async () => {
+    const yearLong = join(root.path, 'config-year');
+    writeCredrelayConfig(yearLong, { store: 'file', daemon: { idleTimeoutSeconds: 31_536_000 } });
+    const env = { ...session, XDG_CONFIG_HOME: yearLong };
+    await stopCredrelayDaemon(runtimeDir);
+    const unlocked = await cli(['unlock', '--passphrase-stdin', '--timeout', '30d'], env, PASSPHRASE);
+    expect(unlocked.code, unlocked.stderr).toBe(0);
+    const until = Date.parse(/until (\S+Z)/.exec(unlocked.stdout)?.[1] ?? '');
+    expect(until - Date.now()).toBeGreaterThan(29 * 86_400_000);
+    const status = async () =>
+      JSON.parse((await cli(['daemon', 'status', '--json'], env)).stdout) as { pid: number; storeUnlocked: boolean };
+    const first = await status();
+    expect(first.storeUnlocked).toBe(true);
+    // Node turns a delay over 2^31-1 ms into 1 ms: both timers would have fired long before these calls.
+    const stored = await runHelper(
+      'store',
+      JSON.stringify({ ServerURL: 'year.example', Username: 'u', Secret: 'year-secret' }),
+      env,
+    );
+    expect(stored.code, stored.stdout + stored.stderr).toBe(0);
+    expect(await status()).toMatchObject({ pid: first.pid, storeUnlocked: true });
+    expect(isAlive(first.pid)).toBe(true);
+    expect((await cli(['lock'], env)).code).toBe(0);
+    // The limit is said when the configuration loads, and by the command.
+    expect((await cli(['unlock', '--passphrase-stdin', '--timeout', '99999d'], env, 'x\n')).stderr).toMatch(
+      /is not a duration up to ten years/,
+    );
+  });
+
   it('a wrong, missing or loose key file is a clear error, never "not found"', async () => {
     await givenStore();
     await stopCredrelayDaemon(runtimeDir);

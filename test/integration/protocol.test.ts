@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Keyring, type KeyringState, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
-import { type RunResult, run, runHelper, VERSION } from '../support/helper.js';
+import { HELPER, type RunResult, run, runHelper, VERSION } from '../support/helper.js';
 
 /** Debian's build of Docker's own Secret Service helper: the reference we compare bytes with. */
 const REFERENCE = 'docker-credential-secretservice';
@@ -55,8 +55,11 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
       expect(answer(await credrelay(action, input))).toEqual(answer(await reference(action, input)));
     });
 
-    it('answers extra arguments with the reference usage line', async () => {
+    it('answers extra arguments, and no argument at all, with the reference usage line and exit 1', async () => {
       expect(answer(await credrelay('get', 'x', ['extra']))).toEqual(answer(await reference('get', 'x', ['extra'])));
+      const none = answer(await run(HELPER, [], { input: '', env }));
+      expect(none).toEqual(answer(await run(REFERENCE, [], { input: '', env })));
+      expect(none).toEqual({ stdout: 'Usage: HELPER <store|get|erase|list|version>\n', code: 1 });
     });
 
     it('rejects invalid JSON with a clear error of its own, exit 1, never quoting the secret', async () => {

@@ -212,6 +212,24 @@ describe('the single executable, with no node on the machine', () => {
     }
   });
 
+  it('answers under every name the docs give it: the kubelet plugins, the helper, the CLI', async () => {
+    const fixture = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'kubelet', 'ecr-v1.json'), 'utf8');
+    for (const name of ['credrelay-ecr', 'credrelay-gar', 'credrelay-acr']) {
+      copyFileSync(join(bin, 'credrelay'), join(bin, name));
+      chmodSync(join(bin, name), 0o755);
+      const answered = await run(join(bin, name), ['kubelet'], { env, input: fixture });
+      expect(answered.stderr, name).toBe('');
+      expect(JSON.parse(answered.stdout), name).toMatchObject({ kind: 'CredentialProviderResponse' });
+    }
+    const usage = await run('docker-credential-credrelay', [], { env });
+    expect(usage).toMatchObject({
+      code: 1,
+      stdout: 'Usage: docker-credential-credrelay <store|get|erase|list|version>\n',
+    });
+    const version = await run('credrelay', ['--version'], { env });
+    expect(version.stdout).toMatch(new RegExp(`^credrelay/${VERSION_PATTERN} `));
+  });
+
   it("answers kubelet's recorded requests, with a cacheDuration from the token's lifetime", async () => {
     const fixture = (name: string) => readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'kubelet', name), 'utf8');
     const ecr = await run('docker-credential-credrelay', ['kubelet'], { env, input: fixture('ecr-v1.json') });

@@ -12,10 +12,19 @@ import {
   replacedHelpers,
   writeDockerConfig,
 } from '../docker/docker-config.js';
+import {
+  CONTAINERS_DROP_IN,
+  containersDropInPath,
+  containersDropInState,
+  removeContainersDropIn,
+  writeContainersDropIn,
+} from '../docker/containers-config.js';
 
 export default class ConfigureDockerCommand extends CredrelayCommand {
   static override summary = "Point Docker's config.json at credrelay (credsStore, or credHelpers for some registries).";
   static override description = `Edits $DOCKER_CONFIG/config.json (default ~/.docker/config.json). Without --registries it sets "credsStore": "credrelay", so every registry goes through credrelay; with --registries it adds "credHelpers" entries for those registries only (skopeo, podman and buildah read only credHelpers).
+
+podman, buildah and skopeo keep logins in their own auth file unless registries.conf names credential helpers: with --containers a drop-in (credential-helpers = ["credrelay"]) goes where they read it, $HOME/.config/containers/registries.conf.d/50-credrelay.conf (for root /etc/containers/registries.conf.d/), so that their logins, logouts and lookups go through credrelay too.
 
 Every other key and value is kept. The file is written atomically with its permissions kept, the previous version is saved as config.json.bak, and a second run changes nothing. What was replaced (the previous credsStore or credHelpers entries) is recorded in credrelay's state directory, so that --undo can put it back: --undo restores those values, or removes credrelay's entries where nothing was replaced.`;
   static override flags = {
@@ -24,14 +33,20 @@ Every other key and value is kept. The file is written atomically with its permi
       helpValue: 'h1,h2',
     }),
     'dry-run': Flags.boolean({ description: 'print the change without writing it' }),
+    containers: Flags.boolean({
+      description:
+        'also make podman, buildah and skopeo log in and look up credentials through credrelay (a registries.conf drop-in)',
+    }),
     undo: Flags.boolean({
-      description: "restore the credsStore/credHelpers entries credrelay replaced, or remove credrelay's entries",
-      exclusive: ['registries'],
+      description:
+        "restore the credsStore/credHelpers entries credrelay replaced, or remove credrelay's entries, and remove its registries.conf drop-in",
+      exclusive: ['registries', 'containers'],
     }),
   };
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --registries 123456789012.dkr.ecr.us-east-1.amazonaws.com,us-docker.pkg.dev',
+    '<%= config.bin %> <%= command.id %> --containers',
     '<%= config.bin %> <%= command.id %> --dry-run',
     '<%= config.bin %> <%= command.id %> --undo',
   ];
@@ -44,9 +59,17 @@ Every other key and value is kept. The file is written atomically with its permi
       .map((registry) => registry.trim())
       .filter(Boolean);
     const { config, text } = readDockerConfig(path);
-    if (flags.undo)
-      return this.apply(path, planUndo(config, replacedHelpers(path)), text !== undefined, flags['dry-run'], 'forget');
+    if (flags.undo) {
+      this.apply(path, planUndo(config, replacedHelpers(path)), text !== undefined, flags['dry-run'], 'forget');
+      const dropIn = containersDropInPath();
+      if (containersDropInState(dropIn) === 'ours') {
+        if (flags['dry-run']) this.log(`would remove ${dropIn}`);
+        else if (removeContainersDropIn(dropIn)) this.log(`removed ${dropIn}`);
+      }
+      return;
+    }
     const plan = planDockerConfig(config, registries);
+    if (flags.containers) this.configureContainers(flags['dry-run']);
 
     if (helperOnPath() === undefined) {
       this.warn(
@@ -59,6 +82,19 @@ Every other key and value is kept. The file is written atomically with its permi
       return;
     }
     this.apply(path, plan, text !== undefined, flags['dry-run'], plan.replaced);
+  }
+
+  /** The registries.conf drop-in that sends podman, buildah and skopeo through credrelay. */
+  private configureContainers(dryRun: boolean): void {
+    const dropIn = containersDropInPath();
+    if (containersDropInState(dropIn) === 'ours') {
+      this.log(`${dropIn} already sends podman, buildah and skopeo through credrelay`);
+    } else if (dryRun) {
+      this.log(`would write ${dropIn}:\n${CONTAINERS_DROP_IN}`);
+    } else {
+      writeContainersDropIn(dropIn);
+      this.log(`wrote ${dropIn}: podman, buildah and skopeo log in and look up credentials through credrelay`);
+    }
   }
 
   /** Writes a plan; `record` is what it replaced (kept for --undo), or 'forget' after an undo. */

@@ -4,6 +4,7 @@ import { CredrelayCommand } from '../shared/base-command.js';
 import { readSecretFromUser } from '../shared/read-secret.js';
 import { requestThroughDaemon } from '../../client/daemon-client.js';
 import { CredrelayError } from '../../core/errors.js';
+import { MAX_DURATION_SECONDS } from '../../core/config.js';
 import { resolvePaths } from '../../core/paths.js';
 import { failureError } from '../../core/wire/contract.js';
 
@@ -74,10 +75,10 @@ On unattended machines, set CREDRELAY_STORE_KEY_FILE to a file holding the passp
 function parseDuration(text: string): number {
   const match = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
   const seconds = match === null ? NaN : Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] ?? 's']!;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_DURATION_SECONDS) {
     throw new CredrelayError(
       'INVALID_INPUT',
-      `--timeout ${JSON.stringify(text)} is not a duration: give 90s, 30m, 8h or 1d`,
+      `--timeout ${JSON.stringify(text)} is not a duration up to ten years: give 90s, 30m, 8h or 30d`,
     );
   }
   return seconds;

@@ -7,6 +7,8 @@ import { describeDaemonState, probeDaemon } from '../shared/daemon-connection.js
 import { inspectRuntimeDir } from '../../core/wire/runtime-dir.js';
 import { type Config, loadConfig, parseConfig } from '../../core/config.js';
 import { dockerConfigPath, helperOnPath, readDockerConfig, HELPER_NAME } from '../docker/docker-config.js';
+import { containersDropInPath, containersDropInState } from '../docker/containers-config.js';
+import { findOnPath } from '../../core/util/credential-helper-path.js';
 import { toCredrelayError } from '../../core/errors.js';
 import { REGISTRY_SERVICE } from '../../core/store/secret-store.js';
 import { nativeClientDirectory, resolvePaths } from '../../core/paths.js';
@@ -40,9 +42,34 @@ const PROVIDER_CHECK_DEADLINE_MS = 20_000;
 
 /** Runs every check, in the order a broken set-up is best diagnosed. None of them prints a secret. */
 export async function runChecks(): Promise<CheckResult[]> {
-  const results = [checkHelperOnPath(), checkDockerConfig(), await checkSecretStore(), await checkDaemon()];
+  const results = [
+    checkHelperOnPath(),
+    checkDockerConfig(),
+    ...checkContainersConfig(),
+    await checkSecretStore(),
+    await checkDaemon(),
+  ];
   results.push(...(await checkConfigAndProviders()));
   return results;
+}
+
+/**
+ * podman, buildah and skopeo, where one is installed: they keep logins in their own auth file (the password in
+ * base64) unless a registries.conf drop-in names credrelay among their credential helpers.
+ */
+function checkContainersConfig(): CheckResult[] {
+  const tools = ['podman', 'buildah', 'skopeo'].filter((tool) => findOnPath(tool) !== undefined);
+  if (tools.length === 0) return [];
+  const dropIn = containersDropInPath();
+  const state = containersDropInState(dropIn);
+  if (state === 'ours') return [ok('podman, buildah, skopeo', `log in and look up through credrelay (${dropIn})`)];
+  return [
+    warn(
+      'podman, buildah, skopeo',
+      `${tools.join(', ')} ${tools.length === 1 ? 'keeps' : 'keep'} logins in ${tools.length === 1 ? 'its' : 'their'} own auth file, not in credrelay${state === 'foreign' ? ` (${dropIn} is not credrelay's)` : ''}`,
+      'run `credrelay configure-docker --containers`',
+    ),
+  ];
 }
 
 function checkHelperOnPath(): CheckResult {
