@@ -50,8 +50,9 @@ const cacheId = (key: CacheKey): string => JSON.stringify([key.provider, key.ide
 /**
  * Short-lived credentials (cloud tokens) in daemon memory only. An entry is fresh until its refresh point; after it,
  * the cached token is still served while one background fetch replaces it, so a client rarely waits on a token
- * exchange. Concurrent misses for one key share one upstream call. Long-lived credentials (no expiry) are never
- * cached: they live in the OS keychain.
+ * exchange. Concurrent misses for one key share one upstream call. A credential without an expiry is cached only
+ * for the `keep` a provider asks (`cachePolicy.keepSeconds`, an exec helper's answer); what the keychain holds is
+ * read from it for every request, never kept here.
  */
 export class TokenCache {
   private readonly store = new NodeCache({ useClones: false, checkperiod: 60, maxKeys: MAX_ENTRIES });

@@ -20,8 +20,11 @@ const REFUSED_DRAIN_MS = 2000;
 type RequestHandler = (request: WireRequest) => Promise<WireReply>;
 
 interface Connections {
-  /** Ends every open connection: a stopping daemon must not be kept alive by one. */
-  destroyAll(): void;
+  /**
+   * Ends the connections of a stopping daemon: at once those whose request has not come in, and the others once
+   * their acknowledged request is answered, or at `deadlineMs`; a stopping daemon is not kept alive by any of them.
+   */
+  drain(deadlineMs: number): Promise<void>;
 }
 
 /**
@@ -34,7 +37,7 @@ export function acceptConnections(server: Server, logger: Logger, handle: Reques
   server.maxConnections = MAX_CONNECTIONS;
   const layer = new ConnectionLayer(logger, handle);
   server.on('connection', (socket: Socket) => layer.serve(socket));
-  return { destroyAll: () => layer.destroyAll() };
+  return { drain: (deadlineMs) => layer.drain(deadlineMs) };
 }
 
 class ConnectionLayer {
@@ -42,6 +45,8 @@ class ConnectionLayer {
   /** Connections whose one request is in: nothing more is read from them. */
   private readonly answered = new WeakSet<Socket>();
   private readonly open = new Set<Socket>();
+  /** Requests acknowledged and not yet answered: a stopping daemon answers these before it goes. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Bytes of incomplete requests across all connections. */
   private bufferedBytes = 0;
 
@@ -97,11 +102,20 @@ class ConnectionLayer {
       this.answered.add(socket);
       if (lines.length > 1 || splitter.holdsPartialLine())
         this.logger.warn('ignored what a client sent after its one request');
-      void this.serveLine(socket, lines[0]!);
+      const served = this.serveLine(socket, lines[0]!);
+      this.inFlight.add(served);
+      void served.finally(() => this.inFlight.delete(served));
     });
   }
 
-  destroyAll(): void {
+  async drain(deadlineMs: number): Promise<void> {
+    for (const socket of this.open) if (!this.answered.has(socket)) socket.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+    ]);
+    clearTimeout(timer);
     for (const socket of this.open) socket.destroy();
   }
 

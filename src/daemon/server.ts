@@ -30,6 +30,9 @@ export interface RunningDaemon {
   status(): DaemonStatus;
 }
 
+/** How long a stopping daemon answers the requests it acknowledged: above the router's provider deadline (25 s). */
+const DRAIN_DEADLINE_MS = 27_000;
+
 /**
  * Starts the daemon on its socket: the runtime directory checked, one instance per socket, the configuration
  * loaded, then connections (connections.ts) → dispatch (dispatch.ts) → the service, with idle exit, reload and
@@ -110,25 +113,29 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   const shutdown = (reason: string): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
+    closing ??= (async () => {
       logger.info('daemon stopping', { reason });
       idle.stop();
       usage.stop();
-      forgetSecrets(state);
-      server.close(() => resolve());
-      connections.destroyAll();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // A socket the service manager handed over stays: it keeps listening, and starts us again on the next request.
+      // Ours goes at once, so that the next client starts a daemon rather than connect to one that is leaving.
       if (inherited === undefined) rmSync(paths.socketPath, { force: true });
+      // Requests already acknowledged are answered (their clients would otherwise wait out their deadline, then ask
+      // again); the rest of the connections end now.
+      await connections.drain(DRAIN_DEADLINE_MS);
+      await stopped;
+      forgetSecrets(state);
       releaseLock();
       releaseSlot();
-    }).then(resolveClosed);
+    })().then(resolveClosed);
     return closing;
   };
 
   return { closed, shutdown, reload: state.reload, status };
 }
 
-/** How often a daemon marks its use on its pid file: clients stop the least recently used one (client/daemon-room.ts). */
+/** How often a daemon marks its use on its pid file: clients stop the least recently used one (core/wire/daemon-room.ts). */
 const USAGE_MARK_MS = 5000;
 
 /**

@@ -116,7 +116,7 @@ export async function handleKubeletRequest(
     const credential = await router.credentialFor(registry, context, request.pod).catch((error: unknown) => {
       // A node has no keychain (no D-Bus): for an image no route serves, which only the keychain could have served,
       // that is "nothing", as the docs promise, not a failure kubelet would log and never cache.
-      if (router.decide(registry).reason.kind !== 'fallback' || !isCredrelayError(error, 'KEYCHAIN_UNAVAILABLE'))
+      if (!isCredrelayError(error, 'KEYCHAIN_UNAVAILABLE') || router.decide(registry).reason.kind !== 'fallback')
         throw error;
       context.notice(
         `credrelay: no route serves ${registry.key} and the OS keychain cannot be reached here: no credential (${toCredrelayError(error).message})`,

@@ -23,6 +23,8 @@ export interface RouteExplanation {
   readonly reason: ReturnType<Router['decide']>['reason'];
   /** The reason in words. */
   readonly because: string;
+  /** Whether the route reads the store (the keychain provider, or a `$NAME` secret). */
+  readonly readsStore: boolean;
   readonly provider: { readonly name: string; readonly description: string };
   readonly options: Readonly<Record<string, unknown>>;
   /** Each option as `key=value`, a secret reference as its name. */
@@ -51,9 +53,15 @@ export function explainRoute(
     const secret = typeof value === 'string' ? referencedSecret(value) : undefined;
     return secret === undefined ? `${key}=${String(value)}` : `${key}=$${secret} (secret ${secret}, not shown)`;
   });
+  // The store matters to a route that keeps credentials there (the keychain) or names a secret ($NAME, kept there or
+  // in the caller's environment); an ECR or Google route without one never reads it.
+  const readsStore =
+    provider.storage !== undefined ||
+    Object.values(decision.options).some((value) => typeof value === 'string' && referencedSecret(value) !== undefined);
   return {
     registry,
     reason: decision.reason,
+    readsStore,
     because,
     provider: { name: provider.name, description: provider.about?.description ?? '(no description)' },
     options: decision.options,

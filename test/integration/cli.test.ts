@@ -333,6 +333,20 @@ describe('credrelay route and providers', () => {
     expect((await cli(['route', 'elsewhere.example'])).stdout).toMatch(
       /routed by {2}no registries entry or provider claims it, so the keychain answers/,
     );
+    // An ECR route reads no store: the store's state (a D-Bus line on a machine without one) is not said for it.
+    expect((await cli(['route', host])).stdout).toMatch(
+      /^store {6}not read by this route \(the OS keychain keeps only what the keychain provider and \$NAME secrets hold\)$/m,
+    );
+  });
+
+  it("login --help's examples are true: each host is one whose login is stored (the keychain answers it)", async () => {
+    const help = (await cli(['login', '--help'])).stdout;
+    const hosts = [...help.matchAll(/credrelay login (\S+)/g)].map((match) => match[1]!);
+    expect(hosts.length).toBeGreaterThan(1);
+    for (const host of hosts) {
+      const route = JSON.parse((await cli(['route', host, '--json'])).stdout) as { provider: string };
+      expect(route.provider, host).toBe('keychain');
+    }
   });
 
   it('providers lists built-in providers with host patterns and options', async () => {
@@ -367,8 +381,10 @@ describe('credrelay doctor', () => {
     writeRoutedConfig();
     await cli(['configure-docker']);
     await cli(['secrets', 'set', 'DOCKERHUB_TOKEN'], { input: 'doctor-canary-pat' });
-    await runHelper('list', '', env); // a running daemon, so that its socket is checked too
-    const result = await cli(['doctor']);
+    // A machine without podman, buildah or skopeo (this one has them: their check is below): node and credrelay only.
+    const noContainers = { PATH: `${join(REPO_ROOT, 'bin')}:${pathWithOnlyNode(join(session.root, 'node-only'))}` };
+    await runHelper('list', '', { ...env, ...noContainers }); // a running daemon, so that its socket is checked too
+    const result = await cli(['doctor'], { env: noContainers });
     expect(result.stdout).not.toContain('doctor-canary-pat');
     expect(result.stdout).toMatch(
       /^✓ helper on PATH +.*\/bin\/docker-credential-credrelay \(Docker runs the Node client(: CREDRELAY_NATIVE=0 makes the native client hand every request to it| \(no native client for linux-\w+: .*\)); credrelay [\d.]+\)$/m,
@@ -384,8 +400,15 @@ describe('credrelay doctor', () => {
     );
     expect(result.stdout).toMatch(/^✓ static for https:\/\/index\.docker\.io\/v1\/ +secret DOCKERHUB_TOKEN is set$/m);
     expect(result.code).toBe(0);
-    const json = JSON.parse((await cli(['doctor', '--json'])).stdout) as Array<{ status: string }>;
+    const json = JSON.parse((await cli(['doctor', '--json'], { env: noContainers })).stdout) as Array<{
+      status: string;
+    }>;
     expect(json.every((check) => check.status === 'ok')).toBe(true);
+    // Where they are installed and not configured, doctor says how to send their logins through credrelay.
+    const withContainers = await cli(['doctor']);
+    expect(withContainers.stdout).toMatch(
+      /^! podman, buildah, skopeo +.*keep logins in their own auth file, not in credrelay\n +fix: run `credrelay configure-docker --containers`$/m,
+    );
   });
 
   it('says there is no configuration file, rather than counting its entries, when there is none', async () => {

@@ -58,6 +58,9 @@ describe('a configuration others can write is refused', () => {
       expect(get.stdout + get.stderr).not.toContain('aws-secret-CANARY-4410');
       const doctor = await run(CLI, ['doctor'], { env });
       expect(doctor.stdout).toMatch(/^✗ config +refusing the configuration/m);
+      // The fix is the one the refusal names (a chmod or a chown), not "edit the file".
+      expect(doctor.stdout).toMatch(/^ +fix: (chmod go-w|move it somewhere of your own, or chown it)/m);
+      expect(doctor.stdout).not.toMatch(/where the message says/);
     } finally {
       chmodSync(configDir, 0o700);
       chownSync(configPath, process.getuid!(), process.getgid!());

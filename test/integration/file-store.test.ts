@@ -76,9 +76,15 @@ const cli = (args: string[], env: Record<string, string | undefined>, input?: st
 describe('the encrypted file store on a machine without D-Bus', () => {
   it('with the OS keychain (the default), says there is none and how to turn on the file store', async () => {
     const noKeychain = { ...session, XDG_CONFIG_HOME: join(root.path, 'no-config'), CREDRELAY_NO_DAEMON: '1' };
-    const result = await runHelper('list', '', noKeychain);
+    const result = await runHelper('get', 'r.example', noKeychain);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^no D-Bus session bus for the OS keychain: .*turn on the encrypted file store/);
+    // list names what routes serve and says the same on stderr.
+    const listed = await runHelper('list', '', noKeychain);
+    expect(listed).toMatchObject({ code: 0, stdout: '{}\n' });
+    expect(listed.stderr).toMatch(
+      /^credrelay: no D-Bus session bus for the OS keychain: .*turn on the encrypted file store/,
+    );
   });
 
   it('locked, a docker login fails and Docker shows why', async () => {

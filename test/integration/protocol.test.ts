@@ -145,7 +145,7 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
     ];
     // These change the environment of one call, so they only make sense for a helper that answers itself.
     it.skipIf(mode !== 'in-process').each(cases)('%s', async (_name, overrides, message) => {
-      for (const action of ['get', 'store', 'erase', 'list']) {
+      for (const action of ['get', 'store', 'erase']) {
         const input = action === 'store' ? '{"ServerURL":"r.example","Username":"u","Secret":"s"}' : 'r.example';
         const started = Date.now();
         const result = await runHelper(action, input, { ...env, ...overrides() });
@@ -154,6 +154,11 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
         expect(result.stdout.trimEnd().split('\n')).toHaveLength(1);
         expect(Date.now() - started).toBeLessThan(10_000);
       }
+      // `list` names what the routes answer (none here) and says on stderr why the store was left out: callers that
+      // collect every credential (the legacy builder, compose v1) would otherwise send none.
+      const listed = await runHelper('list', '', { ...env, ...overrides() });
+      expect(listed).toMatchObject({ code: 0, stdout: '{}\n' });
+      expect(listed.stderr.replace(/^credrelay: /, '')).toMatch(message);
     });
 
     const states: Array<[KeyringState, Record<string, RegExp | string>]> = [
@@ -161,7 +166,7 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
         'no-secret-service',
         {
           get: /^no Secret Service on D-Bus: start gnome-keyring/,
-          list: /^no Secret Service/,
+          list: '{}\n',
           store: /^no Secret Service/,
           erase: /^no Secret Service/,
         },
@@ -186,7 +191,6 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
         keyring.lock();
         const expected = {
           get: /^the OS keychain is locked.*unlock it/,
-          list: /locked/,
           store: /locked/,
           erase: /locked/,
         };
@@ -196,6 +200,9 @@ describe.each(Object.entries(MODES))('%s', (mode, modeEnv) => {
           expect(result.code, action).toBe(1);
           expect(result.stdout, action).toMatch(answer);
         }
+        const listed = await runHelper('list', '', { ...keyring.env, ...modeEnv });
+        expect(listed).toMatchObject({ code: 0, stdout: '{}\n' });
+        expect(listed.stderr).toMatch(/^credrelay: .*locked.*; listing the configured routes only\n$/);
         const never = await runHelper('get', 'never.example', { ...keyring.env, ...modeEnv });
         expect(never.stdout).toBe('credentials not found in native keychain\n');
       } finally {

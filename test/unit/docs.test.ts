@@ -166,3 +166,125 @@ describe('the paths the docs name', () => {
     ]);
   });
 });
+
+/** README.md and every page of docs/, by name. */
+const DOCUMENTS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+].map((name) => ({ name, text: readFileSync(join(ROOT, name), 'utf8') }));
+
+describe('commands, flags, variables and keys the docs name', () => {
+  const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  /** What `npm install -g` installs in a text; a name inside `…` that says what not to run is left out. */
+  const installs = (text: string): string[] =>
+    [...text.matchAll(/^\s*(?:-\s*(?:run:\s*)?)?npm install -g (\S+)/gm)].map((match) => match[1]!);
+  /** An install that works offline here: the tarball `npm pack` makes (test/integration/install.test.ts installs it). */
+  const isPackedTarball = (spec: string) =>
+    new RegExp(`^\\./(?:[\\w.-]+/)*credrelay-${VERSION.replace(/\./g, '\\.')}\\.tgz$`).test(spec);
+
+  it('install only the packed tarball, never a name on the registry (credrelay is not published)', () => {
+    const all = DOCUMENTS.flatMap(({ name, text }) => installs(text).map((spec) => ({ name, spec })));
+    expect(all.length).toBeGreaterThan(2);
+    expect(all.filter(({ spec }) => !isPackedTarball(spec))).toEqual([]);
+  });
+
+  it('catch a registry install (the check above can fail)', () => {
+    expect(installs('```sh\nnpm install -g credrelay\n```').filter((spec) => !isPackedTarball(spec))).toEqual([
+      'credrelay',
+    ]);
+  });
+
+  // The CLI's commands, and the completion commands the build bundles from @oclif/plugin-autocomplete.
+  const COMMAND_IDS = [
+    ...readFileSync(join(ROOT, 'src', 'cli', 'commands.ts'), 'utf8')
+      .match(/^\s+'?([\w:-]+)'?: \w+Command,$/gm)!
+      .map((line) =>
+        line
+          .trim()
+          .replace(/'?: \w+Command,$/, '')
+          .replace(/^'/, ''),
+      ),
+    'autocomplete',
+  ];
+  /** `credrelay TOPIC VERB` and `credrelay COMMAND` as the docs write them as code: in backticks, or a shell line. */
+  const commandsIn = (text: string): string[] => {
+    const shellLines = [...text.matchAll(/```(?:sh|bash|yaml|ini|dockerfile)\n([\s\S]*?)```/g)].flatMap((block) =>
+      block[1]!.split('\n').map((line) => line.replace(/\s#.*$/, '')),
+    );
+    const spans = [
+      ...[...text.matchAll(/`(credrelay [^`]*)`/g)].map((match) => match[1]!),
+      ...shellLines.flatMap((line) =>
+        [
+          ...line.matchAll(
+            /(?:^\s*(?:-\s*(?:run:\s*)?)?(?:sudo\s+)?(?:[A-Z_]+=\S*\s+)*|&&\s*|\|\s*|\$\()(credrelay [a-z][\w -]*)/g,
+          ),
+        ].map((match) => match[1]!),
+      ),
+    ];
+    return spans.flatMap((span) => {
+      const [, first, second] = /^credrelay ([a-z][\w-]*)(?: ([a-z][\w-]*))?/.exec(span) ?? [];
+      if (first === undefined) return [];
+      return [second !== undefined && COMMAND_IDS.includes(`${first}:${second}`) ? `${first}:${second}` : first];
+    });
+  };
+
+  it('name only commands the CLI has', () => {
+    expect(COMMAND_IDS.length).toBeGreaterThan(10);
+    const unknown = DOCUMENTS.flatMap(({ name, text }) =>
+      commandsIn(text)
+        .filter((id) => !COMMAND_IDS.includes(id) && !COMMAND_IDS.some((known) => known.startsWith(`${id}:`)))
+        .map((id) => `${name}: credrelay ${id}`),
+    );
+    expect(unknown).toEqual([]);
+    expect(commandsIn('run `credrelay teleport` now')).toEqual(['teleport']); // the check can fail
+  });
+
+  it("name only credrelay's environment variables that the code reads", () => {
+    const code = [
+      ...readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).map((file) => join(ROOT, 'src', file)),
+      join(ROOT, 'bin', 'docker-credential-credrelay'),
+    ]
+      .filter((file) => /\.(ts|c|h)$|docker-credential-credrelay$/.test(file))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n');
+    const named = new Set(
+      DOCUMENTS.flatMap(({ text }) => [...text.matchAll(/\bCREDRELAY_[A-Z_]+\b/g)].map((m) => m[0])),
+    );
+    expect(named.size).toBeGreaterThan(5);
+    expect([...named].filter((name) => !code.includes(name))).toEqual([]);
+  });
+
+  it('name only configuration keys the loader knows', async () => {
+    const { parseConfig } = await import('../../src/core/config.js');
+    const keys = new Set(DOCUMENTS.flatMap(({ text }) => [...text.matchAll(/`daemon\.(\w+)`/g)].map((m) => m[1]!)));
+    expect(keys.size).toBeGreaterThan(0);
+    for (const key of keys) expect(() => parseConfig({ daemon: { [key]: 60 } }, '/c.json'), key).not.toThrow();
+  });
+});
+
+describe('docs/plugins.md and the plugin API', () => {
+  const api = readFileSync(join(ROOT, 'src', 'plugin-api.ts'), 'utf8');
+  /** Every value export of the plugin API (types are checked by the interface test above). */
+  const exported = [
+    ...[...api.matchAll(/export \{([^}]*)\}/g)].flatMap((match) =>
+      match[1]!
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '' && !name.startsWith('type ')),
+    ),
+    ...[...api.matchAll(/export const (\w+)/g)].map((match) => match[1]!),
+  ];
+
+  it('names every value the plugin API exports', () => {
+    expect(exported.length).toBeGreaterThan(15);
+    expect(exported.filter((name) => !PLUGINS_DOC.includes(`\`${name}`))).toEqual([]);
+  });
+
+  it('names every built-in provider', async () => {
+    const { builtinProviders } = await import('../../src/compose.js');
+    const names = ['keychain', ...builtinProviders().map((provider) => provider.name)];
+    expect(names.filter((name) => !PLUGINS_DOC.includes(`\`${name}\``))).toEqual([]);
+  });
+});

@@ -73,7 +73,7 @@ Every other key and value is kept. The file is written atomically with its permi
 
     if (helperOnPath() === undefined) {
       this.warn(
-        'docker-credential-credrelay is not on PATH, so Docker would fail to run it: run `npm link` in the credrelay checkout, or `npm install -g credrelay`',
+        'docker-credential-credrelay is not on PATH, so Docker would fail to run it: run `npm link` in the credrelay checkout, or `npm install -g` the tarball `npm pack` makes there',
       );
     }
     for (const warning of plan.warnings) this.warn(warning);

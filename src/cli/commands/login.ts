@@ -28,7 +28,7 @@ Registries whose tokens credrelay mints (ECR, Google, configured static entries)
   };
   static override examples = [
     '<%= config.bin %> <%= command.id %> registry.example:5000',
-    'printf %s "$TOKEN" | <%= config.bin %> <%= command.id %> ghcr.io -u octocat --password-stdin',
+    'printf %s "$TOKEN" | <%= config.bin %> <%= command.id %> registry.gitlab.com -u alice --password-stdin',
     '<%= config.bin %> <%= command.id %> registry.lab.example --insecure',
   ];
 

@@ -42,7 +42,9 @@ export default class RouteCommand extends CredrelayCommand {
     this.log(`options    ${route.shownOptions.length === 0 ? 'none' : route.shownOptions.join(', ')}`);
     if (route.identity !== undefined) this.log(`identity   ${route.identity}`);
     this.log(`cache      ${cache}`);
-    this.log(`store      ${storeLine}`);
+    this.log(
+      `store      ${route.readsStore ? storeLine : `not read by this route (${config.store === 'file' ? 'the file store' : 'the OS keychain'} keeps only what the keychain provider and $NAME secrets hold)`}`,
+    );
     return {
       registry: registry.key,
       reason: route.reason,

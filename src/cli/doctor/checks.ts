@@ -78,7 +78,7 @@ function checkHelperOnPath(): CheckResult {
     return fail(
       'helper on PATH',
       'docker-credential-credrelay is not on PATH, so Docker cannot run it',
-      'run `npm link` in the credrelay checkout, or `npm install -g credrelay`',
+      'run `npm link` in the credrelay checkout, or `npm install -g` the tarball `npm pack` makes there',
     );
   }
   const installation = fileURLToPath(new URL('../../../', import.meta.url));
@@ -241,11 +241,14 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
     config = routing.config;
     router = await routing.router;
   } catch (error) {
+    const message = toCredrelayError(error).message;
+    // A file others could have written is fixed by its mode or owner (the message names the command), not an edit.
+    const named = /; fix it with (.+)$/.exec(message)?.[1];
     return [
       fail(
         'config',
-        toCredrelayError(error).message,
-        `edit ${path} where the message says; every helper call fails with this error until then`,
+        message,
+        `${named ?? `edit ${path} where the message says`}; every helper call fails with this error until then`,
       ),
     ];
   }

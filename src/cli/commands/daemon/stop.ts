@@ -10,12 +10,12 @@ import { otherDaemons } from '../../../core/wire/daemon-room.js';
 export default class DaemonStopCommand extends CredrelayCommand {
   static override summary = "Stop this environment's daemon; cached tokens are forgotten.";
   static override description =
-    'A daemon that answers is asked to exit, and removes its socket and pid file as it goes. One that does not answer (stopped or wedged) is ended: SIGTERM, then SIGKILL, by the pid in its pid file, once that pid is checked to be a credrelay daemon. The next helper call starts a new one; stopping when none runs is not an error.';
+    'A daemon that answers is asked to exit: it removes its socket at once, answers the requests it had acknowledged, and removes its pid file as it goes. One that does not answer (stopped or wedged) is ended: SIGTERM, then SIGKILL, by the pid in its pid file, once that pid is checked to be a credrelay daemon. The next helper call starts a new one; stopping when none runs is not an error. With --all, every credrelay daemon process of this user id goes, whatever environment, runtime directory or HOME it serves (found through /proc): on a user that several CI jobs share, theirs too.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --all'];
   static override flags = {
     all: Flags.boolean({
       description:
-        'stop every credrelay daemon of this user, whatever environment it serves (before an upgrade or an uninstall)',
+        "stop every credrelay daemon process of this user id that /proc shows, whatever environment, runtime directory or HOME it serves: on a CI runner's shared user, other jobs' too (before an upgrade or an uninstall)",
     }),
   };
 
@@ -67,7 +67,11 @@ export default class DaemonStopCommand extends CredrelayCommand {
   }
 }
 
-/** SIGTERM (with SIGCONT, so a stopped process can act on it), then SIGKILL if it is still there after 2 s. */
+/**
+ * SIGTERM (with SIGCONT, so a stopped process can act on it), then SIGKILL if it is still there after 30 s: a daemon
+ * that is answering requests it acknowledged finishes them first (within its 27 s drain), and one that is wedged
+ * goes.
+ */
 async function endProcess(pid: number): Promise<void> {
   const gone = async (ms: number): Promise<boolean> => {
     const until = Date.now() + ms;
@@ -83,7 +87,7 @@ async function endProcess(pid: number): Promise<void> {
   } catch {
     return;
   }
-  if (await gone(2000)) return;
+  if (await gone(30_000)) return;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
