@@ -4,7 +4,8 @@
 # itself when a tool is missing.
 #   real services: dbus, gnome-keyring (a Secret Service on a private bus), docker-registry with apache2-utils' htpasswd
 #   real clients:  skopeo, the docker CLI, libsecret-tools (secret-tool)
-#   real engines:  dockerd 20.10 with containerd and runc (docker.io; its BuildKit and legacy builder), buildah, podman;
+#   real engines:  dockerd 20.10 with containerd and runc (docker.io; its BuildKit and legacy builder), buildah, podman,
+#                  and Docker's Python SDK (python3-docker);
 #                  the tests run each with vfs storage in a private mount namespace (test/support/engines.ts)
 #   test fixtures: openssl (a self-signed certificate for a TLS registry)
 #   references:    the Go secretservice helper and Docker's Go client library (golang-go) to compare answers with
@@ -19,6 +20,7 @@ packages=(
   hyperfine amazon-ecr-credential-helper
   gcc libc6-dev # the native client: built at install, tested with AddressSanitizer and UBSan (libasan, libubsan)
   docker.io buildah podman
+  python3-docker # Docker's Python SDK: it collects every credential (list, then get each) before a build
 )
 
 missing=()

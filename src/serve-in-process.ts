@@ -1,13 +1,26 @@
 import { composeConfiguredRouter } from './compose.js';
+import { resolvePaths } from './core/paths.js';
 import type { ProtocolReply } from './core/protocol/handler.js';
 import { packageVersion } from './core/version.js';
 import type { ServiceRequest } from './core/wire/contract.js';
+import { ensureRuntimeDir } from './core/wire/runtime-dir.js';
 import { answer, loadRouter } from './service/answer.js';
+import { type Collections, fileCollections } from './service/collection.js';
 
 /**
  * Answers one request in this process, with the providers built from scratch: the daemon's peer, for
  * CREDRELAY_NO_DAEMON=1 and whenever the daemon cannot be used.
  */
 export async function answerInProcess(request: ServiceRequest): Promise<ProtocolReply> {
-  return answer(request, await loadRouter(composeConfiguredRouter), packageVersion());
+  return answer(request, await loadRouter(composeConfiguredRouter), packageVersion(), collectionsFor(request));
+}
+
+/** Where a `list` and the `get`s after it meet, as the daemon keeps them: the private runtime directory. */
+function collectionsFor(request: ServiceRequest): Collections | undefined {
+  if (request.kind !== 'protocol' || request.caller === undefined) return undefined;
+  if (request.action !== 'list' && request.action !== 'get') return undefined;
+  const paths = resolvePaths();
+  return ensureRuntimeDir(paths.runtimeDir, paths.socketPath).state === 'safe'
+    ? fileCollections(paths.runtimeDir)
+    : undefined;
 }

@@ -15,7 +15,10 @@ import {
 /** Docker's identity service: it trusts an organization's OIDC connections and mints Docker Hub access tokens. */
 export const DOCKER_IDENTITY_URL = 'https://identity.docker.com';
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-/** The lifetimes the service grants, in seconds; the shortest unless the route asks for more. */
+/**
+ * The lifetimes the service grants, in seconds. The longest by default: callers keep an answer (BuildKit for 10
+ * minutes) and a long build pushes at its end, so a 5-minute token would expire under them.
+ */
 const MIN_EXPIRES_IN = 300;
 const MAX_EXPIRES_IN = 3600;
 const EXCHANGE_DEADLINE_MS = 20_000;
@@ -53,7 +56,7 @@ export function createDockerHubProvider(): Provider {
         expiresIn: {
           type: 'number',
           required: false,
-          description: `the token's lifetime in seconds, ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN} (default ${MIN_EXPIRES_IN})`,
+          description: `the token's lifetime in seconds, ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN} (default ${MAX_EXPIRES_IN}, the longest the service grants)`,
         },
         identityUrl: {
           type: 'string',
@@ -109,7 +112,7 @@ async function exchange(registry: RegistryIdentity, context: ProviderContext): P
       `the job's token is for ${audiences.length === 0 ? 'no audience' : `audience ${audiences.map((audience) => JSON.stringify(foreignExcerpt(audience, 80))).join(', ')}`}, not Docker's identity service; it was not sent: give the route's jobIdentity the audience ${DOCKER_IDENTITY_URL}`,
     );
   }
-  const expiresIn = typeof options.expiresIn === 'number' ? options.expiresIn : MIN_EXPIRES_IN;
+  const expiresIn = typeof options.expiresIn === 'number' ? options.expiresIn : MAX_EXPIRES_IN;
   const form = new URLSearchParams({
     grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
     subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',

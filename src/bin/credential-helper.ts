@@ -10,6 +10,7 @@ import process from 'node:process';
 import { MAX_KUBELET_REQUEST_BYTES } from '../core/protocol/kubelet-limits.js';
 import { MAX_SERVER_URL_BYTES, MAX_STORE_BYTES } from '../core/protocol/codec.js';
 import { HANDOVER_AFTER_ACK, HANDOVER_VARIABLE } from '../core/paths.js';
+import { processStartTicks } from '../core/util/process.js';
 import {
   type ProtocolAction,
   type ProtocolReply,
@@ -38,7 +39,9 @@ export async function main(args: readonly string[]): Promise<void> {
   if (args.length !== 1) return finish({ stdout: `${USAGE_LINE}\n`, stderr: '', exitCode: 1 });
   // `version` needs neither the daemon nor a router.
   if (first === 'version') return finish({ stdout: `${versionLine(packageVersion())}\n`, stderr: '', exitCode: 0 });
-  finish(await serve({ kind: 'protocol', action: first, input: await readInput(first) }));
+  // The program that ran this helper, so that its `list` and the `get`s after it are known as one collection.
+  const caller = `${process.ppid}:${processStartTicks(process.ppid)}`;
+  finish(await serve({ kind: 'protocol', action: first, input: await readInput(first), caller }));
 }
 
 /**

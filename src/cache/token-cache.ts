@@ -16,6 +16,8 @@ interface CacheEntryInfo extends CacheKey {
   readonly fetchedAt: Date;
   readonly refreshAt: Date;
   readonly expiresAt: Date;
+  /** The issuer gave less than MIN_LIFE_HANDED_OUT_MS of life even when asked afresh: it cannot do better. */
+  readonly shortLived?: true;
 }
 
 interface Entry extends CacheKey {
@@ -25,6 +27,8 @@ interface Entry extends CacheKey {
   readonly expiresAt: number;
   /** What `cache list` shows as its expiry: the token's own, or for a kept credential, the end of its keep. */
   readonly shownExpiresAt: number;
+  /** Fetched afresh with less than MIN_LIFE_HANDED_OUT_MS left: the most its issuer gives. */
+  readonly shortLived: boolean;
 }
 
 interface TokenCacheOptions {
@@ -33,13 +37,22 @@ interface TokenCacheOptions {
   readonly logger?: Logger;
 }
 
-/** Refresh no later than this before expiry. */
-const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
-/** A token this close to expiry is not handed out: it could expire between us and the registry. */
+/**
+ * The least life a handed-out token has, where its issuer can mint a longer one: callers keep an answer (BuildKit for
+ * 10 minutes, the kubelet for the cacheDuration given), and a long build pushes at its end. A cached token closer to
+ * its end than this is replaced before it is handed out.
+ */
+export const MIN_LIFE_HANDED_OUT_MS = 15 * 60 * 1000;
+/** Refresh in the background no later than this before expiry: 5 minutes before a token falls below the least. */
+const REFRESH_BEFORE_EXPIRY_MS = MIN_LIFE_HANDED_OUT_MS + 5 * 60 * 1000;
+/** A token this close to expiry is never handed out: it could expire between us and the registry. */
 const EXPIRY_MARGIN_MS = 30 * 1000;
 const MAX_ENTRIES = 10_000;
 
-/** When a credential fetched at `fetchedAt` should be refreshed: half its lifetime or 5 minutes before expiry, whichever is sooner. */
+/**
+ * When a credential fetched at `fetchedAt` should be refreshed in the background: half its lifetime or 20 minutes
+ * before expiry, whichever is sooner; at once for one too short for that (one refresh at a time, while it is served).
+ */
 export function refreshPoint(fetchedAt: number, expiresAt: number): number {
   const halfLife = fetchedAt + (expiresAt - fetchedAt) / 2;
   return Math.max(fetchedAt, Math.min(halfLife, expiresAt - REFRESH_BEFORE_EXPIRY_MS));
@@ -73,7 +86,13 @@ export class TokenCache {
     const id = cacheId(key);
     const entry = this.store.get<Entry>(id);
     const now = this.clock();
-    if (entry !== undefined && now < entry.expiresAt - EXPIRY_MARGIN_MS) {
+    // Served from memory while it has the least life a caller may keep it for, or, from an issuer that gives no
+    // more, until just before it expires. One closer to its end waits for a new one (a failure is then the error).
+    const servable =
+      entry !== undefined &&
+      now < entry.expiresAt - EXPIRY_MARGIN_MS &&
+      (entry.shortLived || now < entry.expiresAt - MIN_LIFE_HANDED_OUT_MS);
+    if (entry !== undefined && servable) {
       if (now >= entry.refreshAt && !this.inFlight.has(id)) {
         this.fetchOnce(id, key, fetch).catch((error: unknown) => {
           // The cached token is still valid: keep serving it, and try again on the next request.
@@ -121,6 +140,7 @@ export class TokenCache {
       refreshAt: expiresAt,
       expiresAt,
       shownExpiresAt: fetchedAt + keepMs,
+      shortLived: true, // kept for exactly its keep, as the provider asked
     });
   }
 
@@ -135,6 +155,14 @@ export class TokenCache {
       });
       return;
     }
+    const shortLived = expiresAt - fetchedAt < MIN_LIFE_HANDED_OUT_MS;
+    if (shortLived) {
+      this.logger.info('the issuer gave a token with less than 15 minutes of life; it is the most it gives', {
+        provider: key.provider,
+        registry: key.registry,
+        seconds: Math.round((expiresAt - fetchedAt) / 1000),
+      });
+    }
     this.put(id, {
       ...key,
       credential,
@@ -142,6 +170,7 @@ export class TokenCache {
       refreshAt: refreshPoint(fetchedAt, expiresAt),
       expiresAt,
       shownExpiresAt: expiresAt,
+      shortLived,
     });
   }
 
@@ -168,6 +197,7 @@ export class TokenCache {
           fetchedAt: new Date(entry.fetchedAt),
           refreshAt: new Date(Math.min(entry.refreshAt, entry.shownExpiresAt)),
           expiresAt: new Date(entry.shownExpiresAt),
+          ...(entry.shortLived && entry.shownExpiresAt === entry.expiresAt ? { shortLived: true as const } : {}),
         },
       ];
     });

@@ -40,7 +40,7 @@ export type ErrorCode =
   | 'INTERNAL';
 
 /** Messages that Docker's client library compares byte for byte (docker-credential-helpers `credentials/error.go`). */
-const NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
+export const CREDENTIALS_NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
 const MISSING_SERVER_URL_MESSAGE = 'no credentials server URL';
 const MISSING_USERNAME_MESSAGE = 'no credentials username';
 
@@ -74,7 +74,8 @@ export class CredrelayError extends Error {
   }
 }
 
-export const credentialsNotFound = (): CredrelayError => new CredrelayError('CREDENTIALS_NOT_FOUND', NOT_FOUND_MESSAGE);
+export const credentialsNotFound = (): CredrelayError =>
+  new CredrelayError('CREDENTIALS_NOT_FOUND', CREDENTIALS_NOT_FOUND_MESSAGE);
 
 export const missingServerURL = (): CredrelayError =>
   new CredrelayError('MISSING_SERVER_URL', MISSING_SERVER_URL_MESSAGE);

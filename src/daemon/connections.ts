@@ -33,8 +33,6 @@ interface Connections {
  * incomplete requests, and refuses what it cannot decode.
  */
 export function acceptConnections(server: Server, logger: Logger, handle: RequestHandler): Connections {
-  // Connections past this are closed by Node at once, before they cost anything.
-  server.maxConnections = MAX_CONNECTIONS;
   const layer = new ConnectionLayer(logger, handle);
   server.on('connection', (socket: Socket) => layer.serve(socket));
   return { drain: (deadlineMs) => layer.drain(deadlineMs) };
@@ -44,7 +42,10 @@ class ConnectionLayer {
   private readonly refused = new WeakSet<Socket>();
   /** Connections whose one request is in: nothing more is read from them. */
   private readonly answered = new WeakSet<Socket>();
+  /** In the order they were accepted: the oldest incomplete one is the first to go when room is needed. */
   private readonly open = new Set<Socket>();
+  /** Bytes of its incomplete request each connection holds. */
+  private readonly pending = new Map<Socket, number>();
   /** Requests acknowledged and not yet answered: a stopping daemon answers these before it goes. */
   private readonly inFlight = new Set<Promise<void>>();
   /** Bytes of incomplete requests across all connections. */
@@ -56,10 +57,19 @@ class ConnectionLayer {
   ) {}
 
   serve(socket: Socket): void {
+    // At the bound, a flood of connections that never finish their request must not lock out a real client: the
+    // oldest of those goes to make room (it had its chance), and only when every open connection is being answered
+    // is the new one turned away.
+    if (this.open.size >= MAX_CONNECTIONS && !this.evictOldestIncomplete(socket)) {
+      socket.destroy();
+      return;
+    }
     const splitter = new LineSplitter();
     let pendingBytes = 0; // of the request not yet complete, counted in bufferedBytes
+    // What this connection holds is counted in `pending` (another connection's overflow may have released it).
     const release = () => {
-      this.bufferedBytes -= pendingBytes;
+      this.bufferedBytes -= this.pending.get(socket) ?? 0;
+      this.pending.delete(socket);
       pendingBytes = 0;
     };
     this.open.add(socket);
@@ -81,10 +91,16 @@ class ConnectionLayer {
       if (this.refused.has(socket) || this.answered.has(socket)) return;
       pendingBytes += chunk.length;
       this.bufferedBytes += chunk.length;
-      if (this.bufferedBytes > MAX_BUFFERED_BYTES) {
+      this.pending.set(socket, pendingBytes);
+      // Past the bound on incomplete bytes, the oldest incomplete requests are refused until it holds again: the
+      // connection sending now may be the one real client among a flood.
+      while (this.bufferedBytes > MAX_BUFFERED_BYTES) {
+        const oldest = [...this.pending.keys()].find((other) => other !== socket) ?? socket;
         this.logger.warn('refused a request: the daemon holds too many incomplete requests');
-        release();
-        return this.refuse(socket, 'BUSY', 'the daemon is holding too many incomplete requests; retry');
+        this.bufferedBytes -= this.pending.get(oldest) ?? 0;
+        this.pending.delete(oldest);
+        this.refuse(oldest, 'BUSY', 'the daemon is holding too many incomplete requests; retry');
+        if (oldest === socket) return;
       }
       let lines: string[];
       try {
@@ -106,6 +122,18 @@ class ConnectionLayer {
       this.inFlight.add(served);
       void served.finally(() => this.inFlight.delete(served));
     });
+  }
+
+  /** Ends the oldest connection whose request has not come in (not `except`); whether there was one. */
+  private evictOldestIncomplete(except: Socket): boolean {
+    for (const socket of this.open) {
+      if (socket === except || this.answered.has(socket) || this.refused.has(socket)) continue;
+      this.logger.warn('closed the oldest connection without a complete request, to make room');
+      this.open.delete(socket);
+      socket.destroy();
+      return true;
+    }
+    return false;
   }
 
   async drain(deadlineMs: number): Promise<void> {

@@ -17,6 +17,7 @@ import {
   fromWire,
 } from '../core/wire/contract.js';
 import { answer } from '../service/answer.js';
+import { fileCollections } from '../service/collection.js';
 import type { DaemonState } from './lifecycle.js';
 
 interface Dispatcher {
@@ -75,8 +76,9 @@ function handlersFor(options: DispatchOptions): Handlers {
   const { version, paths, state } = options;
   /** Forgets the file store's key when an unlock's time is up (`unlock --timeout`, `daemon.unlockTimeoutSeconds`). */
   let keyHold: LongTimeout | undefined;
+  const collections = fileCollections(paths.runtimeDir);
   return {
-    protocol: (request) => answer(fromWire(request), state.loaded(), version),
+    protocol: (request) => answer(fromWire(request), state.loaded(), version, collections),
     kubelet: (request) => answer(fromWire(request), state.loaded(), version),
     status: () => options.status(),
     // Any version may ask a daemon to stop: that is how a newer client replaces an older daemon.

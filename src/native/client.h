@@ -80,6 +80,8 @@ bool peer_is_ours(int fd);
 
 /* request.c */
 bool read_input(const char *action, struct input *input);
+#define CALLER_BYTES 48
+void parent_caller(char out[CALLER_BYTES]);
 bool append_base64(struct buffer *out, const unsigned char *bytes, size_t length);
 bool exchange(int fd, const struct buffer *request, struct buffer *line, bool *acknowledged);
 

@@ -51,10 +51,14 @@ int main(int argc, char **argv) {
     if (!read_input(action, &input)) hand_over(&input);
 
     struct buffer request = {0};
+    char caller[CALLER_BYTES];
+    parent_caller(caller);
     bool built = buffer_string(&request, "{\"v\":\"" CREDRELAY_VERSION "\",\"op\":\"protocol\",\"action\":\"", MAX_LINE_BYTES) &&
                  buffer_string(&request, action, MAX_LINE_BYTES) &&
                  buffer_string(&request, "\",\"input\":\"", MAX_LINE_BYTES) &&
-                 append_base64(&request, input.bytes, input.length) && buffer_string(&request, "\"}\n", MAX_LINE_BYTES);
+                 append_base64(&request, input.bytes, input.length) &&
+                 buffer_string(&request, "\",\"caller\":\"", MAX_LINE_BYTES) && buffer_string(&request, caller, MAX_LINE_BYTES) &&
+                 buffer_string(&request, "\"}\n", MAX_LINE_BYTES);
     struct buffer line = {0};
     struct reply reply = {.exit_code = -1};
     bool acknowledged = false;

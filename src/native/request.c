@@ -38,6 +38,28 @@ bool append_base64(struct buffer *out, const unsigned char *bytes, size_t length
     return true;
 }
 
+/* The program that ran us, as `PID:START_TICKS` (field 22 of /proc/PID/stat), as the Node client names its caller
+ * (processStartTicks); the start time 0 when it cannot be read. */
+void parent_caller(char out[CALLER_BYTES]) {
+    pid_t parent = getppid();
+    unsigned long long ticks = 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)parent);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char stat[1024];
+        ssize_t got = read(fd, stat, sizeof stat - 1);
+        close(fd);
+        if (got > 0) {
+            stat[got] = '\0';
+            char *field = strrchr(stat, ')'); /* the command name may hold spaces and parentheses */
+            for (int index = 0; field != NULL && index < 20; index++) field = strchr(field + 1, ' ');
+            if (field != NULL) ticks = strtoull(field + 1, NULL, 10);
+        }
+    }
+    snprintf(out, CALLER_BYTES, "%d:%llu", (int)parent, ticks);
+}
+
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* One request on one connection, with the ack and reply deadlines. */
 

@@ -3,6 +3,7 @@ import { type CredentialHelper, type ProtocolReply, handleAction } from '../core
 import type { ServiceRequest } from '../core/wire/contract.js';
 import { handleKubeletRequest } from '../kubelet/credential-provider.js';
 import type { Router } from '../routing/router.js';
+import type { Collections } from './collection.js';
 
 /**
  * The router a configuration builds, or the error building it failed with. A broken configuration is not a reason
@@ -23,10 +24,20 @@ export async function loadRouter(build: () => Promise<Router>): Promise<LoadedRo
  * Answers one protocol or kubelet request with a loaded router: the one place where a helper's request is answered,
  * used by the daemon and by the in-process path alike.
  */
-export async function answer(request: ServiceRequest, loaded: LoadedRouter, version: string): Promise<ProtocolReply> {
+export async function answer(
+  request: ServiceRequest,
+  loaded: LoadedRouter,
+  version: string,
+  collections?: Collections,
+): Promise<ProtocolReply> {
   if (request.kind === 'protocol') {
     const helper = 'router' in loaded ? loaded.router : failingHelper(loaded.failure);
-    return handleAction(request.action, request.input, helper, version);
+    const reply = await handleAction(request.action, request.input, helper, version);
+    if (collections === undefined || request.caller === undefined) return reply;
+    if (request.action === 'list') collections.listed(request.caller, reply);
+    if (request.action === 'get')
+      return collections.failedGet(request.caller, new TextDecoder().decode(request.input), reply);
+    return reply;
   }
   if ('failure' in loaded) {
     return { stdout: '', stderr: `credrelay: ${toCredrelayError(loaded.failure).message}\n`, exitCode: 1 };

@@ -6,7 +6,7 @@
  * command here runs in a private mount namespace whose /etc/containers is a copy of the machine's: the suites
  * running beside this one never see the drop-in.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containersDropInPath } from '../../src/cli/docker/containers-config.js';
@@ -17,6 +17,8 @@ import { type Registry, startRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/temp.js';
 
 const dir = makeTempDir('containers-login');
+// podman refuses a runroot longer than 50 characters, which a test TMPDIR easily is.
+const runroots = mkdtempSync('/tmp/crc-');
 let session: Keyring;
 let registry: Registry;
 let env: Record<string, string | undefined>;
@@ -38,6 +40,7 @@ afterAll(async () => {
   await stopCredrelayDaemon(session?.runtimeDir);
   await Promise.all([session?.stop(), registry?.stop()]);
   dir.remove();
+  rmSync(runroots, { recursive: true, force: true });
 });
 
 /** A command in the private mount namespace (its own /etc/containers and /var/lib/containers). */
@@ -61,7 +64,7 @@ const storage = (engine: string) =>
         '--root',
         join(dir.path, `${engine}-root`),
         '--runroot',
-        join(dir.path, `${engine}-rr`),
+        join(runroots, engine),
         '--storage-driver',
         'vfs',
         ...(engine === 'podman' ? ['--cgroup-manager', 'cgroupfs', '--events-backend', 'file'] : []),

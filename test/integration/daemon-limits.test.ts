@@ -34,7 +34,7 @@ function connect(path: string): Promise<{ socket: Socket; closed: Promise<string
 }
 
 describe('connection limits', () => {
-  it('2,000 idle connections: the excess is closed at once, the rest at the read deadline, memory stays low', async () => {
+  it('2,000 idle connections: at most 1,024 open, the oldest closed to make room, the rest at the read deadline', async () => {
     expect((await runHelper('list', '', session.env)).code).toBe(0);
     const pid = daemonPidFor(session.env)!;
     const before = rssMiB(pid);
@@ -51,6 +51,28 @@ describe('connection limits', () => {
     expect((await runHelper('list', '', session.env)).stdout).toBe('{}\n');
     expect(isAlive(pid)).toBe(true);
   }, 30_000);
+
+  it('a flood of 2,000 connections holding 256 KiB each: a real request is answered by the daemon, every one closed', async () => {
+    expect((await runHelper('list', '', session.env)).code).toBe(0);
+    const pid = daemonPidFor(session.env)!;
+    const started = Date.now();
+    const chunk = Buffer.alloc(256 * 1024, 'a'); // an unfinished request: no newline
+    const flood = await Promise.all(
+      Array.from({ length: 2000 }, async () => {
+        const connection = await connect(daemonSocketFor(session.env));
+        if (!connection.socket.destroyed) connection.socket.write(chunk);
+        return connection;
+      }),
+    );
+    // During the flood: through the daemon (no in-process notice), as any other time.
+    const during = await runHelper('list', '', session.env);
+    expect(during).toMatchObject({ code: 0, stdout: '{}\n', stderr: '' });
+    // Every flood connection is closed: the oldest to make room, the rest at the 5 s read deadline; none waits on.
+    await Promise.all(flood.map(({ closed }) => closed));
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(isAlive(pid)).toBe(true);
+    expect((await runHelper('list', '', session.env)).stderr).toBe('');
+  }, 40_000);
 
   it('incomplete requests past 16 MiB in all are refused', async () => {
     await runHelper('list', '', session.env); // a running daemon, whatever ran before

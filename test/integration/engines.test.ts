@@ -113,6 +113,12 @@ const docker = (args: string[], extra: Record<string, string | undefined> = {}) 
 /** Forgets the engine's copy of the base image, so that the next pull asks the registry (and credrelay) again. */
 const forgetBase = (host: string) => docker(['image', 'rm', '-f', `${host}/private/base:1`]);
 const NOT_SET = /secret REG_TOKEN is not set: run `credrelay secrets set REG_TOKEN`/;
+/**
+ * A `get` of a program of its own (a shell that stays its parent), as a user or a pull asks: not part of a collection
+ * that this test process's own `list` began (src/service/collection.ts).
+ */
+const directGet = (host: string, extra: Record<string, string | undefined>) =>
+  run('sh', ['-c', 'docker-credential-credrelay get; exit $?'], { input: host, env: { ...env, ...extra } });
 
 describe('dockerd with "credsStore": "credrelay"', () => {
   it('docker pull, with the secret from the environment; without it, credrelay says what is missing', async () => {
@@ -163,7 +169,10 @@ describe('dockerd with "credsStore": "credrelay"', () => {
     });
     expect(missing.code).not.toBe(0);
     expect(missing.stdout + missing.stderr).toMatch(/no basic auth credentials|unauthorized|authentication required/);
-    const asked = await runHelper('get', registry.host, { ...env, REG_TOKEN: undefined });
+    // The build's output now carries credrelay's reason too: the legacy builder collects, and a failing get among
+    // what it collects is "not found" to it, with the reason on stderr, which it passes through.
+    expect(missing.stderr).toMatch(NOT_SET);
+    const asked = await directGet(registry.host, { REG_TOKEN: undefined });
     expect(asked.stdout).toMatch(NOT_SET);
   });
 
@@ -203,6 +212,52 @@ describe('dockerd with "credsStore": "credrelay"', () => {
     await forgetBase(ecrRegistry.host);
     const legacy = await docker(['build', '-t', 'built:ecr-legacy', ecrContext], { DOCKER_BUILDKIT: '0' });
     expect(legacy.code, legacy.stdout + legacy.stderr).toBe(0);
+  });
+});
+
+describe('one failing route among those a caller collects', () => {
+  // The ECR route's AWS session has expired (here: no AWS credentials at all); the build needs only the static route.
+  const expired = () => ({
+    ...env,
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_PROFILE: 'expired-sso-session',
+    AWS_CONFIG_FILE: join(client.home, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(client.home, 'no-aws-credentials'),
+  });
+  const ECR_FAILURE = /credrelay: .*ECR credentials for .*(profile|credentials)/i;
+
+  it('the legacy builder gets the good ones and builds FROM the static route; its output shows the ECR error', async () => {
+    await forgetBase(registry.host);
+    const built = await docker(['build', '-t', 'built:legacy-partial', context], {
+      ...expired(),
+      DOCKER_BUILDKIT: '0',
+    });
+    expect(built.code, built.stdout + built.stderr).toBe(0);
+    expect(built.stderr).toMatch(ECR_FAILURE);
+  });
+
+  it("Docker's Python SDK collects every credential and builds", async () => {
+    await forgetBase(registry.host);
+    const script = [
+      'import docker, json, os, sys',
+      'config = docker.auth.load_config(config_path=os.path.join(os.environ["DOCKER_CONFIG"], "config.json"))',
+      'print(json.dumps(sorted(config.get_all_credentials().keys())))',
+      'docker.from_env().images.build(path=sys.argv[1], tag="built:python-sdk", pull=True)',
+      'print("built")',
+    ].join('\n');
+    const result = await run('/usr/bin/python3', ['-c', script, context], { env: expired(), timeoutMs: 120_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain(registry.host);
+    expect(result.stdout).toMatch(/^built$/m);
+    expect(result.stderr).toMatch(ECR_FAILURE);
+  });
+
+  it('a direct get for the failing route is still the explained error, never not-found', async () => {
+    const asked = await directGet(ecrRegistry.host, expired());
+    expect(asked.code).toBe(1);
+    expect(asked.stdout).not.toBe('credentials not found in native keychain\n');
+    expect(asked.stdout).toMatch(/ECR credentials for/);
   });
 });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AwsProxy, startAwsProxy } from '../support/aws-proxy.js';
 import { daemonPid, isAlive } from '../support/daemon.js';
 import { type MetadataServer, startMetadataServer } from '../support/google-endpoints.js';
-import { HELPER, run, runHelper } from '../support/helper.js';
+import { HELPER, REPO_ROOT, run, runHelper } from '../support/helper.js';
 import { type Keyring, startKeyring } from '../support/keyring.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { waitFor } from '../support/wait.js';
@@ -120,6 +120,35 @@ describe('ECR upstream faults: bounded retries with backoff, then a clear error'
     expect(Date.now() - requestedAt).toBeGreaterThanOrEqual(3_000);
     expect(expired.stdout).toMatch(/the AWS request failed \(InternalServerError, HTTP 500\)/);
   }, 40_000);
+});
+
+describe('tokens outlive the callers that keep them', () => {
+  it('a cached token nearer its end than 15 minutes is replaced before it is handed out', async () => {
+    const host = '345678901234.dkr.ecr.eu-central-1.amazonaws.com';
+    proxy.behaviour.uniqueTokens = true;
+    proxy.behaviour.expiresInSeconds = 15 * 60 + 4; // just above the least handed out, for 4 seconds
+    const first = JSON.parse((await runHelper('get', host, env)).stdout).Secret as string;
+    const fetchedAt = Date.now();
+    proxy.behaviour.expiresInSeconds = 12 * 3600; // the issuer can mint a longer one
+    expect(JSON.parse((await runHelper('get', host, env)).stdout).Secret).toBe(first); // still 15 minutes ahead
+    await waitFor('the first token to fall below 15 minutes of life', () => Date.now() > fetchedAt + 5_000, 10_000);
+    const second = JSON.parse((await runHelper('get', host, env)).stdout).Secret as string;
+    expect(second).not.toBe(first);
+    const route = await run(join(REPO_ROOT, 'bin', 'credrelay'), ['route', host], { env });
+    expect(route.stdout).toMatch(/^cache +cached until /m);
+    expect(route.stdout).not.toMatch(/issuer gives no longer-lived token/);
+  });
+
+  it('an issuer that gives no more than 10 minutes: served, and route says so', async () => {
+    const host = '456789012345.dkr.ecr.ap-south-1.amazonaws.com';
+    proxy.behaviour.uniqueTokens = true;
+    proxy.behaviour.expiresInSeconds = 600;
+    const first = await runHelper('get', host, env);
+    expect(first.code, first.stdout).toBe(0);
+    expect(JSON.parse((await runHelper('get', host, env)).stdout).Secret).toBe(JSON.parse(first.stdout).Secret);
+    const route = await run(join(REPO_ROOT, 'bin', 'credrelay'), ['route', host], { env });
+    expect(route.stdout).toMatch(/its issuer gives no longer-lived token \(less than 15 minutes when fetched\)/);
+  });
 });
 
 describe('Google upstream faults', () => {

@@ -7,7 +7,7 @@ const HOUR = 60 * MINUTE;
 const key = { provider: 'test', identity: 'profile-a', registry: 'r.example' };
 
 /** A clock the test moves, and an upstream that counts its calls and can be told to fail or wait. */
-function harness() {
+function harness(lifetimeMs = 12 * HOUR) {
   let now = Date.parse('2026-01-01T00:00:00Z');
   let calls = 0;
   let failing = false;
@@ -18,7 +18,7 @@ function harness() {
     const call = calls;
     if (gate) await gate;
     if (failing) throw new Error('upstream down');
-    return { username: 'AWS', secret: `token-${call}`, expiresAt: new Date(now + 12 * HOUR) };
+    return { username: 'AWS', secret: `token-${call}`, expiresAt: new Date(now + lifetimeMs) };
   };
   return {
     cache,
@@ -43,10 +43,14 @@ describe('refreshPoint', () => {
   it('is half the lifetime for long tokens', () => {
     expect(refreshPoint(0, 12 * HOUR)).toBe(6 * HOUR);
   });
-  it('is 5 minutes before expiry when that is sooner', () => {
-    expect(refreshPoint(0, 8 * MINUTE)).toBe(3 * MINUTE);
-    expect(refreshPoint(0, 12 * MINUTE)).toBe(6 * MINUTE);
-    expect(refreshPoint(0, 10 * MINUTE + 1)).toBe(5 * MINUTE + 0.5);
+  it('is 20 minutes before expiry (5 before a token falls below the least handed out) when that is sooner', () => {
+    expect(refreshPoint(0, 30 * MINUTE)).toBe(10 * MINUTE);
+    expect(refreshPoint(0, HOUR)).toBe(30 * MINUTE);
+    expect(refreshPoint(0, 50 * MINUTE)).toBe(25 * MINUTE);
+  });
+  it('is at once for a token too short for that', () => {
+    expect(refreshPoint(0, 8 * MINUTE)).toBe(0);
+    expect(refreshPoint(0, 20 * MINUTE)).toBe(0);
   });
   it('is never before the fetch', () => {
     expect(refreshPoint(1000, 1000 + 2 * MINUTE)).toBe(1000);
@@ -97,11 +101,28 @@ describe('TokenCache', () => {
     expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-3');
   });
 
-  it('does not hand out a token within 30 s of its expiry', async () => {
+  it('replaces a token with less than 15 minutes left before handing it out, and fails rather than hand it out', async () => {
     const h = harness();
     await h.cache.get(key, h.fetch);
-    h.advance(12 * HOUR - 29_000);
+    h.advance(12 * HOUR - 14 * MINUTE); // callers keep answers for up to 10 minutes (BuildKit): too close to its end
     expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-2');
+    h.advance(12 * HOUR - 14 * MINUTE);
+    h.fail(true);
+    await expect(h.cache.get(key, h.fetch)).rejects.toThrow('upstream down');
+  });
+
+  it('serves what an issuer that gives no more gives (short tokens), until 30 s before it expires, and lists it so', async () => {
+    const h = harness(10 * MINUTE); // every token lives 10 minutes: the most this issuer gives
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-1');
+    expect(h.cache.list()[0]).toMatchObject({ shortLived: true });
+    h.advance(4 * MINUTE);
+    h.fail(true); // the issuer is down: what it gave is served, not an error, while it lasts
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-1');
+    await new Promise((resolve) => setImmediate(resolve));
+    h.advance(6 * MINUTE - 31_000);
+    expect((await h.cache.get(key, h.fetch))?.secret).toBe('token-1');
+    h.advance(2_000); // within 30 s of its expiry: never handed out
+    await expect(h.cache.get(key, h.fetch)).rejects.toThrow('upstream down');
   });
 
   it('shares one upstream call among 300 concurrent misses', async () => {

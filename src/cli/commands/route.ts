@@ -31,7 +31,7 @@ export default class RouteCommand extends CredrelayCommand {
       rows === undefined
         ? 'no daemon is running, so nothing is cached'
         : route.cached
-          ? `cached until ${route.cached.expiresAt} (refresh from ${route.cached.refreshAt})`
+          ? `cached until ${route.cached.expiresAt} (refresh from ${route.cached.refreshAt})${route.cached.shortLived ? '; its issuer gives no longer-lived token (less than 15 minutes when fetched), so callers that keep an answer longer will find it expired' : ''}`
           : 'not cached';
 
     this.log(

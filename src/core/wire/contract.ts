@@ -17,10 +17,22 @@ import { MAX_STORE_BYTES } from '../protocol/codec.js';
 import { type ProtocolAction, type ProtocolReply, isProtocolAction } from '../protocol/handler.js';
 import { MAX_KUBELET_REQUEST_BYTES } from '../protocol/kubelet-limits.js';
 
-/** What a helper process is asked: a docker-credential action or a kubelet request, and its stdin. */
+/**
+ * What a helper process is asked: a docker-credential action or a kubelet request, and its stdin. `caller` names the
+ * program that ran the helper (`PID:START_TICKS` of its parent process), so that a `get` can be known as part of a
+ * collection that program's `list` began (see src/service/collection.ts).
+ */
 export type ServiceRequest =
-  | { readonly kind: 'protocol'; readonly action: ProtocolAction; readonly input: Uint8Array }
+  | {
+      readonly kind: 'protocol';
+      readonly action: ProtocolAction;
+      readonly input: Uint8Array;
+      readonly caller?: string;
+    }
   | { readonly kind: 'kubelet'; readonly input: Uint8Array };
+
+/** A caller as a request names it: the parent's pid and start time (clock ticks since boot). */
+export const CALLER = /^[1-9]\d{0,9}:\d{1,20}$/;
 
 /** stdin of a helper process, base64-encoded. */
 interface WireInput {
@@ -64,6 +76,8 @@ export interface CacheRow {
   readonly fetchedAt: string;
   readonly refreshAt: string;
   readonly expiresAt: string;
+  /** Its issuer gave it less than 15 minutes of life even when asked afresh: the most it gives. */
+  readonly shortLived?: true;
 }
 
 type NoFields = Record<never, never>;
@@ -71,7 +85,10 @@ type NoFields = Record<never, never>;
 /** Each op: the fields its request adds to `{v, op}`, and its result. */
 interface WireOps {
   /** A docker-credential action, answered as the helper process would answer it. */
-  protocol: { request: WireInput & { readonly action: ProtocolAction }; result: ProtocolReply };
+  protocol: {
+    request: WireInput & { readonly action: ProtocolAction; readonly caller?: string };
+    result: ProtocolReply;
+  };
   /** A kubelet CredentialProviderRequest. */
   kubelet: { request: WireInput; result: ProtocolReply };
   status: { request: NoFields; result: DaemonStatus };
@@ -170,7 +187,12 @@ export function decodeRequest(line: string): WireRequest | undefined {
 function requestFieldsValid(request: Fields): boolean {
   switch (request.op as WireOp) {
     case 'protocol':
-      return inputValid(request) && typeof request.action === 'string' && isProtocolAction(request.action);
+      return (
+        inputValid(request) &&
+        typeof request.action === 'string' &&
+        isProtocolAction(request.action) &&
+        (request.caller === undefined || (typeof request.caller === 'string' && CALLER.test(request.caller)))
+      );
     case 'kubelet':
       return inputValid(request);
     case 'cache-clear':
@@ -223,15 +245,26 @@ export function decodeReply<Op extends WireOp>(line: string, _op: Op): WireAck |
 /** A helper's request as the wire carries it. */
 export function toWire(request: ServiceRequest, v: string): WireRequest<'protocol' | 'kubelet'> {
   const input = Buffer.from(request.input).toString('base64');
-  return request.kind === 'protocol'
-    ? { v, op: 'protocol', action: request.action, input }
-    : { v, op: 'kubelet', input };
+  if (request.kind === 'kubelet') return { v, op: 'kubelet', input };
+  return {
+    v,
+    op: 'protocol',
+    action: request.action,
+    input,
+    ...(request.caller === undefined ? {} : { caller: request.caller }),
+  };
 }
 
 /** The helper's request a wire request carries. */
 export function fromWire(request: WireRequest<'protocol' | 'kubelet'>): ServiceRequest {
   const input = Buffer.from(request.input, 'base64');
-  return request.op === 'protocol' ? { kind: 'protocol', action: request.action, input } : { kind: 'kubelet', input };
+  if (request.op === 'kubelet') return { kind: 'kubelet', input };
+  return {
+    kind: 'protocol',
+    action: request.action,
+    input,
+    ...(request.caller === undefined ? {} : { caller: request.caller }),
+  };
 }
 
 function parseJson(line: string): unknown {
