@@ -17,7 +17,8 @@ export type StoreSetting = 'auto' | 'os' | 'file';
 const STORE_SETTINGS: readonly StoreSetting[] = ['auto', 'os', 'file'];
 
 /** One `registries` entry as written: which provider, with which options. */
-interface RegistryEntry {
+/** One `registries` entry, validated: the route credrelay takes for the registries (or repositories) its key names. */
+export interface RegistryEntry {
   /** The key exactly as written in the file, for error messages and `credrelay route`. */
   readonly written: string;
   readonly pattern: RegistryPattern;

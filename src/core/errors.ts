@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'SECRET_INVALID'
   /** A provider serves the registry but could not obtain a credential: never reported as "not found". */
   | 'PROVIDER_FAILED'
+  /** Only some repositories of the registry are routed, and the request names none (Docker's protocol). */
+  | 'ROUTE_NEEDS_REPOSITORY'
   /** A route answers kubelet only as the pod, and the request cannot be (no token, nothing to act as). */
   | 'POD_IDENTITY_REQUIRED'
   | 'DAEMON_UNSAFE'

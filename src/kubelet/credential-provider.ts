@@ -1,7 +1,7 @@
 import { CredrelayError, isCredrelayError, toCredrelayError } from '../core/errors.js';
 import type { ProtocolReply, RequestContext } from '../core/protocol/handler.js';
 import type { Router } from '../routing/router.js';
-import { authKeyOf, registryOfImage } from './image-registry.js';
+import { authKeyOf, parseImage } from './image-registry.js';
 import { MAX_KUBELET_REQUEST_BYTES } from '../core/protocol/kubelet-limits.js';
 import { shownValue } from '../core/util/redact.js';
 import type { PodIdentity } from '../core/provider.js';
@@ -97,8 +97,9 @@ export async function handleKubeletRequest(
   try {
     const request = decodeRequest(input);
     let registry;
+    let repository: string[];
     try {
-      registry = registryOfImage(request.image);
+      ({ registry, repository } = parseImage(request.image));
     } catch (error) {
       // No credential for what is not an image reference, and a line saying why: kubelet's pull fails on it anyway.
       const empty = {
@@ -113,26 +114,35 @@ export async function handleKubeletRequest(
         exitCode: 0,
       };
     }
-    const credential = await router.credentialFor(registry, context, request.pod).catch((error: unknown) => {
-      // A node has no keychain (no D-Bus): for an image no route serves, which only the keychain could have served,
-      // that is "nothing", as the docs promise, not a failure kubelet would log and never cache.
-      if (!isCredrelayError(error, 'KEYCHAIN_UNAVAILABLE') || router.decide(registry).reason.kind !== 'fallback')
-        throw error;
-      context.notice(
-        `credrelay: no route serves ${registry.key} and the OS keychain cannot be reached here: no credential (${toCredrelayError(error).message})`,
-      );
-      return undefined;
-    });
+    const decision = router.decide(registry, repository);
+    const credential = await router
+      .credentialFor(registry, context, request.pod, repository)
+      .catch((error: unknown) => {
+        // A node has no keychain (no D-Bus): for an image no route serves, which only the keychain could have served,
+        // that is "nothing", as the docs promise, not a failure kubelet would log and never cache.
+        if (!isCredrelayError(error, 'KEYCHAIN_UNAVAILABLE') || decision.reason.kind !== 'fallback') throw error;
+        context.notice(
+          `credrelay: no route serves ${registry.key} and the OS keychain cannot be reached here: no credential (${toCredrelayError(error).message})`,
+        );
+        return undefined;
+      });
     const cacheDuration = credential === undefined ? undefined : cacheDurationFor(credential.expiresAt, now());
+    // Where a registry's repositories have routes of their own, the answer holds for this image only: kubelet caches
+    // it per image (cacheKeyType Image), so an image of another repository asks again and gets its own route's
+    // credential, whatever order the pods' images come in; its key is the route's path, which kubelet's keyring
+    // matches as a prefix of the image's path. Otherwise one answer serves the whole registry.
+    const perRepository = decision.pathRoutes.length > 0;
     const response = {
       apiVersion: request.apiVersion,
       kind: 'CredentialProviderResponse',
-      cacheKeyType: 'Registry',
+      cacheKeyType: perRepository ? 'Image' : 'Registry',
       ...(cacheDuration === undefined ? {} : { cacheDuration }),
       auth:
         credential === undefined
           ? {}
-          : { [authKeyOf(registry)]: { username: credential.username, password: credential.secret } },
+          : {
+              [authKeyOf(registry, decision.path)]: { username: credential.username, password: credential.secret },
+            },
     };
     return { stdout: `${JSON.stringify(response)}\n`, stderr: notices.join(''), exitCode: 0 };
   } catch (error) {

@@ -27,6 +27,15 @@ const IDENTIFIER = /^[a-f0-9]{64}$/;
  * (lower-case repository, tag, digest), or it is refused: an invalid reference is given no credential.
  */
 export function registryOfImage(image: string): RegistryIdentity {
+  return parseImage(image).registry;
+}
+
+/**
+ * An image reference's registry and its repository path's segments (`us-docker.pkg.dev/team-a/app:1` is
+ * `us-docker.pkg.dev` and `team-a`, `app`; `nginx` is Docker Hub's `library`, `nginx`), parsed as registryOfImage
+ * says.
+ */
+export function parseImage(image: string): { readonly registry: RegistryIdentity; readonly repository: string[] } {
   if (image.length === 0 || image.length > MAX_IMAGE_LENGTH) {
     throw new CredrelayError('INVALID_INPUT', `the image reference must be 1 to ${MAX_IMAGE_LENGTH} characters`);
   }
@@ -43,12 +52,21 @@ export function registryOfImage(image: string): RegistryIdentity {
   const match = REFERENCE.exec(`${domain}/${remainder}`);
   if (match === null) throw invalid('it does not follow the reference grammar (registry/repository[:tag][@digest])');
   if (match[1]!.length > MAX_NAME_LENGTH) throw invalid(`the name is longer than ${MAX_NAME_LENGTH} characters`);
+  let registry: RegistryIdentity;
   try {
-    return parseRegistry(domain);
+    registry = parseRegistry(domain);
   } catch (error) {
     throw invalid(`its registry is not valid: ${(error as Error).message}`);
   }
+  // Docker Hub's official images live under `library/` (ParseNormalizedNamed adds it).
+  const segments = repository.split('/');
+  return { registry, repository: onDockerHub && segments.length === 1 ? ['library', ...segments] : segments };
 }
 
-/** The key of kubelet's `auth` map for a registry: its host (and port), `docker.io` for Docker Hub. */
-export const authKeyOf = (registry: RegistryIdentity): string => registry.key;
+/**
+ * The key of kubelet's `auth` map for a registry: its host (and port), `docker.io` for Docker Hub; with a route's
+ * repository path, that path after it (`us-docker.pkg.dev/team-a`), which kubelet's keyring matches as a prefix of
+ * the image's path.
+ */
+export const authKeyOf = (registry: RegistryIdentity, path?: readonly string[]): string =>
+  path === undefined ? registry.key : `${registry.key}/${path.join('/')}`;

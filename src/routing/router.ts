@@ -33,6 +33,13 @@ interface RoutingDecision {
     | { readonly kind: 'registries'; readonly key: string }
     | { readonly kind: 'matcher' }
     | { readonly kind: 'fallback' };
+  /**
+   * The routes of this registry that take only some of its repositories (keys as written): a request that names no
+   * repository (Docker's protocol asks per registry) cannot be answered by them.
+   */
+  readonly pathRoutes: readonly string[];
+  /** The route's repository path, when the route takes only the repositories under it. */
+  readonly path?: readonly string[];
 }
 
 interface RouterOptions {
@@ -55,7 +62,8 @@ export const EVERY_REGISTRY = '*';
  * doctor and the kubelet path ask of the routing.
  */
 export interface Router extends CredentialHelper {
-  decide(registry: RegistryIdentity): RoutingDecision;
+  /** Where a registry goes, or one repository of it (`repository`: its path's segments, as kubelet names it). */
+  decide(registry: RegistryIdentity, repository?: readonly string[]): RoutingDecision;
   /** Every provider, in routing order (matchers first, the keychain last). */
   providers(): readonly Provider[];
   /**
@@ -66,6 +74,7 @@ export interface Router extends CredentialHelper {
     registry: RegistryIdentity,
     request: RequestContext,
     pod?: PodIdentity,
+    repository?: readonly string[],
   ): Promise<Credential | undefined>;
   /** Forgets cached tokens for one registry (including a token its provider shares across registries), or all. */
   clearCache(registry?: RegistryIdentity): number;
@@ -95,8 +104,21 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
   const deadlineMs = options.providerDeadlineMs ?? PROVIDER_DEADLINE_MS;
   let jobTokens = options.jobTokens;
 
-  const credentialFor = async (registry: RegistryIdentity, request: RequestContext, kubeletPod?: PodIdentity) => {
-    const decision = decide(registry);
+  const credentialFor = async (
+    registry: RegistryIdentity,
+    request: RequestContext,
+    kubeletPod?: PodIdentity,
+    repository?: readonly string[],
+  ) => {
+    const decision = decide(registry, repository);
+    if (repository === undefined && decision.reason.kind !== 'registries' && decision.pathRoutes.length > 0) {
+      // Only some repositories of this registry are routed, and the caller names none: answering with one of their
+      // credentials, or the keychain's, would be a guess.
+      throw new CredrelayError(
+        'ROUTE_NEEDS_REPOSITORY',
+        `routes for ${registry.key} differ by repository (${decision.pathRoutes.join(', ')}); Docker asks per registry, not per repository: add a route for the whole registry ("${registry.key}") for docker, BuildKit, podman, buildah and skopeo, or pull these repositories through the kubelet, which names the image`,
+      );
+    }
     // A route with `jobIdentity` pulls as the CI job: its OIDC token stands where a pod's would (a kubelet request's
     // own pod token still comes first).
     let job: PodIdentity | undefined;
@@ -176,10 +198,13 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
 }
 
 /** The routing decision for a registry: a `registries` entry, a provider's matcher, or the keychain. */
-function decider(providers: ProviderSet): (registry: RegistryIdentity) => RoutingDecision {
+function decider(
+  providers: ProviderSet,
+): (registry: RegistryIdentity, repository?: readonly string[]) => RoutingDecision {
   const routes = new RouteTable(providers.routes);
-  return (registry) => {
-    const route = routes.lookup(registry);
+  return (registry, repository) => {
+    const pathRoutes = routes.pathRoutes(registry);
+    const route = routes.lookup(registry, repository);
     if (route !== undefined) {
       return {
         registry,
@@ -188,17 +213,27 @@ function decider(providers: ProviderSet): (registry: RegistryIdentity) => Routin
         podIdentity: route.podIdentity,
         ...(route.jobIdentity ? { jobIdentity: route.jobIdentity } : {}),
         reason: { kind: 'registries', key: route.written },
+        pathRoutes,
+        ...(route.pattern.path ? { path: route.pattern.path } : {}),
       };
     }
     const matched = providers.matchers.find((provider) => provider.matches(registry));
     if (matched !== undefined)
-      return { registry, provider: matched, options: NO_OPTIONS, podIdentity: 'auto', reason: { kind: 'matcher' } };
+      return {
+        registry,
+        provider: matched,
+        options: NO_OPTIONS,
+        podIdentity: 'auto',
+        reason: { kind: 'matcher' },
+        pathRoutes,
+      };
     return {
       registry,
       provider: providers.keychain,
       options: NO_OPTIONS,
       podIdentity: 'auto',
       reason: { kind: 'fallback' },
+      pathRoutes,
     };
   };
 }
@@ -287,7 +322,10 @@ function contextFactory(logger: Logger, resolveSecret: (name: string) => Promise
 }
 
 /** The daemon's cache as the router keys it: per provider, identity and registry (or every registry). */
-function cacheKeeper(cache: TokenCache | undefined, decide: (registry: RegistryIdentity) => RoutingDecision) {
+function cacheKeeper(
+  cache: TokenCache | undefined,
+  decide: (registry: RegistryIdentity, repository?: readonly string[]) => RoutingDecision,
+) {
   const cacheRegistry = (decision: RoutingDecision): string =>
     decision.provider.cachePolicy?.sharedAcrossRegistries ? EVERY_REGISTRY : decision.registry.key;
   const identityOf = ({ provider, options }: RoutingDecision): string =>
@@ -368,7 +406,9 @@ async function list(providers: ProviderSet, context: ProviderContext): Promise<R
   for (const route of providers.routes) {
     const provider = providers.byName.get(route.provider);
     // A keychain route lists what is stored for it, below; an exact route to it with nothing stored has nothing.
-    if (route.pattern.kind !== 'exact' || provider === undefined || provider === providers.keychain) continue;
+    // A route of some repositories only is never listed: Docker's callers ask per registry, and it cannot answer them.
+    if (route.pattern.kind !== 'exact' || route.pattern.path !== undefined) continue;
+    if (provider === undefined || provider === providers.keychain) continue;
     listed.set(dockerServerURL(route.pattern.identity), provider.routes?.listedUsername?.(route.options) ?? '');
   }
   for (const provider of providers.byName.values()) {

@@ -40,15 +40,25 @@ export function explainRoute(
   router: Router,
   registry: RegistryIdentity,
   cacheRows: readonly CacheRow[] | undefined,
+  repository?: readonly string[],
 ): RouteExplanation {
-  const decision = router.decide(registry);
+  const decision = router.decide(registry, repository);
   const { provider } = decision;
+  const perRepository =
+    decision.pathRoutes.length === 0
+      ? ''
+      : repository === undefined
+        ? `; its repositories have routes of their own (${decision.pathRoutes.join(', ')}), which Docker's protocol cannot use (it asks per registry): name a repository (\`credrelay route ${registry.key}/REPOSITORY\`) to see the route the kubelet takes`
+        : '; kubelet gets it for this image only (cacheKeyType Image), as each repository has its own route';
+  const pathOnly = repository === undefined && decision.reason.kind !== 'registries' && decision.pathRoutes.length > 0;
   const because =
-    decision.reason.kind === 'registries'
-      ? `the registries entry ${JSON.stringify(decision.reason.key)}`
-      : decision.reason.kind === 'matcher'
-        ? `the ${provider.name} provider's host matcher (${provider.about?.hostPatterns.join(', ') ?? 'its own hosts'})`
-        : 'no registries entry or provider claims it, so the keychain answers';
+    (pathOnly
+      ? `nothing for the registry as a whole: Docker-protocol callers (docker, BuildKit, podman, buildah, skopeo) get an error naming its repository routes (${decision.pathRoutes.join(', ')})`
+      : decision.reason.kind === 'registries'
+        ? `the registries entry ${JSON.stringify(decision.reason.key)}${decision.path ? ` (the repositories under ${decision.path.join('/')})` : ''}`
+        : decision.reason.kind === 'matcher'
+          ? `the ${provider.name} provider's host matcher (${provider.about?.hostPatterns.join(', ') ?? 'its own hosts'})`
+          : 'no registries entry or provider claims it, so the keychain answers') + (pathOnly ? '' : perRepository);
   const shownOptions = Object.entries(decision.options).map(([key, value]) => {
     const secret = typeof value === 'string' ? referencedSecret(value) : undefined;
     return secret === undefined ? `${key}=${String(value)}` : `${key}=$${secret} (secret ${secret}, not shown)`;
@@ -107,6 +117,8 @@ export interface RouteCheck {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** What works but not for every caller, and what to do about it. */
+  readonly warning?: { readonly detail: string; readonly fix: string };
 }
 
 /**
@@ -116,9 +128,26 @@ export interface RouteCheck {
  */
 export async function checkRoutes(router: Router, config: Config, deadlineMs: number): Promise<RouteCheck[]> {
   const checks: RouteCheck[] = [];
+  const warnedHosts = new Set<string>();
   for (const entry of config.registries) {
     const name = `${entry.provider} for ${entry.written}`;
     const result = (ok: boolean, detail: string) => checks.push({ name, ok, detail });
+    // A registry whose repositories have routes, but that has none as a whole: Docker-protocol callers cannot use them.
+    if (entry.pattern.path !== undefined && entry.pattern.kind === 'exact') {
+      const host = entry.pattern.identity;
+      if (!warnedHosts.has(host.key) && router.decide(host).reason.kind !== 'registries') {
+        warnedHosts.add(host.key);
+        checks.push({
+          name: `routes for ${host.key}`,
+          ok: true,
+          detail: `${router.decide(host).pathRoutes.join(', ')} take only some repositories`,
+          warning: {
+            detail: `docker, BuildKit, podman, buildah and skopeo ask per registry, so they cannot use the routes of ${host.key}'s repositories (${router.decide(host).pathRoutes.join(', ')}): only kubelet mode names the image`,
+            fix: `add a route for the whole registry ("${host.key}") for them, or pull these repositories through the kubelet`,
+          },
+        });
+      }
+    }
     if (entry.pattern.kind !== 'exact') {
       result(true, 'a glob; its credentials are checked on first use');
       continue;
@@ -132,7 +161,7 @@ export async function checkRoutes(router: Router, config: Config, deadlineMs: nu
       result(true, 'pulled only as the pod, in kubelet mode: checked on each pull with its token');
       continue;
     }
-    const decision = router.decide(entry.pattern.identity);
+    const decision = router.decide(entry.pattern.identity, entry.pattern.path);
     const diagnostics = decision.provider.diagnostics;
     if (diagnostics === undefined) {
       result(true, `served by ${decision.provider.name}`);

@@ -7,6 +7,9 @@ import type { PodIdentity } from '../../src/core/provider.js';
 import { podIdentityOf } from '../../src/kubelet/pod-identity.js';
 import { serviceAccountToken } from '../support/jwt.js';
 
+/** A router's decision for a registry with no repository routes: what these fakes route by. */
+const hostDecision = () => ({ reason: { kind: 'matcher' }, pathRoutes: [] });
+
 describe('goDuration: Go time.Duration.String() for whole seconds', () => {
   it.each([
     [0, '0s'],
@@ -111,7 +114,7 @@ describe('image references as distribution/reference parses them', () => {
 describe('handleKubeletRequest', () => {
   const now = () => Date.parse('2026-01-01T00:00:00Z');
   const router = (credential: Awaited<ReturnType<Router['credentialFor']>>) =>
-    ({ credentialFor: async () => credential }) as unknown as Router;
+    ({ decide: hostDecision, credentialFor: async () => credential }) as unknown as Router;
   const request = (fields: Record<string, unknown>) =>
     Buffer.from(
       JSON.stringify({
@@ -169,6 +172,7 @@ describe('handleKubeletRequest', () => {
 
   it('reports a provider failure on stderr with exit 1, and nothing on stdout', async () => {
     const failing = {
+      decide: hostDecision,
       credentialFor: async () =>
         Promise.reject(new CredrelayError('PROVIDER_FAILED', 'ECR credentials for r: no AWS credentials found')),
     } as unknown as Router;
@@ -243,6 +247,7 @@ describe('pod identity in a v1 request (KEP-4412)', () => {
     const seen: Record<string, string | undefined> = {};
     for (const name of readdirSync(dir).sort()) {
       const router = {
+        decide: hostDecision,
         credentialFor: async (_registry: unknown, _context: unknown, pod?: PodIdentity) => {
           seen[name] = pod && `${pod.namespace}/${pod.serviceAccount} ${Object.keys(pod.annotations).join(',')}`;
           return undefined;
@@ -267,6 +272,7 @@ describe('pod identity in a v1 request (KEP-4412)', () => {
   it('hands the pod to the router for v1 only', async () => {
     const seen: Array<PodIdentity | undefined> = [];
     const router = {
+      decide: hostDecision,
       credentialFor: async (_registry: unknown, _context: unknown, pod?: PodIdentity) => {
         seen.push(pod);
         return undefined;

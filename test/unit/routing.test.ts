@@ -55,7 +55,6 @@ describe('registry patterns', () => {
     '*.*',
     'a*.example',
     '*a.example',
-    '*.corp.example/path',
     'user@*.corp.example',
     '*.corp.example:99999',
     '*.corp..example',
@@ -416,5 +415,67 @@ describe('pod identity (kubelet mode)', () => {
     expect(() =>
       parseConfig({ registries: { 'x.example': { provider: 'ecr', podIdentity: 'yes' } } }, '/c.json'),
     ).toThrow(/has "podIdentity" "yes"; it must be one of "auto", "required", "off"/);
+  });
+});
+
+describe('routes by repository path', () => {
+  const pattern = (key: string) => parseRegistryPattern(key);
+
+  it('parses a path after a host or a glob, and leaves Docker API paths alone', () => {
+    expect(pattern('us-docker.pkg.dev/team-a')).toMatchObject({
+      kind: 'exact',
+      key: 'us-docker.pkg.dev/team-a',
+      path: ['team-a'],
+    });
+    expect(pattern('*.pkg.dev/team-a/sub')).toMatchObject({
+      kind: 'glob',
+      key: '*.pkg.dev/team-a/sub',
+      path: ['team-a', 'sub'],
+    });
+    expect(pattern('registry.example:5000/acme/')).toMatchObject({ key: 'registry.example:5000/acme', path: ['acme'] });
+    expect(pattern('https://index.docker.io/v1/')).not.toHaveProperty('path');
+    expect(pattern('https://registry.example/v2/')).not.toHaveProperty('path');
+    expect(() => pattern('ghcr.io/Acme')).toThrowError(/repository path must be lower-case segments/);
+    expect(() => pattern('ghcr.io/acme//x')).toThrowError(/repository path must be lower-case segments/);
+  });
+
+  const providers = [fakeProvider('a'), fakeProvider('b'), fakeProvider('host'), fakeProvider('globbed')];
+  const document = {
+    registries: {
+      'us-docker.pkg.dev/team-a': { provider: 'a' },
+      'us-docker.pkg.dev/team-a/special': { provider: 'b' },
+      '*.pkg.dev/team-b': { provider: 'globbed' },
+      'registry.example:5000/acme': { provider: 'a' },
+      'both.example': { provider: 'host' },
+      'both.example/team-a': { provider: 'a' },
+    },
+  };
+  const repo = (path: string) => path.split('/');
+
+  it.each([
+    ['us-docker.pkg.dev', 'team-a/app', 'a'],
+    ['us-docker.pkg.dev', 'team-a/special/app', 'b'], // the longest route wins
+    ['us-docker.pkg.dev', 'team-a', 'a'],
+    ['us-docker.pkg.dev', 'team-ab/app', 'keychain'], // whole segments only
+    ['europe-docker.pkg.dev', 'team-b/app', 'globbed'],
+    ['us-docker.pkg.dev', 'team-b/app', 'globbed'],
+    ['registry.example:5000', 'acme/app', 'a'],
+    ['registry.example:5001', 'acme/app', 'keychain'], // the port is part of the host
+    ['registry.example', 'acme/app', 'keychain'],
+    ['both.example', 'team-a/app', 'a'],
+    ['both.example', 'team-c/app', 'host'], // the host route is the default for the rest
+  ])('%s %s goes to %s', async (host, path, expected) => {
+    const router = await routerFor(document, providers);
+    expect(router.decide(parseRegistry(host), repo(path)).provider.name).toBe(expected);
+  });
+
+  it("Docker's protocol (a host alone): a host with a host route answers it; one with only path routes is explained", async () => {
+    const router = await routerFor(document, providers);
+    expect((await router.get('both.example', { notice: () => undefined })).username).toBe('host');
+    await expect(router.get('us-docker.pkg.dev', { notice: () => undefined })).rejects.toThrowError(
+      /^routes for us-docker\.pkg\.dev differ by repository \(us-docker\.pkg\.dev\/team-a\/special, us-docker\.pkg\.dev\/team-a, \*\.pkg\.dev\/team-b\); Docker asks per registry, not per repository: add a route for the whole registry/,
+    );
+    // list names no registry that only path routes take
+    expect([...(await router.list({ notice: () => undefined })).keys()]).toEqual(['both.example']);
   });
 });

@@ -261,6 +261,12 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
     ),
   ];
   for (const check of await checkRoutes(router, config, PROVIDER_CHECK_DEADLINE_MS))
-    results.push(check.ok ? ok(check.name, check.detail) : fail(check.name, check.detail));
+    results.push(
+      check.warning !== undefined
+        ? warn(check.name, check.warning.detail, check.warning.fix)
+        : check.ok
+          ? ok(check.name, check.detail)
+          : fail(check.name, check.detail),
+    );
   return results;
 }
