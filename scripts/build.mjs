@@ -34,6 +34,7 @@ export const VENDORED = [
   '@aws-sdk/credential-providers',
   '@azure/identity',
   '@azure/logger',
+  '@smithy/signature-v4',
   'google-auth-library',
   'node-cache',
 ];

@@ -19,6 +19,10 @@ import { REGISTRY_SERVICE, type SecretStore } from './core/store/secret-store.js
 import { resolvePaths } from './core/paths.js';
 import type { Provider } from './core/provider.js';
 import { createSecretResolver, createNamedSecrets } from './core/secrets/named-secrets.js';
+import { type ManagedSecrets, createManagedSecrets } from './core/secrets/managed-secrets.js';
+import { silentLogger } from './core/logger.js';
+import { builtinSecretSources } from '../plugins/secret-sources/index.js';
+import { type JobTokens, createJobTokens } from './routing/job-identity.js';
 import { loadProviderSet } from './routing/provider-set.js';
 import { type Router, createRouter } from './routing/router.js';
 
@@ -49,10 +53,45 @@ export async function composeRouter(options: CompositionOptions): Promise<Router
   const store = options.store ?? configuredStore(options.config);
   const keychain = createKeychainProvider({ store, service: REGISTRY_SERVICE });
   const providers = await loadProviderSet(options.config, keychain, builtinProviders());
+  const jobTokens = createJobTokens();
+  const managed = configuredSecrets(options.config, { ...options, jobTokens });
   return createRouter(providers, {
-    resolveSecret: createSecretResolver(createNamedSecrets(store)),
+    resolveSecret: createSecretResolver(createNamedSecrets(store), process.env, managed),
+    jobTokens,
     ...(options.cache ? { cache: options.cache } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+  });
+}
+
+/**
+ * The configuration's `secrets`, bound to the built-in sources: with the daemon's cache, values are kept for their
+ * `ttlSeconds`; without one (in-process, the CLI), each is fetched when read.
+ */
+export function configuredSecrets(
+  config: Config,
+  options: { readonly cache?: TokenCache; readonly logger?: Logger; readonly jobTokens?: JobTokens } = {},
+): ManagedSecrets {
+  const cache = options.cache;
+  const jobTokens = options.jobTokens ?? createJobTokens();
+  return createManagedSecrets({
+    bindings: config.secrets,
+    sources: builtinSecretSources(),
+    logger: options.logger ?? silentLogger,
+    configPath: config.path,
+    ...(cache === undefined
+      ? {}
+      : {
+          keep: async ({ name, where, binding }, fetch, keepMs) =>
+            (await cache.get(
+              { provider: `secret ${binding.from}`, identity: where, registry: `$${name}` },
+              async () => ({ username: '', secret: await fetch() }),
+              keepMs,
+            ))!.secret,
+        }),
+    jobToken: (binding) =>
+      binding.jobIdentity === undefined
+        ? undefined
+        : async () => (await jobTokens.identity(binding.jobIdentity!)).token,
   });
 }
 

@@ -61,3 +61,7 @@ export { jwtClaims, jwtExpiry } from './core/util/jwt.js';
 export { ReusePool } from './core/util/reuse-pool.js';
 /** A short, printable excerpt of text from elsewhere (an endpoint's error body) for an error message. */
 export { foreignExcerpt } from './core/util/redact.js';
+/** A place a named secret's value comes from (the configuration's `secrets`): a secret manager or a command. */
+export type { SecretSource, SecretSourceContext } from './core/secrets/managed-secrets.js';
+/** Why a file (a token file) may have been written by someone else, or undefined; a missing one only if none could create it. */
+export { untrustedReason } from './core/util/file-trust.js';

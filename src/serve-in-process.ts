@@ -3,7 +3,7 @@ import { resolvePaths } from './core/paths.js';
 import type { ProtocolReply } from './core/protocol/handler.js';
 import { packageVersion } from './core/version.js';
 import type { ServiceRequest } from './core/wire/contract.js';
-import { ensureRuntimeDir } from './core/wire/runtime-dir.js';
+import { ensureRuntimeDir, inspectRuntimeDir } from './core/wire/runtime-dir.js';
 import { answer, loadRouter } from './service/answer.js';
 import { type Collections, fileCollections } from './service/collection.js';
 
@@ -20,7 +20,10 @@ function collectionsFor(request: ServiceRequest): Collections | undefined {
   if (request.kind !== 'protocol' || request.caller === undefined) return undefined;
   if (request.action !== 'list' && request.action !== 'get') return undefined;
   const paths = resolvePaths();
-  return ensureRuntimeDir(paths.runtimeDir, paths.socketPath).state === 'safe'
-    ? fileCollections(paths.runtimeDir)
-    : undefined;
+  // A `list` records what it gave, so it may make the private runtime directory; a `get` only looks, and makes nothing.
+  const verdict = (request.action === 'list' ? ensureRuntimeDir : inspectRuntimeDir)(
+    paths.runtimeDir,
+    paths.socketPath,
+  );
+  return verdict.state === 'safe' ? fileCollections(paths.runtimeDir) : undefined;
 }

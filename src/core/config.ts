@@ -67,13 +67,24 @@ export interface Config {
    * (every variable already separates callers, paths.ts). Never one of the variables the daemon ignores.
    */
   readonly environment: readonly string[];
+  /** Secrets that live in a secret manager (or a command), by name: `"$NAME"` in a route resolves from there. */
+  readonly secrets: Readonly<Record<string, SecretBinding>>;
+}
+
+/** Where one named secret lives: a source (`from`), its options, and how long its value is kept in memory. */
+export interface SecretBinding {
+  readonly from: string;
+  readonly ttlSeconds: number;
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Read as the CI job, with its own OIDC token (a source that logs in with it: Vault's JWT login, AWS roles). */
+  readonly jobIdentity?: JobIdentitySetting;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 30 * 60;
 /** The longest idle timeout or key hold: ten years, which the daemon's timers wait out in steps (long-timeout.ts). */
 export const MAX_DURATION_SECONDS = 10 * 365 * 86400;
 
-const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon', 'store', 'environment'];
+const TOP_LEVEL_KEYS = ['registries', 'plugins', 'daemon', 'store', 'environment', 'secrets'];
 
 const invalid = (path: string, where: string, fix: string): CredrelayError =>
   new CredrelayError('CONFIG_INVALID', `invalid configuration in ${path}: ${where} ${fix}`);
@@ -145,7 +156,50 @@ export function parseConfig(document: unknown, path = 'the configuration'): Conf
     plugins: Object.freeze(parsePlugins(document.plugins, path)),
     store: parseStore(document.store, path),
     environment: Object.freeze(parseEnvironment(document.environment, path)),
+    secrets: Object.freeze(parseSecrets(document.secrets, path)),
   });
+}
+
+/** How long a managed secret's value is kept in the daemon's memory unless its binding says: a rotation shows soon. */
+export const DEFAULT_SECRET_TTL_SECONDS = 300;
+
+function parseSecrets(value: unknown, path: string): Record<string, SecretBinding> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value))
+    throw invalid(
+      path,
+      '"secrets"',
+      'must be an object from a secret name to where it lives, such as {"DOCKERHUB_TOKEN": {"from": "aws-secretsmanager", "id": "ci/dockerhub"}}',
+    );
+  const bindings: Record<string, SecretBinding> = {};
+  for (const [name, entry] of Object.entries(value)) {
+    const where = `secrets ${JSON.stringify(name)}`;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw invalid(
+        path,
+        where,
+        'must be named with letters, digits and _, not starting with a digit (like DOCKERHUB_TOKEN)',
+      );
+    if (!isPlainObject(entry) || typeof entry.from !== 'string')
+      throw invalid(
+        path,
+        where,
+        'must be an object naming its source, such as {"from": "aws-secretsmanager", "id": "ci/dockerhub"}',
+      );
+    const { from, ttlSeconds, jobIdentity, ...options } = entry;
+    if (
+      ttlSeconds !== undefined &&
+      !(typeof ttlSeconds === 'number' && Number.isInteger(ttlSeconds) && ttlSeconds >= 0 && ttlSeconds <= 86_400)
+    )
+      throw invalid(path, `${where} "ttlSeconds"`, 'must be a whole number of seconds from 0 to 86400');
+    bindings[name] = Object.freeze({
+      from,
+      ttlSeconds: ttlSeconds ?? DEFAULT_SECRET_TTL_SECONDS,
+      options: Object.freeze(options),
+      ...(jobIdentity === undefined ? {} : { jobIdentity: parseJobIdentity(jobIdentity, path, where) }),
+    });
+  }
+  return bindings;
 }
 
 function parseEnvironment(value: unknown, path: string): string[] {
@@ -241,7 +295,10 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
       throw invalid(path, `registries ${shownValue(written, 256)}`, 'must be an object such as {"provider": "ecr"}');
     }
     const { provider: named, podIdentity = 'auto', jobIdentity, ...options } = entry;
-    const job = jobIdentity === undefined ? undefined : parseJobIdentity(jobIdentity, path, written);
+    const job =
+      jobIdentity === undefined
+        ? undefined
+        : parseJobIdentity(jobIdentity, path, `registries ${shownValue(written, 256)}`);
     if (!POD_IDENTITY_MODES.includes(podIdentity as PodIdentityMode)) {
       throw invalid(
         path,
@@ -272,8 +329,8 @@ function parseRegistries(value: unknown, path: string): RegistryEntry[] {
 const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const AUDIENCE = /^[\x21-\x7e]{1,256}$/;
 
-function parseJobIdentity(value: unknown, path: string, written: string): JobIdentitySetting {
-  const where = `registries ${shownValue(written, 256)} "jobIdentity"`;
+function parseJobIdentity(value: unknown, path: string, owner: string): JobIdentitySetting {
+  const where = `${owner} "jobIdentity"`;
   const shapes =
     'must be {"source": "github-actions", "audience": "…"}, {"source": "gitlab", "variable": "NAME"} or {"source": "file", "path": "/absolute/path"}';
   if (!isPlainObject(value)) throw invalid(path, where, shapes);

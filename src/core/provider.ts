@@ -102,7 +102,8 @@ export interface ProviderAbout {
 
 /** One option a provider accepts in a `registries` entry. */
 export interface OptionSpec {
-  readonly type: 'string' | 'number' | 'boolean';
+  /** `list`: a list of strings (a command's argument vector). */
+  readonly type: 'string' | 'number' | 'boolean' | 'list';
   readonly description: string;
   /** A string must match this; the description says what it should look like. */
   readonly pattern?: RegExp;
@@ -178,3 +179,15 @@ export const stringOption = (options: RouteOptionValues, key: string): string | 
   const value = options[key];
   return typeof value === 'string' ? value : undefined;
 };
+
+/** Whether a value fits an option's spec: its type, and its pattern or range where given. */
+export function optionValueFits(spec: OptionSpec, value: unknown): boolean {
+  if (spec.type === 'list')
+    return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string');
+  if (typeof value !== spec.type) return false;
+  if (typeof value === 'string') return spec.pattern === undefined || spec.pattern.test(value);
+  if (typeof value === 'number') {
+    return spec.range === undefined || (Number.isInteger(value) && value >= spec.range[0] && value <= spec.range[1]);
+  }
+  return true;
+}

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { Config } from '../core/config.js';
 import { CredrelayError } from '../core/errors.js';
 import { untrustedReason } from '../core/util/file-trust.js';
-import { type OptionSpec, PROVIDER_NAME, type Provider, type StorageProvider } from '../core/provider.js';
+import { PROVIDER_NAME, type Provider, type StorageProvider, optionValueFits } from '../core/provider.js';
 import type { Route } from './route-table.js';
 
 /** The providers of one configuration: the keychain fallback, and the others in matching order. */
@@ -140,11 +140,3 @@ function providerProblem(value: unknown): string | undefined {
 }
 
 /** Whether a value has the option's type, and for a string its pattern, for a number its integer range. */
-function optionValueFits(spec: OptionSpec, value: unknown): boolean {
-  if (typeof value !== spec.type) return false;
-  if (typeof value === 'string') return spec.pattern === undefined || spec.pattern.test(value);
-  if (typeof value === 'number') {
-    return spec.range === undefined || (Number.isInteger(value) && value >= spec.range[0] && value <= spec.range[1]);
-  }
-  return true;
-}

@@ -21,8 +21,15 @@ const failure: ProtocolReply = {
 const ECR = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 
 describe('a get that is part of a collection', () => {
-  it("is answered not-found, with credrelay's reason on stderr, after its caller's list named it", () => {
+  it('only for a program known to collect (docker, docker-compose, Python): not this Node test process', () => {
     const collections = fileCollections(dir.path);
+    const caller = `${process.pid}:1`;
+    collections.listed(caller, listing);
+    expect(collections.failedGet(caller, ECR, failure)).toBe(failure);
+  });
+
+  it("is answered not-found, with credrelay's reason on stderr, after its caller's list named it", () => {
+    const collections = fileCollections(dir.path, Date.now, () => true);
     collections.listed('4242:17', listing);
     const answered = collections.failedGet('4242:17', ECR, failure);
     expect(answered.stdout).toBe('credentials not found in native keychain\n');
@@ -33,7 +40,7 @@ describe('a get that is part of a collection', () => {
   });
 
   it('is not: another caller, a pid reused (another start time), a name the list did not give, a success', () => {
-    const collections = fileCollections(dir.path);
+    const collections = fileCollections(dir.path, Date.now, () => true);
     collections.listed('5151:9', listing);
     expect(collections.failedGet('5152:9', ECR, failure)).toBe(failure);
     expect(collections.failedGet('5151:10', ECR, failure)).toBe(failure);
@@ -45,7 +52,7 @@ describe('a get that is part of a collection', () => {
   });
 
   it('is not, once the list is more than a minute old', () => {
-    const collections = fileCollections(dir.path);
+    const collections = fileCollections(dir.path, Date.now, () => true);
     collections.listed('6161:3', listing);
     const old = new Date(Date.now() - 120_000);
     utimesSync(join(dir.path, 'collect-6161-3.json'), old, old);

@@ -141,6 +141,7 @@ describe('config', () => {
       plugins: [],
       store: 'auto',
       environment: [],
+      secrets: {},
     });
     expect(DEFAULT_IDLE_TIMEOUT_SECONDS).toBe(1800);
   });

@@ -4,6 +4,8 @@ import { CredrelayCommand } from '../shared/base-command.js';
 import { commandRouting, describeStore } from '../shared/command-store.js';
 import { parseRepositoryReference } from '../../core/registry/registry-pattern.js';
 import { explainRoute } from '../../service/command-service.js';
+import { configuredSecrets } from '../../compose.js';
+import { referencedSecret } from '../../core/secrets/secret-name.js';
 
 export default class RouteCommand extends CredrelayCommand {
   static override summary = 'Explain which provider answers for a registry, or one of its repositories, and why.';
@@ -46,6 +48,13 @@ export default class RouteCommand extends CredrelayCommand {
     this.log(`routed by  ${route.because}`);
     this.log(`provider   ${route.provider.name}: ${route.provider.description}`);
     this.log(`options    ${route.shownOptions.length === 0 ? 'none' : route.shownOptions.join(', ')}`);
+    // Where each secret the route names comes from: never its value, and nothing is read to say it.
+    const managed = configuredSecrets(config);
+    for (const value of Object.values(route.options)) {
+      const name = typeof value === 'string' ? referencedSecret(value) : undefined;
+      if (name === undefined) continue;
+      this.log(`secret     ${name}: ${managed.describe(name) ?? "the store, then the caller's environment"}`);
+    }
     if (route.identity !== undefined) this.log(`identity   ${route.identity}`);
     this.log(`cache      ${cache}`);
     this.log(

@@ -13,6 +13,8 @@ import { toCredrelayError } from '../../core/errors.js';
 import { REGISTRY_SERVICE } from '../../core/store/secret-store.js';
 import { nativeClientDirectory, resolvePaths } from '../../core/paths.js';
 import { checkRoutes } from '../../service/command-service.js';
+import { configuredSecrets } from '../../compose.js';
+import { withDeadline } from '../../core/util/deadline.js';
 import { packageVersion } from '../../core/version.js';
 
 /** One line of `credrelay doctor`. */
@@ -260,6 +262,24 @@ async function checkConfigAndProviders(): Promise<CheckResult[]> {
         : `no file at ${path}: the defaults (each provider's own hosts, everything else in the OS keychain)`,
     ),
   ];
+  // Each secret the configuration binds to a source, read once (the value is never shown): readable, or why not.
+  const secrets = configuredSecrets(config);
+  results.push(
+    ...(await Promise.all(
+      secrets.list().map(async ({ name, where }) => {
+        try {
+          await withDeadline(
+            secrets.resolve(name)!,
+            PROVIDER_CHECK_DEADLINE_MS,
+            () => new Error(`no answer within ${PROVIDER_CHECK_DEADLINE_MS / 1000} s`),
+          );
+          return ok(`secret ${name}`, `${where}: readable`);
+        } catch (error) {
+          return fail(`secret ${name}`, toCredrelayError(error).message);
+        }
+      }),
+    )),
+  );
   for (const check of await checkRoutes(router, config, PROVIDER_CHECK_DEADLINE_MS))
     results.push(
       check.warning !== undefined

@@ -1,6 +1,7 @@
 import { CredrelayError, isCredrelayError } from '../errors.js';
 import type { SecretStore } from '../store/secret-store.js';
 import { isIgnoredVariable } from '../paths.js';
+import type { ManagedSecrets } from './managed-secrets.js';
 import { assertSecretName } from './secret-name.js';
 
 /** The keychain service of credrelay's named secrets, apart from registry credentials. */
@@ -26,12 +27,21 @@ export function createNamedSecrets(store: SecretStore): NamedSecrets {
 }
 
 /**
- * Resolves a secret reference at request time: credrelay's secrets in the OS keychain first, then the environment
+ * Resolves a secret reference at request time: from its source when the configuration's `secrets` binds it;
+ * otherwise credrelay's secrets in the OS keychain first, then the environment
  * (the caller's: each environment has its own daemon). A keychain that cannot be read does not hide a secret that
  * the environment has, which is how CI jobs without a keychain work; a secret set nowhere is an error that names it.
  */
-export function createSecretResolver(vault: NamedSecrets, env: NodeJS.ProcessEnv = process.env) {
+export function createSecretResolver(
+  vault: NamedSecrets,
+  env: NodeJS.ProcessEnv = process.env,
+  managed?: ManagedSecrets,
+) {
   return async (name: string): Promise<string> => {
+    // A secret the configuration binds to a source (a secret manager, a command) comes from there only: the
+    // source is said once, and neither a stored nor an inherited value of the same name can stand in for it.
+    const bound = managed?.resolve(name);
+    if (bound !== undefined) return bound;
     let keychainProblem: CredrelayError | undefined;
     try {
       const value = await vault.get(name);

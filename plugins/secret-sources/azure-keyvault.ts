@@ -1,0 +1,89 @@
+import {
+  CredrelayError,
+  type SecretSource,
+  foreignExcerpt,
+  httpExchange,
+  isLoopbackHost,
+} from '../../src/plugin-api.js';
+
+const KEY_VAULT_SCOPE = 'https://vault.azure.net/.default';
+const API_VERSION = '7.4';
+
+/**
+ * Azure Key Vault's REST call, `GET {vault}/secrets/{name}/{version}?api-version=7.4` with an Entra token for Key
+ * Vault from the credential chain ACR uses (environment, workload identity, managed identity, the Azure CLI).
+ */
+export const azureKeyVaultSource: SecretSource = {
+  name: 'azure-keyvault',
+  options: {
+    vault: {
+      type: 'string',
+      required: true,
+      description: 'the vault URL, https://NAME.vault.azure.net (plain http only on this machine)',
+    },
+    name: { type: 'string', required: true, description: 'the secret name', pattern: /^[0-9a-zA-Z-]{1,127}$/ },
+    version: { type: 'string', description: 'a version id (default the current version)', pattern: /^[0-9a-f]{32}$/ },
+    tenantId: { type: 'string', description: 'the Entra tenant', pattern: /^[\w.-]+$/ },
+    instanceDiscovery: { type: 'boolean', description: 'whether Entra instance discovery runs (default true)' },
+  },
+  check(options) {
+    const url = typeof options.vault === 'string' && URL.canParse(options.vault) ? new URL(options.vault) : undefined;
+    return url !== undefined &&
+      (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+      ? undefined
+      : '"vault" must be an https:// URL (plain http:// only on this machine)';
+  },
+  describe: (options) => `Azure Key Vault ${String(options.vault)} secret ${String(options.name)}`,
+  async fetch(options, context) {
+    const where = `Azure Key Vault ${String(options.vault)} secret ${String(options.name)}`;
+    const fail = (why: string) => new CredrelayError('SECRET_MISSING', `secret ${context.name} (${where}): ${why}`);
+    const [{ DefaultAzureCredential }, logger] = await Promise.all([
+      import('@azure/identity'),
+      import('@azure/logger'),
+    ]);
+    // The library's own log would reach the Docker user's terminal in-process: it goes nowhere.
+    logger.setLogLevel();
+    logger.AzureLogger.log = () => undefined;
+    const credential = new DefaultAzureCredential({
+      ...(process.env.AZURE_AUTHORITY_HOST ? { authorityHost: process.env.AZURE_AUTHORITY_HOST } : {}),
+      disableInstanceDiscovery: options.instanceDiscovery === false,
+      ...(options.tenantId === undefined ? {} : { tenantId: String(options.tenantId) }),
+    });
+    const token = await credential.getToken(KEY_VAULT_SCOPE).catch((error: Error) => {
+      throw fail(
+        `no Entra token for Key Vault (${foreignExcerpt(error.message, 160)}): run \`az login\`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or a federated token)`,
+      );
+    });
+    context.logger.redact(token.token);
+    const base = String(options.vault).replace(/\/+$/, '');
+    const version = options.version === undefined ? '' : `/${String(options.version)}`;
+    const answer = await httpExchange(`${base}/secrets/${String(options.name)}${version}?api-version=${API_VERSION}`, {
+      headers: { authorization: `Bearer ${token.token}`, accept: 'application/json' },
+      deadlineMs: context.deadlineMs,
+      maxBytes: 128 * 1024,
+    }).catch((error: Error) => {
+      throw fail(`${base} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+    });
+    if (answer.status === 200) {
+      const value = (JSON.parse(answer.body) as { value?: unknown }).value;
+      if (typeof value !== 'string') throw fail('the answer holds no value');
+      return value;
+    }
+    const said = (() => {
+      try {
+        return foreignExcerpt(
+          String((JSON.parse(answer.body) as { error?: { message?: unknown } }).error?.message ?? ''),
+          160,
+        );
+      } catch {
+        return '';
+      }
+    })();
+    if (answer.status === 404) throw fail(`it does not exist${said ? ` (${said})` : ''}: check "name" and "version"`);
+    if (answer.status === 401 || answer.status === 403)
+      throw fail(
+        `access denied for the identity used${said ? ` (${said})` : ''}: give it the Key Vault Secrets User role (or a get-secret access policy)`,
+      );
+    throw fail(`Key Vault answered HTTP ${answer.status}${said ? `: ${said}` : ''}`);
+  },
+};

@@ -1,0 +1,208 @@
+import type { SecretBinding } from '../config.js';
+import { CredrelayError, isCredrelayError, toCredrelayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { type OptionSpec, optionValueFits } from '../provider.js';
+import { withDeadline } from '../util/deadline.js';
+
+/**
+ * Where a named secret's value comes from when the configuration's `secrets` binds it: a secret manager (AWS Secrets
+ * Manager, Google Secret Manager, Azure Key Vault, Vault or OpenBao, 1Password) or a command. Each source is a
+ * built-in of plugins/secret-sources/, loaded only when a route needs it, and uses the identities credrelay already
+ * has (the AWS credential chain, Application Default Credentials, Entra, a CI job's token).
+ */
+export interface SecretSource {
+  /** The `from` of a binding: `aws-secretsmanager`. */
+  readonly name: string;
+  /** The options a binding may give, checked when the configuration loads. */
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  /** A problem with a binding's options as a whole, or undefined. */
+  check?(options: Readonly<Record<string, unknown>>): string | undefined;
+  /** Where the value lives, for `credrelay route`, `doctor` and `secrets list`: never the value. */
+  describe(options: Readonly<Record<string, unknown>>): string;
+  /**
+   * The value: a string, or for a source that stores fields (a JSON secret, a Vault KV entry) an object whose `key`
+   * option picks one. Failures are CredrelayErrors that name the secret, the source and the fix.
+   */
+  fetch(
+    options: Readonly<Record<string, unknown>>,
+    context: SecretSourceContext,
+  ): Promise<string | Record<string, unknown>>;
+}
+
+export interface SecretSourceContext {
+  /** The secret's name, for messages. */
+  readonly name: string;
+  /** What a source's own network call must finish within. */
+  readonly deadlineMs: number;
+  readonly logger: Logger;
+  /** The CI job's OIDC token (a binding's `jobIdentity`), for a source that logs in with it. */
+  readonly jobToken?: () => Promise<string>;
+}
+
+/**
+ * Fetches a value with the daemon's memory: kept for `keepMs`, shared by concurrent requests (the token cache, where
+ * `credrelay cache list` shows it by name and source, and `cache clear` and a stopping daemon forget it).
+ */
+export type KeepValue = (
+  secret: { readonly name: string; readonly where: string; readonly binding: SecretBinding },
+  fetch: () => Promise<string>,
+  keepMs: number,
+) => Promise<string>;
+
+export interface ManagedSecrets {
+  /** The value of a bound secret, or undefined when the configuration does not bind this name. */
+  resolve(name: string): Promise<string> | undefined;
+  /** Where a bound secret lives, in words, or undefined. */
+  describe(name: string): string | undefined;
+  /** Every bound name, with where it lives. */
+  list(): ReadonlyArray<{ readonly name: string; readonly where: string }>;
+}
+
+/** The most a source's fetch may take, within the router's provider deadline. */
+const FETCH_DEADLINE_MS = 20_000;
+
+/**
+ * The secrets a configuration binds to sources, checked now (an unknown source or option is a configuration error
+ * naming the secret), fetched on use with a deadline, and kept only in the daemon's memory for their `ttlSeconds`
+ * (`keep`): a rotated secret is seen once that has passed, without restarting anything. Values are never written
+ * anywhere, and every error names the secret and the source, never the value.
+ */
+export function createManagedSecrets(options: {
+  readonly bindings: Readonly<Record<string, SecretBinding>>;
+  readonly sources: readonly SecretSource[];
+  readonly logger: Logger;
+  readonly configPath: string;
+  readonly keep?: KeepValue;
+  readonly jobToken?: (binding: SecretBinding) => (() => Promise<string>) | undefined;
+}): ManagedSecrets {
+  const byName = new Map(options.sources.map((source) => [source.name, source]));
+  const invalid = (name: string, why: string) =>
+    new CredrelayError(
+      'CONFIG_INVALID',
+      `invalid configuration in ${options.configPath}: secrets ${JSON.stringify(name)} ${why}`,
+    );
+  for (const [name, binding] of Object.entries(options.bindings)) {
+    const source = byName.get(binding.from);
+    if (source === undefined)
+      throw invalid(
+        name,
+        `comes "from" ${JSON.stringify(binding.from)}, which is not a source; the sources are ${[...byName.keys()].join(', ')}`,
+      );
+    for (const [key, value] of Object.entries(binding.options)) {
+      if (key === 'key') continue;
+      const spec = source.options[key];
+      if (spec === undefined)
+        throw invalid(
+          name,
+          `has the option "${key}", which ${source.name} does not take; it takes ${Object.keys(source.options).join(', ')}, key and ttlSeconds`,
+        );
+      if (!optionValueFits(spec, value)) throw invalid(name, `option "${key}" must be ${spec.description}`);
+    }
+    for (const [key, spec] of Object.entries(source.options))
+      if (spec.required && binding.options[key] === undefined)
+        throw invalid(name, `needs the option "${key}" (${spec.description})`);
+    if (binding.options.key !== undefined && typeof binding.options.key !== 'string')
+      throw invalid(name, 'option "key" must be the name of a field of the secret');
+    const problem = source.check?.({
+      ...binding.options,
+      ...(binding.jobIdentity === undefined ? {} : { jobIdentity: binding.jobIdentity }),
+    });
+    if (problem !== undefined) throw invalid(name, problem);
+  }
+
+  const fetchValue = async (name: string, binding: SecretBinding, source: SecretSource): Promise<string> => {
+    const jobToken = options.jobToken?.(binding);
+    const context: SecretSourceContext = {
+      name,
+      deadlineMs: FETCH_DEADLINE_MS,
+      logger: options.logger,
+      ...(jobToken ? { jobToken } : {}),
+    };
+    let fetched: string | Record<string, unknown>;
+    try {
+      fetched = await withDeadline(
+        source.fetch(binding.options, context),
+        FETCH_DEADLINE_MS + 1000,
+        () =>
+          new CredrelayError(
+            'SECRET_MISSING',
+            `secret ${name} (${source.describe(binding.options)}) did not arrive within ${FETCH_DEADLINE_MS / 1000} s: check that the source is reachable, or run \`credrelay doctor\``,
+          ),
+      );
+    } catch (error) {
+      if (isCredrelayError(error)) throw error;
+      throw new CredrelayError(
+        'SECRET_MISSING',
+        `secret ${name} could not be read from ${source.describe(binding.options)}: ${toCredrelayError(error).message}`,
+      );
+    }
+    const value = pick(name, binding, source, fetched);
+    options.logger.redact(value);
+    return value;
+  };
+
+  const describe = (name: string): string | undefined => {
+    const binding = options.bindings[name];
+    if (binding === undefined) return undefined;
+    const where = byName.get(binding.from)!.describe(binding.options);
+    return binding.options.key === undefined ? where : `${where}, field ${String(binding.options.key)}`;
+  };
+
+  return {
+    resolve(name) {
+      const binding = options.bindings[name];
+      if (binding === undefined) return undefined;
+      const source = byName.get(binding.from)!;
+      const fetch = () => fetchValue(name, binding, source);
+      if (options.keep === undefined || binding.ttlSeconds === 0) return fetch();
+      return options.keep({ name, where: describe(name)!, binding }, fetch, binding.ttlSeconds * 1000);
+    },
+    describe,
+    list: () =>
+      Object.keys(options.bindings)
+        .sort()
+        .map((name) => ({ name, where: describe(name)! })),
+  };
+}
+
+/** The value a binding names: the source's string, or the `key` field of the JSON object (or fields) it holds. */
+function pick(
+  name: string,
+  binding: SecretBinding,
+  source: SecretSource,
+  fetched: string | Record<string, unknown>,
+): string {
+  const key = binding.options.key as string | undefined;
+  const where = source.describe(binding.options);
+  if (key === undefined) {
+    if (typeof fetched === 'string') {
+      if (fetched === '')
+        throw new CredrelayError('SECRET_MISSING', `secret ${name} is empty in ${where}: give it a value there`);
+      return fetched;
+    }
+    throw new CredrelayError(
+      'SECRET_INVALID',
+      `secret ${name} in ${where} holds fields (${Object.keys(fetched).join(', ')}): say which with "key"`,
+    );
+  }
+  let fields: unknown = fetched;
+  if (typeof fetched === 'string') {
+    try {
+      fields = JSON.parse(fetched);
+    } catch {
+      throw new CredrelayError(
+        'SECRET_INVALID',
+        `secret ${name} in ${where} is not JSON, so it has no field "${key}": drop "key", or store the secret as a JSON object`,
+      );
+    }
+  }
+  const field = typeof fields === 'object' && fields !== null ? (fields as Record<string, unknown>)[key] : undefined;
+  if (typeof field !== 'string' || field === '') {
+    const known = typeof fields === 'object' && fields !== null ? Object.keys(fields).join(', ') : 'none';
+    throw new CredrelayError(
+      'SECRET_MISSING',
+      `secret ${name} in ${where} has no field "${key}" (its fields: ${known || 'none'}): fix "key", or add the field there`,
+    );
+  }
+  return field;
+}

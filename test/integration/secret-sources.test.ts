@@ -1,0 +1,323 @@
+/**
+ * "$NAME" from where teams keep secrets: AWS Secrets Manager through moto (a plain secret, a JSON field, a rotation
+ * seen after ttlSeconds, a missing one explained, access through a role), and local stand-ins that check each request
+ * as the real API documents it: Google Secret Manager's `:access` with the bearer of Application Default
+ * Credentials, Azure Key Vault's REST API with an Entra token for Key Vault, Vault's KV v2 with a token and with a
+ * JWT login as the CI job, an `op` CLI on PATH, and a command. skopeo pushes to an htpasswd registry with a password
+ * that lives only in moto. Through the daemon and in-process; no value in any file or log line at debug level.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Entra, startEntra } from '../support/azure-endpoints.js';
+import { writeCredrelayConfig } from '../support/config.js';
+import { type MetadataServer, startMetadataServer } from '../support/google-endpoints.js';
+import { CLI, pathWithCredrelay, run, runHelper } from '../support/helper.js';
+import { unsignedJwt } from '../support/jwt.js';
+import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
+import { filesContaining } from '../support/leaks.js';
+import { type Moto, startMoto } from '../support/moto.js';
+import { freePort } from '../support/ports.js';
+import { type Registry, startRegistry } from '../support/registry.js';
+import { pushAndInspect } from '../support/skopeo.js';
+import { makeTestCertificates } from '../support/tls.js';
+import { makeTempDir } from '../support/temp.js';
+import { waitFor } from '../support/wait.js';
+
+const TENANT = '3c1d2e3f-4a5b-4c7d-8e9f-a0b1c2d3e4f5';
+const APP = { clientId: '5b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e', clientSecret: 'entra-secret-value-4411' };
+const VAULT_TOKEN = 'hvs.vault-root-token-CANARY';
+const OP_TOKEN = 'ops_service-account-CANARY';
+const VALUES = {
+  plain: 'aws-plain-CANARY-1001',
+  field: 'aws-field-CANARY-1002',
+  rotatedOld: 'aws-rotation-CANARY-old',
+  rotatedNew: 'aws-rotation-CANARY-new',
+  google: 'google-CANARY-2001',
+  azure: 'azure-CANARY-3001',
+  vault: 'vault-CANARY-4001',
+  vaultJob: 'vault-job-CANARY-4002',
+  op: 'op-CANARY-5001',
+  command: 'command-CANARY-6001',
+};
+
+const fixtures = makeTempDir('secret-sources-fixtures');
+let session: Keyring;
+let moto: Moto;
+let metadata: MetadataServer;
+let entra: Entra;
+let registry: Registry;
+let env: Record<string, string | undefined>;
+const servers: Array<{ close: (done: () => void) => void }> = [];
+const seen = { google: [] as string[], azure: [] as string[], vault: [] as string[], vaultLogins: [] as string[] };
+let vaultSealed = false;
+
+/** An HTTP stand-in on loopback; its base URL. */
+async function serve(handler: (request: IncomingMessage, body: string, response: ServerResponse) => void) {
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => handler(request, body, response));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  servers.push(server);
+  return `http://127.0.0.1:${port}`;
+}
+const json = (response: ServerResponse, status: number, body: unknown) =>
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+
+/** moto's Secrets Manager, through boto3 (moto's own dependency). */
+function aws(script: string): void {
+  execFileSync(
+    'python3',
+    [
+      '-c',
+      `import boto3\nc = boto3.client("secretsmanager", endpoint_url="${moto.endpoint}", region_name="us-east-1", aws_access_key_id="AKIDSECRETS000000001", aws_secret_access_key="x")\n${script}`,
+    ],
+    { stdio: 'ignore' },
+  );
+}
+
+beforeAll(async () => {
+  const certificates = makeTestCertificates(fixtures.path);
+  [session, moto, metadata, registry] = await Promise.all([
+    startKeyring(),
+    startMoto(),
+    startMetadataServer(),
+    startRegistry('hub-user', VALUES.plain),
+  ]);
+  entra = await startEntra(certificates, TENANT, [APP], new Map());
+  aws(
+    [
+      `c.create_secret(Name="ci/plain", SecretString="${VALUES.plain}")`,
+      `c.create_secret(Name="ci/json", SecretString='{"token": "${VALUES.field}", "user": "robot"}')`,
+      `c.create_secret(Name="ci/rotating", SecretString="${VALUES.rotatedOld}")`,
+    ].join('\n'),
+  );
+  const google = await serve((request, _body, response) => {
+    seen.google.push(`${request.method} ${request.url} ${request.headers.authorization}`);
+    if (!/^Bearer ya29\.metadata-\d+$/.test(request.headers.authorization ?? ''))
+      return json(response, 401, { error: { message: 'Request had invalid authentication credentials.' } });
+    if (request.method === 'GET' && request.url === '/v1/projects/p/secrets/hub/versions/latest:access')
+      return json(response, 200, {
+        name: 'projects/p/secrets/hub/versions/1',
+        payload: { data: Buffer.from(VALUES.google).toString('base64') },
+      });
+    return json(response, 404, {
+      error: { message: 'Secret [projects/p/secrets/none] not found or has no versions.' },
+    });
+  });
+  const keyVault = await serve((request, _body, response) => {
+    seen.azure.push(`${request.method} ${request.url}`);
+    const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
+    let audience: unknown;
+    try {
+      audience = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).aud;
+    } catch {
+      audience = undefined;
+    }
+    if (audience !== 'https://vault.azure.net') return json(response, 401, { error: { message: 'Unauthorized' } });
+    if (request.url === '/secrets/hub-token?api-version=7.4')
+      return json(response, 200, { value: VALUES.azure, id: 'x' });
+    return json(response, 404, {
+      error: { code: 'SecretNotFound', message: 'A secret with (name/id) none was not found in this key vault.' },
+    });
+  });
+  const jobToken = unsignedJwt({ sub: 'repo:acme/app:ref:refs/heads/main', aud: 'vault' });
+  const vault = await serve((request, body, response) => {
+    if (vaultSealed) return json(response, 503, { errors: ['Vault is sealed'] });
+    if (request.method === 'POST' && request.url === '/v1/auth/jwt/login') {
+      const login = JSON.parse(body) as { role?: string; jwt?: string };
+      seen.vaultLogins.push(login.role ?? '');
+      if (login.role === 'ci' && login.jwt === jobToken)
+        return json(response, 200, { auth: { client_token: 'hvs.job-token' } });
+      return json(response, 400, { errors: ['role "ci" could not be logged in: claim "sub" does not match'] });
+    }
+    seen.vault.push(`${request.method} ${request.url} ${request.headers['x-vault-token']}`);
+    const token = request.headers['x-vault-token'];
+    if (token !== VAULT_TOKEN && token !== 'hvs.job-token')
+      return json(response, 403, { errors: ['permission denied'] });
+    if (request.url === '/v1/secret/data/ci/hub')
+      return json(response, 200, {
+        data: { data: { token: token === VAULT_TOKEN ? VALUES.vault : VALUES.vaultJob }, metadata: {} },
+      });
+    return json(response, 404, { errors: [] });
+  });
+  const tokenFile = join(session.root, 'job-token');
+  writeFileSync(tokenFile, jobToken, { mode: 0o600 });
+  // An `op` on PATH that answers as the 1Password CLI does, signed in only with the service-account token.
+  // Outside the session's directories, which the test scans for values: these stand-ins hold them.
+  const bin = join(fixtures.path, 'secret-bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, 'op'),
+    `#!/bin/sh\nif [ "$OP_SERVICE_ACCOUNT_TOKEN" != "${OP_TOKEN}" ]; then echo "[ERROR] 2026/12/07 You are not currently signed in." >&2; exit 1; fi\nif [ "$1 $2 $3" = "read --no-newline op://ci/hub/token" ]; then printf %s "${VALUES.op}"; exit 0; fi\necho "[ERROR] could not read secret" >&2; exit 1\n`,
+  );
+  writeFileSync(join(bin, 'secret-command'), `#!/bin/sh\necho "${VALUES.command}"\n`);
+  chmodSync(join(bin, 'op'), 0o755);
+  chmodSync(join(bin, 'secret-command'), 0o755);
+
+  const route = (name: string) => ({ provider: 'static', username: `user-${name}`, password: `$${name}` });
+  writeCredrelayConfig(session.env.XDG_CONFIG_HOME!, {
+    registries: {
+      [registry.host]: { provider: 'static', username: 'hub-user', password: '$HUB_PLAIN' },
+      'json.example': route('HUB_JSON'),
+      'rotating.example': route('HUB_ROTATING'),
+      'missing.example': route('HUB_MISSING'),
+      'role.example': route('HUB_ROLE'),
+      'google.example': route('HUB_GOOGLE'),
+      'azure.example': route('HUB_AZURE'),
+      'vault.example': route('HUB_VAULT'),
+      'vault-job.example': route('HUB_VAULT_JOB'),
+      'op.example': route('HUB_OP'),
+      'command.example': route('HUB_COMMAND'),
+    },
+    secrets: {
+      HUB_PLAIN: { from: 'aws-secretsmanager', id: 'ci/plain', region: 'us-east-1' },
+      HUB_JSON: { from: 'aws-secretsmanager', id: 'ci/json', key: 'token', region: 'us-east-1' },
+      HUB_ROTATING: { from: 'aws-secretsmanager', id: 'ci/rotating', region: 'us-east-1', ttlSeconds: 2 },
+      HUB_MISSING: { from: 'aws-secretsmanager', id: 'ci/none', region: 'us-east-1' },
+      HUB_ROLE: {
+        from: 'aws-secretsmanager',
+        id: 'ci/plain',
+        region: 'us-east-1',
+        roleArn: 'arn:aws:iam::123456789012:role/secrets-reader',
+      },
+      HUB_GOOGLE: { from: 'gcp-secretmanager', name: 'projects/p/secrets/hub/versions/latest', endpoint: google },
+      HUB_AZURE: { from: 'azure-keyvault', vault: keyVault, name: 'hub-token', instanceDiscovery: false },
+      HUB_VAULT: { from: 'vault', address: vault, path: 'ci/hub', key: 'token' },
+      HUB_VAULT_JOB: {
+        from: 'vault',
+        address: vault,
+        path: 'ci/hub',
+        key: 'token',
+        role: 'ci',
+        jobIdentity: { source: 'file', path: tokenFile },
+      },
+      HUB_OP: { from: '1password', reference: 'op://ci/hub/token' },
+      HUB_COMMAND: { from: 'command', command: [join(bin, 'secret-command')] },
+    },
+  });
+  env = {
+    ...session.env,
+    CREDRELAY_LOG_LEVEL: 'debug',
+    PATH: `${bin}:${pathWithCredrelay()}`,
+    AWS_ACCESS_KEY_ID: 'AKIDSECRETS000000001',
+    AWS_SECRET_ACCESS_KEY: 'x',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+    AWS_ENDPOINT_URL_STS: moto.endpoint,
+    GCE_METADATA_HOST: metadata.host,
+    GOOGLE_APPLICATION_CREDENTIALS: undefined,
+    NODE_EXTRA_CA_CERTS: certificates.caPath,
+    AZURE_TENANT_ID: TENANT,
+    AZURE_CLIENT_ID: APP.clientId,
+    AZURE_CLIENT_SECRET: APP.clientSecret,
+    AZURE_AUTHORITY_HOST: entra.authorityHost,
+    VAULT_TOKEN,
+    OP_SERVICE_ACCOUNT_TOKEN: OP_TOKEN,
+  };
+}, 120_000);
+afterAll(async () => {
+  await stopCredrelayDaemon(session?.runtimeDir);
+  await session?.stop();
+  await Promise.all([moto?.stop(), metadata?.stop(), entra?.stop(), registry?.stop()]);
+  for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+  fixtures.remove();
+});
+
+const modes = [
+  ['through the daemon', {}],
+  ['in-process', { CREDRELAY_NO_DAEMON: '1' }],
+] as const;
+const secretOf = async (host: string, extra: Record<string, string | undefined>) => {
+  const result = await runHelper('get', host, { ...env, ...extra });
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+  return JSON.parse(result.stdout).Secret as string;
+};
+
+describe.each(modes)('secrets from their sources, %s', (_mode, extra) => {
+  it.each([
+    ['json.example', VALUES.field, 'AWS Secrets Manager, a field of a JSON secret'],
+    ['role.example', VALUES.plain, 'AWS Secrets Manager through an assumed role'],
+    ['google.example', VALUES.google, 'Google Secret Manager'],
+    ['azure.example', VALUES.azure, 'Azure Key Vault'],
+    ['vault.example', VALUES.vault, 'Vault KV v2 with a token'],
+    ['vault-job.example', VALUES.vaultJob, 'Vault KV v2 with a JWT login as the CI job'],
+    ['op.example', VALUES.op, '1Password through op'],
+    ['command.example', VALUES.command, 'a command'],
+  ])('%s: %s (%s)', async (host, value) => {
+    expect(await secretOf(host, extra)).toBe(value);
+  });
+
+  it('skopeo pushes to an htpasswd registry with a password that lives only in AWS Secrets Manager', async () => {
+    const { pushed, inspected } = await pushAndInspect(
+      registry.host,
+      session.root,
+      { ...env, ...extra } as Record<string, string>,
+      `secrets-${_mode.length}:1`,
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(inspected.code, inspected.stderr).toBe(0);
+  });
+
+  it('what goes wrong is said: a missing secret, no signed-in op, a sealed Vault; never not-found', async () => {
+    const missing = await runHelper('get', 'missing.example', { ...env, ...extra });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(
+      /^secret HUB_MISSING \(AWS Secrets Manager ci\/none\): it does not exist in us-east-1: check "id" and "region"/,
+    );
+    const op = await runHelper('get', 'op.example', { ...env, ...extra, OP_SERVICE_ACCOUNT_TOKEN: undefined });
+    expect(op.stdout).toMatch(/op is not signed in; set OP_SERVICE_ACCOUNT_TOKEN/);
+    vaultSealed = true;
+    try {
+      const sealed = await runHelper('get', 'vault.example', {
+        ...env,
+        ...extra,
+        AWS_REGION: `sealed-${_mode.length}`,
+      });
+      expect(sealed.stdout).toMatch(/secret HUB_VAULT \(Vault secret\/ci\/hub\): Vault is sealed/);
+    } finally {
+      vaultSealed = false;
+    }
+  });
+});
+
+describe('memory, rotation, and where each secret comes from', () => {
+  it('a rotation is seen once ttlSeconds have passed, without restarting anything', async () => {
+    expect(await secretOf('rotating.example', {})).toBe(VALUES.rotatedOld);
+    aws(`c.put_secret_value(SecretId="ci/rotating", SecretString="${VALUES.rotatedNew}")`);
+    const rotatedAt = Date.now();
+    // Kept in the daemon's memory for its 2 seconds, then fetched again.
+    expect(await secretOf('rotating.example', {})).toBe(VALUES.rotatedOld);
+    await waitFor('the value to be fetched again', async () => Date.now() - rotatedAt > 2_100);
+    expect(await secretOf('rotating.example', {})).toBe(VALUES.rotatedNew);
+    expect(await secretOf('rotating.example', { CREDRELAY_NO_DAEMON: '1' })).toBe(VALUES.rotatedNew);
+  });
+
+  it('route, doctor and secrets list say where each comes from, never the value', async () => {
+    const route = await run(CLI, ['route', 'json.example'], { env });
+    expect(route.stdout).toMatch(/^secret +HUB_JSON: AWS Secrets Manager ci\/json, field token$/m);
+    const listed = await run(CLI, ['secrets', 'list'], { env });
+    expect(listed.stdout).toMatch(/^HUB_GOOGLE +Google Secret Manager projects\/p\/secrets\/hub\/versions\/latest$/m);
+    expect(listed.stdout).toMatch(/^HUB_OP +1Password op:\/\/ci\/hub\/token$/m);
+    const doctor = await run(CLI, ['doctor'], { env });
+    expect(doctor.stdout).toMatch(/^✓ secret HUB_PLAIN +AWS Secrets Manager ci\/plain: readable$/m);
+    expect(doctor.stdout).toMatch(/^✗ secret HUB_MISSING +.*it does not exist/m);
+    for (const value of Object.values(VALUES))
+      expect(route.stdout + listed.stdout + doctor.stdout).not.toContain(value);
+  });
+
+  it('no value reaches any file or the debug log', () => {
+    const log = readFileSync(join(session.env.XDG_STATE_HOME!, 'credrelay', 'daemon.log'), 'utf8');
+    expect(log.length).toBeGreaterThan(0);
+    for (const value of [...Object.values(VALUES), VAULT_TOKEN, OP_TOKEN]) {
+      expect(log).not.toContain(value);
+      expect(filesContaining(session.root, value)).toEqual([]);
+    }
+    expect(seen.google.length).toBeGreaterThan(0);
+    expect(seen.vaultLogins).toContain('ci');
+  });
+});
