@@ -16,11 +16,11 @@
  * Every command reads a credential that exists. Nothing leaves this machine: AWS calls go to moto on loopback, and the
  * Go ECR helper, which ignores AWS_ENDPOINT_URL_ECR, runs only on its warm cache with its proxy set to a closed port.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { nativeClientDirectory } from '../src/core/paths.js';
 import { startAwsProxy } from '../test/support/aws-proxy.js';
 import { existsSync } from 'node:fs';
@@ -162,8 +162,19 @@ try {
   const seaHelper = join(seaBin, 'docker-credential-credrelay');
   await exec(seaHelper, ['version'], '', env); // unpacks its files once, as a first run on a machine does
 
+  // The shipped native client is static (musl on x86-64); the same sources built as before, dynamic against glibc,
+  // beside it: the static build must be no slower.
+  const dynamicNative = join(scratch.path, 'dynamic', 'docker-credential-credrelay');
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-native.mjs'), '--out', dirname(dynamicNative)], {
+    stdio: 'ignore',
+  });
   const warm: Subject[] = [
     { section: 'A', label: 'node, empty script', run: () => exec(process.execPath, [empty], '', env) },
+    {
+      section: 'A',
+      label: 'credrelay get, native client built dynamic (glibc), warm daemon (keychain)',
+      run: () => exec(dynamicNative, ['get'], 'bench.example:5000', env, /bench-secret/),
+    },
     {
       section: 'A',
       label: 'credrelay get, native client, warm daemon (keychain)',
@@ -318,6 +329,7 @@ try {
   };
   const nodeFloor = named(warm, 'node, empty script');
   const nativeKeychain = named(warm, 'credrelay get, native client, warm daemon (keychain)');
+  const nativeDynamic = named(warm, 'credrelay get, native client built dynamic (glibc), warm daemon (keychain)');
   const nativeEcr = named(warm, 'credrelay get, native client, warm daemon (ECR token cached)');
   const warmKeychain = named(warm, 'credrelay get, Node client, warm daemon (keychain)');
   const warmEcr = named(warm, 'credrelay get, Node client, warm daemon (ECR token cached)');
@@ -349,6 +361,7 @@ try {
     `Node client warm get (keychain) / bare node = ${ratio(warmKeychain, nodeFloor)} (target <= 1.20)`,
     `Node client warm get (ECR token) / bare node = ${ratio(warmEcr, nodeFloor)}`,
     `native warm get / Node client warm get (keychain) = ${ratio(nativeKeychain, warmKeychain)}`,
+    `native warm get, static as shipped / built dynamic against glibc (keychain) = ${ratio(nativeKeychain, nativeDynamic)} (target <= 1)`,
     `single executable warm get (keychain) / bare node = ${ratio(seaKeychain, nodeFloor)}`,
     `credrelay --version / bare node = ${ratio(cliVersion, cliFloor)} (target <= 1.5); the single executable's = ${ratio(seaVersion, cliFloor)}`,
     `credrelay --help / bare node = ${ratio(cliHelp, cliFloor)} (target <= 2)`,

@@ -5,7 +5,8 @@
 // Without a C compiler, or when the build fails, there is no native client and the Node client answers: the reason
 // is kept in build-note.txt beside where the client would be, for `credrelay doctor`. Run directly (tests), options:
 // --out DIR, --node-client PATH (what a hand-over runs, with the node running this; without it the client finds
-// bin/docker-credential-credrelay-node beside itself and node on PATH, so the package can move), --sanitize.
+// bin/docker-credential-credrelay-node beside itself and node on PATH, so the package can move), --sanitize,
+// --machine x86_64|aarch64 (another machine with Debian's cross compiler), --static.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -13,19 +14,37 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function findCompiler() {
-  const candidates = process.env.CC ? [process.env.CC] : ['cc', 'gcc', 'clang'];
-  for (const name of candidates) {
-    if (name.includes('/')) {
-      if (existsSync(name)) return name;
-      continue;
-    }
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      if (dir && existsSync(join(dir, name))) return join(dir, name);
-    }
+/** The machine this Node runs on, as the kernel names it. */
+const HOST_MACHINE = { x64: 'x86_64', arm64: 'aarch64' }[process.arch] ?? process.arch;
+
+/** A program on PATH (absolute entries), or the given path if it exists. */
+function which(name) {
+  if (name.includes('/')) return existsSync(name) ? name : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir.startsWith('/') && existsSync(join(dir, name))) return join(dir, name);
   }
   return undefined;
 }
+
+/**
+ * The compiler for a machine, and whether it links against musl: for the machine that builds, $CC, else musl-gcc
+ * when `musl` is asked (x86-64: a static musl binary runs on glibc and musl machines alike), else cc, gcc, clang; for
+ * another machine, Debian's cross compiler (aarch64-linux-gnu-gcc). Undefined when there is none.
+ */
+function findCompiler(machine, musl) {
+  if (machine !== HOST_MACHINE) {
+    const cross = which(`${machine}-linux-gnu-gcc`);
+    return cross === undefined ? undefined : { path: cross, musl: false };
+  }
+  if (process.env.CC)
+    return which(process.env.CC) === undefined ? undefined : { path: which(process.env.CC), musl: false };
+  if (musl && which('musl-gcc') !== undefined) return { path: which('musl-gcc'), musl: true };
+  for (const name of ['cc', 'gcc', 'clang']) if (which(name) !== undefined) return { path: which(name), musl: false };
+  return undefined;
+}
+
+/** The machines the package ships a native client for, each a static binary. */
+export const SHIPPED_MACHINES = ['x86_64', 'aarch64'];
 
 /** A module of the compiled tree: `npm run build` (or its compile step) comes first. */
 const compiled = (path) => import(pathToFileURL(join(root, 'dist', 'src', path)).href);
@@ -35,17 +54,28 @@ const compiled = (path) => import(pathToFileURL(join(root, 'dist', 'src', path))
  * src/core/paths.ts); returns why there is no native client, or undefined when it was built. The reason is also kept
  * in `out`/build-note.txt, which `credrelay doctor` reads.
  */
-export async function buildNative({ out: given, nodeClient, sanitize = false } = {}) {
+export async function buildNative({
+  out: given,
+  nodeClient,
+  sanitize = false,
+  machine = HOST_MACHINE,
+  staticLink = false,
+} = {}) {
   const { cString, nativeConfigHeader } = await compiled('native/native-config.js');
-  const out = given ?? (await compiled('core/paths.js')).nativeClientDirectory(root);
+  const out = given ?? join(root, 'dist', 'native', `linux-${machine}`);
   const note = (line) => {
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'build-note.txt'), `${line}\n`);
     return line;
   };
   if (process.platform === 'win32') return note('the native client is not built on Windows; the Node client answers');
-  const compiler = findCompiler();
-  if (compiler === undefined) return note('no C compiler found (cc, gcc or clang); the Node client answers');
+  const compiler = findCompiler(machine, staticLink && !sanitize);
+  if (compiler === undefined)
+    return note(
+      machine === HOST_MACHINE
+        ? 'no C compiler found (cc, gcc or clang); the Node client answers'
+        : `no cross compiler for ${machine} (${machine}-linux-gnu-gcc: Debian's gcc-${machine}-linux-gnu and libc6-dev-${machine === 'aarch64' ? 'arm64' : machine}-cross); the Node client answers`,
+    );
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   mkdirSync(out, { recursive: true });
   // What the C shares with the TypeScript, from the TypeScript itself (compiled by the build's compile step).
@@ -60,10 +90,12 @@ export async function buildNative({ out: given, nodeClient, sanitize = false } =
     .sort()
     .map((file) => join(native, file));
   const flags = ['-std=c99', '-O2', '-Wall', '-Wextra', '-Werror', '-I', out];
+  // Static: no loader and no libc needed on the machine that runs it, so one file serves glibc and musl machines.
+  if (staticLink && !sanitize) flags.push('-static', '-s');
   if (sanitize)
     flags.push('-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer');
   try {
-    execFileSync(compiler, [...flags, '-o', `${binary}.tmp`, ...sources], {
+    execFileSync(compiler.path, [...flags, '-o', `${binary}.tmp`, ...sources], {
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: 120_000,
     });
@@ -83,10 +115,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const index = process.argv.indexOf(name);
     return index === -1 ? undefined : resolve(process.argv[index + 1]);
   };
+  const machineIndex = process.argv.indexOf('--machine');
   const reason = await buildNative({
     out: argument('--out'),
     nodeClient: argument('--node-client'),
     sanitize: process.argv.includes('--sanitize'),
+    ...(machineIndex === -1 ? {} : { machine: process.argv[machineIndex + 1] }),
+    staticLink: process.argv.includes('--static'),
   });
   if (reason !== undefined) process.stdout.write(`credrelay: ${reason}\n`);
 }

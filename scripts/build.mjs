@@ -8,7 +8,8 @@
 //   4. client    the protocol path as one CommonJS file (an ES module entry costs Node 20 its ESM loader per request)
 //   5. cli       the management CLI and oclif as one CommonJS file, then oclif's manifest, then V8's code cache of it
 //                (the cache is written by running the bundle, so it comes after the manifest that run reads)
-//   6. native    the C client for this machine (dist/native/linux-<arch>/), when a C compiler is here
+//   6. native    the C client for linux-x86_64 and linux-aarch64 (dist/native/linux-<arch>/), static, with the
+//                compilers that are here (musl-gcc, cc, aarch64-linux-gnu-gcc)
 //   7. notices   the licenses of everything bundled by steps 3 to 5, in dist/THIRD-PARTY-NOTICES.md
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { buildNative } from './build-native.mjs';
+import { SHIPPED_MACHINES, buildNative } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -226,8 +227,13 @@ async function native() {
   // The launcher (bin/docker-credential-credrelay) runs a native client on Linux only; elsewhere the Node client
   // answers. Without a compiler the build goes on, and doctor says why there is no native client.
   if (process.platform !== 'linux') return;
-  const note = await buildNative();
-  if (note !== undefined) process.stdout.write(`credrelay build: ${note}\n`);
+  // One static binary per machine the package ships for (x86-64 with musl where musl-gcc is here, aarch64 with
+  // Debian's cross compiler): each runs on glibc and musl (Alpine) machines alike. A machine without a compiler is
+  // left to the Node client, its build-note.txt saying why.
+  for (const machine of SHIPPED_MACHINES) {
+    const note = await buildNative({ machine, staticLink: true });
+    if (note !== undefined) process.stdout.write(`credrelay build: ${note}\n`);
+  }
 }
 
 /** The package directory a bundled input came from: `node_modules/@scope/name` or `node_modules/name`, innermost. */

@@ -10,7 +10,8 @@
 #   test fixtures: openssl (a self-signed certificate for a TLS registry)
 #   references:    the Go secretservice helper and Docker's Go client library (golang-go) to compare answers with
 #   benchmark:     hyperfine, amazon-ecr-credential-helper
-#   native client: gcc and libc6-dev (with its AddressSanitizer and UBSan runtimes)
+#   native client: gcc and libc6-dev (with its AddressSanitizer and UBSan runtimes); musl-gcc for the static x86-64
+#                  client, Debian's aarch64 cross compiler for the arm64 one, and qemu-user-static to run it here
 set -euo pipefail
 
 packages=(
@@ -19,6 +20,7 @@ packages=(
   golang-go golang-docker-credential-helpers golang-github-docker-docker-credential-helpers-dev golang-golang-x-sys-dev
   hyperfine amazon-ecr-credential-helper
   gcc libc6-dev # the native client: built at install, tested with AddressSanitizer and UBSan (libasan, libubsan)
+  musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static # static clients for x86-64 (musl) and aarch64, run under qemu
   docker.io buildah podman
   python3-docker # Docker's Python SDK: it collects every credential (list, then get each) before a build
 )

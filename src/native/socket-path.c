@@ -56,12 +56,49 @@ static const char *xdg(const char *name, const char *fallback) {
     return value != NULL && value[0] == '/' ? value : fallback;
 }
 
-/* os.homedir(): $HOME when set, else the password database. */
+/*
+ * os.homedir(): $HOME when set, else the user's line of /etc/passwd, read directly rather than through getpwuid: the
+ * client is linked statically (it runs on glibc and musl machines alike), and a static glibc cannot load the NSS
+ * modules getpwuid needs. Users known only to a directory service (LDAP, sssd) have HOME set by their login.
+ */
 static const char *home_directory(void) {
     const char *home = getenv("HOME");
     if (home != NULL) return home;
-    struct passwd *entry = getpwuid(geteuid());
-    return entry != NULL && entry->pw_dir != NULL ? entry->pw_dir : NULL;
+    static char found[MAX_PATH_BYTES];
+    int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    static char text[1 << 16];
+    size_t length = 0;
+    for (;;) {
+        ssize_t got = read(fd, text + length, sizeof text - 1 - length);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        length += (size_t)got;
+        if (length == sizeof text - 1) break;
+    }
+    close(fd);
+    text[length] = '\0';
+    char uid[24];
+    snprintf(uid, sizeof uid, "%u", (unsigned)geteuid());
+    /* name:password:uid:gid:gecos:home:shell */
+    for (char *line = text; line != NULL && *line != '\0';) {
+        char *next = strchr(line, '\n');
+        if (next != NULL) *next++ = '\0';
+        char *fields[7] = {0};
+        char *cursor = line;
+        int count = 0;
+        while (count < 7 && cursor != NULL) {
+            fields[count++] = cursor;
+            cursor = strchr(cursor, ':');
+            if (cursor != NULL) *cursor++ = '\0';
+        }
+        if (count >= 6 && strcmp(fields[2], uid) == 0 && fields[5][0] == '/') {
+            snprintf(found, sizeof found, "%s", fields[5]);
+            return found;
+        }
+        line = next;
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------------------------------------------------- */

@@ -311,6 +311,7 @@ describe('credrelay route and providers', () => {
         'routed by  the registries entry "https://index.docker.io/v1/"',
         'provider   static: A fixed username and a password from a named secret ($NAME: keychain, then environment)',
         'options    username=myuser, password=$DOCKERHUB_TOKEN (secret DOCKERHUB_TOKEN, not shown)',
+        "secret     DOCKERHUB_TOKEN: the store, then the caller's environment",
         'cache      no daemon is running, so nothing is cached',
         'store      the Secret Service (D-Bus) ("store": "auto"); reachable',
         '',

@@ -122,7 +122,8 @@ export function createOsKeychain(options: OsKeychainOptions = {}): SecretStore {
 
   const call = <T>(what: string, operation: Operation): Promise<T> => {
     const busyWith = unanswered[0];
-    if (busyWith !== undefined && Date.now() > busyWith.deadline) return Promise.reject(notAnswering(what));
+    // At or past its deadline (a timer may fire in the very millisecond of it): the thread is stuck on it.
+    if (busyWith !== undefined && Date.now() >= busyWith.deadline) return Promise.reject(notAnswering(what));
     if (unanswered.length >= MAX_OUTSTANDING_CALLS) return Promise.reject(notAnswering(what));
     return new Promise<T>((resolve, reject) => {
       const id = nextId++;
