@@ -1,10 +1,5 @@
-import {
-  CredrelayError,
-  type SecretSource,
-  foreignExcerpt,
-  httpExchange,
-  isLoopbackHost,
-} from '../../src/plugin-api.js';
+import { CredrelayError, type SecretSource, foreignExcerpt } from '../../src/plugin-api.js';
+import { bearerGet, errorMessageOf, serverProblem } from './rest.js';
 
 const KEY_VAULT_SCOPE = 'https://vault.azure.net/.default';
 const API_VERSION = '7.4';
@@ -26,13 +21,8 @@ export const azureKeyVaultSource: SecretSource = {
     tenantId: { type: 'string', description: 'the Entra tenant', pattern: /^[\w.-]+$/ },
     instanceDiscovery: { type: 'boolean', description: 'whether Entra instance discovery runs (default true)' },
   },
-  check(options) {
-    const url = typeof options.vault === 'string' && URL.canParse(options.vault) ? new URL(options.vault) : undefined;
-    return url !== undefined &&
-      (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-      ? undefined
-      : '"vault" must be an https:// URL (plain http:// only on this machine)';
-  },
+  check: (options) => serverProblem(options.vault, 'vault'),
+
   describe: (options) => `Azure Key Vault ${String(options.vault)} secret ${String(options.name)}`,
   async fetch(options, context) {
     const where = `Azure Key Vault ${String(options.vault)} secret ${String(options.name)}`;
@@ -57,28 +47,18 @@ export const azureKeyVaultSource: SecretSource = {
     context.logger.redact(token.token);
     const base = String(options.vault).replace(/\/+$/, '');
     const version = options.version === undefined ? '' : `/${String(options.version)}`;
-    const answer = await httpExchange(`${base}/secrets/${String(options.name)}${version}?api-version=${API_VERSION}`, {
-      headers: { authorization: `Bearer ${token.token}`, accept: 'application/json' },
-      deadlineMs: context.deadlineMs,
-      maxBytes: 128 * 1024,
-    }).catch((error: Error) => {
-      throw fail(`${base} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message})`);
-    });
+    const answer = await bearerGet(
+      `${base}/secrets/${String(options.name)}${version}?api-version=${API_VERSION}`,
+      token.token,
+      context.deadlineMs,
+      fail,
+    );
     if (answer.status === 200) {
       const value = (JSON.parse(answer.body) as { value?: unknown }).value;
       if (typeof value !== 'string') throw fail('the answer holds no value');
       return value;
     }
-    const said = (() => {
-      try {
-        return foreignExcerpt(
-          String((JSON.parse(answer.body) as { error?: { message?: unknown } }).error?.message ?? ''),
-          160,
-        );
-      } catch {
-        return '';
-      }
-    })();
+    const said = errorMessageOf(answer.body);
     if (answer.status === 404) throw fail(`it does not exist${said ? ` (${said})` : ''}: check "name" and "version"`);
     if (answer.status === 401 || answer.status === 403)
       throw fail(

@@ -1,10 +1,5 @@
-import {
-  CredrelayError,
-  type SecretSource,
-  foreignExcerpt,
-  httpExchange,
-  isLoopbackHost,
-} from '../../src/plugin-api.js';
+import { CredrelayError, type SecretSource, foreignExcerpt } from '../../src/plugin-api.js';
+import { bearerGet, errorMessageOf, serverProblem } from './rest.js';
 
 const SECRET_MANAGER = 'https://secretmanager.googleapis.com';
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
@@ -27,15 +22,8 @@ export const gcpSecretManagerSource: SecretSource = {
       description: `the Secret Manager endpoint (default ${SECRET_MANAGER}); HTTPS, or plain HTTP on this machine`,
     },
   },
-  check(options) {
-    const endpoint = options.endpoint;
-    if (endpoint === undefined) return undefined;
-    const url = typeof endpoint === 'string' && URL.canParse(endpoint) ? new URL(endpoint) : undefined;
-    return url !== undefined &&
-      (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-      ? undefined
-      : '"endpoint" must be an https:// URL (plain http:// only on this machine)';
-  },
+  check: (options) => serverProblem(options.endpoint, 'endpoint'),
+
   describe: (options) => `Google Secret Manager ${String(options.name)}`,
   async fetch(options, context) {
     const name = String(options.name);
@@ -52,28 +40,13 @@ export const gcpSecretManagerSource: SecretSource = {
     if (!token) throw fail('Application Default Credentials gave no access token');
     context.logger.redact(token);
     const base = String(options.endpoint ?? SECRET_MANAGER).replace(/\/+$/, '');
-    const answer = await httpExchange(`${base}/v1/${name}:access`, {
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
-      deadlineMs: context.deadlineMs,
-      maxBytes: 128 * 1024,
-    }).catch((error: Error) => {
-      throw fail(`${base} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message})`);
-    });
+    const answer = await bearerGet(`${base}/v1/${name}:access`, token, context.deadlineMs, fail);
     if (answer.status === 200) {
       const data = (JSON.parse(answer.body) as { payload?: { data?: unknown } }).payload?.data;
       if (typeof data !== 'string') throw fail('the answer holds no payload');
       return Buffer.from(data, 'base64').toString('utf8');
     }
-    const said = (() => {
-      try {
-        return foreignExcerpt(
-          String((JSON.parse(answer.body) as { error?: { message?: unknown } }).error?.message ?? ''),
-          160,
-        );
-      } catch {
-        return '';
-      }
-    })();
+    const said = errorMessageOf(answer.body);
     if (answer.status === 404) throw fail(`it does not exist${said ? ` (${said})` : ''}: check "name"`);
     if (answer.status === 403 || answer.status === 401)
       throw fail(

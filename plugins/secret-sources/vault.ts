@@ -5,9 +5,9 @@ import {
   type SecretSourceContext,
   foreignExcerpt,
   httpExchange,
-  isLoopbackHost,
   untrustedReason,
 } from '../../src/plugin-api.js';
+import { isAllowedServer, serverProblem } from './rest.js';
 
 /**
  * HashiCorp Vault or OpenBao, KV version 2: `GET {address}/v1/{mount}/data/{path}` with `X-Vault-Token`, whose
@@ -48,10 +48,7 @@ export const vaultSource: SecretSource = {
   check(options) {
     if (options.role !== undefined && options.jobIdentity === undefined)
       return 'logs in with "role", which needs the CI job\'s token: give it "jobIdentity" (as a route takes it)';
-    const address = options.address;
-    if (typeof address === 'string' && !isAllowedAddress(address))
-      return '"address" must be an https:// URL (plain http:// only on this machine)';
-    return undefined;
+    return serverProblem(options.address, 'address');
   },
   describe: (options) =>
     `Vault ${String(options.mount ?? 'secret')}/${String(options.path)}${options.address ? ` at ${String(options.address)}` : ''}`,
@@ -59,7 +56,7 @@ export const vaultSource: SecretSource = {
     const address = String(options.address ?? process.env.VAULT_ADDR ?? '');
     const where = `Vault ${String(options.mount ?? 'secret')}/${String(options.path)}`;
     const fail = (why: string) => new CredrelayError('SECRET_MISSING', `secret ${context.name} (${where}): ${why}`);
-    if (!isAllowedAddress(address))
+    if (!isAllowedServer(address))
       throw fail('no server: give "address", or set VAULT_ADDR (https://, or http:// on this machine)');
     const base = address.replace(/\/+$/, '');
     const namespace = options.namespace === undefined ? {} : { 'x-vault-namespace': String(options.namespace) };
@@ -80,12 +77,6 @@ export const vaultSource: SecretSource = {
     throw fail(vaultRefusal(answer.status, answer.body));
   },
 };
-
-function isAllowedAddress(address: string): boolean {
-  if (!URL.canParse(address)) return false;
-  const url = new URL(address);
-  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
-}
 
 /** What Vault's status means, with its own words (`errors`), never the token. */
 function vaultRefusal(status: number, body: string): string {

@@ -122,21 +122,27 @@ describe('Application Default Credentials from the metadata server, through the 
   });
 });
 
+/** A workload identity federation file (external_account) whose subject token is `subject`, exchanged at the local STS. */
+function federationFile(name: string, subject: string): string {
+  const subjectToken = join(session.root, `${name}-subject.jwt`);
+  writeFileSync(subjectToken, subject);
+  const federation = join(session.root, `${name}-federation.json`);
+  writeFileSync(
+    federation,
+    JSON.stringify({
+      type: 'external_account',
+      audience: `//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/${name}`,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      token_url: sts.tokenUrl,
+      credential_source: { file: subjectToken },
+    }),
+  );
+  return federation;
+}
+
 describe('other credential sources', () => {
   it('workload identity federation: an external_account file exchanges its subject token at its token_url', async () => {
-    const subjectToken = join(session.root, 'subject-token.jwt');
-    writeFileSync(subjectToken, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2IifQ.');
-    const federation = join(session.root, 'federation.json');
-    writeFileSync(
-      federation,
-      JSON.stringify({
-        type: 'external_account',
-        audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/local',
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        token_url: sts.tokenUrl,
-        credential_source: { file: subjectToken },
-      }),
-    );
+    const federation = federationFile('local', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2IifQ.');
     const result = await runHelper('get', 'us-docker.pkg.dev', {
       ...env,
       CREDRELAY_NO_DAEMON: '1',
@@ -150,19 +156,7 @@ describe('other credential sources', () => {
   });
 
   it('a caller naming its credentials in lowercase (google_application_credentials) is itself through the daemon', async () => {
-    const subjectToken = join(session.root, 'lowercase-subject.jwt');
-    writeFileSync(subjectToken, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb3dlcmNhc2UifQ.');
-    const federation = join(session.root, 'lowercase-federation.json');
-    writeFileSync(
-      federation,
-      JSON.stringify({
-        type: 'external_account',
-        audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/lower',
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        token_url: sts.tokenUrl,
-        credential_source: { file: subjectToken },
-      }),
-    );
+    const federation = federationFile('lower', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb3dlcmNhc2UifQ.');
     // The user's default identity (the metadata server) is served by a daemon first...
     expect(answer((await get('us-docker.pkg.dev')).stdout).Secret).toMatch(/^ya29\.metadata-/);
     // ...and a caller whose key file google-auth-library finds under the lowercase name gets its own, as in-process.

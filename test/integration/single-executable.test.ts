@@ -76,6 +76,8 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'single-executable-secret',
     AWS_ENDPOINT_URL_ECR: proxy.endpoint,
     AWS_EC2_METADATA_DISABLED: 'true',
+    // The suites beside this one run daemons as the same user: the bound of their size (vitest.config.ts).
+    CREDRELAY_MAX_DAEMONS: process.env.CREDRELAY_MAX_DAEMONS,
   };
 }, 180_000);
 afterAll(async () => {
