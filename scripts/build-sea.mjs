@@ -35,9 +35,13 @@ const native = arch === process.arch;
 const out = join(root, 'dist', 'sea', native ? '' : `build-linux-${arch}`);
 const executableName = native ? 'credrelay' : `credrelay-linux-${arch}`;
 
+/** The directories packages were fetched into, removed once the executable is made. */
+const fetched = [];
+
 /** A package of the npm registry, unpacked into a fresh directory: what `npm pack` fetches. */
 function fetchPackage(spec) {
   const into = mkdtempSync(join(tmpdir(), 'credrelay-sea-'));
+  fetched.push(into);
   const tarball = execFileSync('npm', ['pack', spec, '--silent', '--pack-destination', into], {
     encoding: 'utf8',
     cwd: into,
@@ -160,6 +164,7 @@ quietly([
 ]);
 for (const part of ['main.cjs', 'index.json', 'files.bin', 'sea-config.json', 'sea-prep.blob']) rmSync(join(out, part));
 if (!native) rmSync(out, { recursive: true, force: true });
+for (const directory of fetched) rmSync(directory, { recursive: true, force: true });
 const megabytes = (statSync(executable).size / 1e6).toFixed(1);
 process.stdout.write(
   `credrelay build: ${relative(root, executable)} (${megabytes} MB, ${files.length} packed files)\n`,

@@ -21,12 +21,14 @@ const toolchains = existsSync(QEMU) && existsSync('/usr/bin/aarch64-linux-gnu-gc
 let dir: ReturnType<typeof makeTempDir>;
 let session: Keyring;
 let arm64: string;
+let arm64Sanitized: string;
 let musl: string;
 
 // Like native.test.ts: these run the native client, which vitest.config.ts turns off for the other suites.
 delete process.env.CREDRELAY_NATIVE;
 
-function build(out: string, machine: string, nodeClient: string) {
+/** Builds for a machine: static as the package ships it, or with AddressSanitizer and UBSan (dynamic, for qemu's -L). */
+function build(out: string, machine: string, nodeClient: string, kind: '--static' | '--sanitize' = '--static') {
   execFileSync(
     process.execPath,
     [
@@ -37,12 +39,22 @@ function build(out: string, machine: string, nodeClient: string) {
       nodeClient,
       '--machine',
       machine,
-      '--static',
+      kind,
     ],
     { stdio: 'ignore', timeout: 120_000 },
   );
   return join(out, 'docker-credential-credrelay');
 }
+
+/** Runs the aarch64 client under qemu-user: the sanitized one with its aarch64 runtime libraries, failing on a finding. */
+const underQemu = (binary: string, sanitized: boolean) => (args: string[]) =>
+  sanitized
+    ? ([QEMU, ['-L', '/usr/aarch64-linux-gnu', binary, ...args]] as const)
+    : ([QEMU, [binary, ...args]] as const);
+const SANITIZER_ENV = {
+  ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0:exitcode=86',
+  UBSAN_OPTIONS: 'halt_on_error=1:exitcode=87',
+};
 
 /** Runs a command with stdin, its output as bytes. */
 function runBytes(command: string, args: readonly string[], input: string, env: Record<string, string | undefined>) {
@@ -73,6 +85,7 @@ beforeAll(async () => {
   const target = join(dir.path, 'handed-over.cjs');
   writeFileSync(target, "process.stdout.write('HANDED-OVER');\n");
   arm64 = build(join(dir.path, 'arm64'), 'aarch64', target);
+  arm64Sanitized = build(join(dir.path, 'arm64-sanitized'), 'aarch64', target, '--sanitize');
   musl = build(join(dir.path, 'musl'), 'x86_64', target);
   const stored = JSON.stringify({ ServerURL: 'machines.example:5000', Username: 'arm', Secret: 'arm-secret-7' });
   expect((await runHelper('store', stored, session.env)).code).toBe(0); // through the daemon: it runs now
@@ -95,12 +108,23 @@ describe.runIf(toolchains)('the aarch64 client under qemu-user', () => {
     ['get', 'never-stored.example'],
     ['list', ''],
     ['erase', 'never-stored.example'],
-  ])('%s %j: byte for byte the Node client, from the x86-64 daemon', async (action, input) => {
-    const viaNode = await runBytes(NODE_CLIENT, [action], input, session.env);
-    const viaArm = await runBytes(QEMU, [arm64, action], input, session.env);
-    expect(viaArm.stdout).not.toBe('HANDED-OVER');
-    expect(viaArm).toEqual(viaNode);
-  });
+  ])(
+    '%s %j: byte for byte the Node client, from the x86-64 daemon (static, and with ASan and UBSan)',
+    async (action, input) => {
+      // The sanitizers' options are part of the environment, so the Node client carries them too.
+      const env = { ...session.env, ...SANITIZER_ENV };
+      const viaNode = await runBytes(NODE_CLIENT, [action], input, env);
+      for (const [binary, sanitized] of [
+        [arm64, false],
+        [arm64Sanitized, true],
+      ] as const) {
+        const [command, args] = underQemu(binary, sanitized)([action]);
+        const viaArm = await runBytes(command, args, input, env);
+        expect(viaArm.stdout).not.toBe('HANDED-OVER');
+        expect(viaArm).toEqual(viaNode);
+      }
+    },
+  );
 
   it('refuses a hostile daemon as the x86-64 build does: it hands over, sending nothing on', async () => {
     const runtime = join(dir.path, 'hostile-runtime');
@@ -121,8 +145,15 @@ describe.runIf(toolchains)('the aarch64 client under qemu-user', () => {
         (socket: Socket) => (socket.write('{"ack":true}\n'), socket.end()),
       ]) {
         answer = reply;
-        const result = await runBytes(QEMU, [arm64, 'get'], 'hostile.example', env);
-        expect(result.stdout).toBe('HANDED-OVER');
+        for (const [binary, sanitized] of [
+          [arm64, false],
+          [arm64Sanitized, true],
+        ] as const) {
+          const [command, args] = underQemu(binary, sanitized)(['get']);
+          const result = await runBytes(command, args, 'hostile.example', { ...env, ...SANITIZER_ENV });
+          expect(result.stdout).toBe('HANDED-OVER');
+          expect(result.stderr).not.toMatch(/AddressSanitizer|runtime error/);
+        }
       }
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
