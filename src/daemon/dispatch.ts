@@ -17,6 +17,7 @@ import {
   fromWire,
 } from '../core/wire/contract.js';
 import { answer } from '../service/answer.js';
+import { ReusePool } from '../core/util/reuse-pool.js';
 import { fileCollections } from '../service/collection.js';
 import type { DaemonState } from './lifecycle.js';
 
@@ -97,6 +98,8 @@ function handlersFor(options: DispatchOptions): Handlers {
     'cache-clear': (request) => {
       const registry = request.host === undefined ? undefined : parseRegistry(request.host);
       const loaded = state.loaded();
+      // Clearing everything also drops what providers keep between exchanges (SDK clients and their credentials).
+      if (registry === undefined) ReusePool.clearAll();
       if ('router' in loaded) return { removed: loaded.router.clearCache(registry) };
       return { removed: registry === undefined ? state.cache.clear() : 0 };
     },

@@ -5,6 +5,7 @@ import { type Config, loadConfig, parseConfig } from '../core/config.js';
 import { toCredrelayError } from '../core/errors.js';
 import type { SecretStore } from '../core/store/secret-store.js';
 import { forgetUnlockedKeys, holdsUnlockedKeys } from '../core/store/store-key.js';
+import { ReusePool } from '../core/util/reuse-pool.js';
 import type { Logger } from '../core/logger.js';
 import type { CredrelayPaths } from '../core/paths.js';
 import { type LongTimeout, setLongTimeout } from '../core/util/long-timeout.js';
@@ -121,5 +122,6 @@ export function idleTimer(
 /** Forgets everything the daemon holds in memory: the file store's keys and the token cache. */
 export function forgetSecrets(state: DaemonState): void {
   forgetUnlockedKeys();
+  ReusePool.clearAll();
   state.cache.close();
 }

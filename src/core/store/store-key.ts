@@ -73,10 +73,15 @@ export function rememberUnlockedKeys(kdf: KdfParams, keys: StoreKeys): void {
   unlocked = { salt: kdf.salt, keys };
 }
 
-/** Forgets the unlocked keys; whether there were any. */
+/**
+ * Forgets the unlocked keys, and the keys derived from key files (`lock` leaves no store key in memory; the next
+ * request that needs one reads its key file again); whether a key from `credrelay unlock` was held. Module state
+ * rather than the daemon's object: the file store reads it from wherever it is opened, and only this module writes it.
+ */
 export function forgetUnlockedKeys(): boolean {
   const had = unlocked !== undefined;
   unlocked = undefined;
+  derived.clear();
   return had;
 }
 
