@@ -263,6 +263,19 @@ describe.each(modes)('secrets from their sources, %s', (_mode, extra) => {
     expect(inspected.code, inspected.stderr).toBe(0);
   });
 
+  it("kubelet mode resolves the same references with the node's identity", async () => {
+    const request = JSON.stringify({
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+      kind: 'CredentialProviderRequest',
+      image: 'json.example/team/app:1',
+    });
+    const result = await runHelper('kubelet', request, { ...env, ...extra });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).auth).toEqual({
+      'json.example': { username: 'user-HUB_JSON', password: VALUES.field },
+    });
+  });
+
   it('what goes wrong is said: a missing secret, no signed-in op, a sealed Vault; never not-found', async () => {
     const missing = await runHelper('get', 'missing.example', { ...env, ...extra });
     expect(missing.code).toBe(1);
