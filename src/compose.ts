@@ -22,7 +22,7 @@ import { createSecretResolver, createNamedSecrets } from './core/secrets/named-s
 import { type ManagedSecrets, createManagedSecrets } from './core/secrets/managed-secrets.js';
 import { silentLogger } from './core/logger.js';
 import { builtinSecretSources } from '../plugins/secret-sources/index.js';
-import { type JobTokens, createJobTokens } from './routing/job-identity.js';
+import { type JobTokens, createJobTokens, jobCacheIdentity } from './routing/job-identity.js';
 import { loadProviderSet } from './routing/provider-set.js';
 import { type Router, createRouter } from './routing/router.js';
 
@@ -81,17 +81,22 @@ export function configuredSecrets(
     ...(cache === undefined
       ? {}
       : {
-          keep: async ({ name, where, binding }, fetch, keepMs) =>
+          keep: async ({ name, where, binding, job }, fetch, keepMs) =>
             (await cache.get(
-              { provider: `secret ${binding.from}`, identity: where, registry: `$${name}` },
+              {
+                provider: `secret ${binding.from}`,
+                // Read as a CI job, the value is that job's: the next job on the runner is keyed apart.
+                identity: job === undefined ? where : `${where} as ${job}`,
+                registry: `$${name}`,
+              },
               async () => ({ username: '', secret: await fetch() }),
               keepMs,
             ))!.secret,
         }),
-    jobToken: (binding) =>
-      binding.jobIdentity === undefined
-        ? undefined
-        : async () => (await jobTokens.identity(binding.jobIdentity!)).token,
+    jobIdentity: async (binding) => {
+      const identity = await jobTokens.identity(binding.jobIdentity!);
+      return { token: identity.token, job: jobCacheIdentity(identity) };
+    },
   });
 }
 

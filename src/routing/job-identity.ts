@@ -2,6 +2,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpa
 import type { JobIdentitySetting } from '../core/config.js';
 import { CredrelayError } from '../core/errors.js';
 import type { PodIdentity } from '../core/provider.js';
+import { nodeCrypto } from '../core/util/crypto.js';
 import { httpExchange } from '../core/util/http.js';
 import { jwtClaims, jwtExpiry } from '../core/util/jwt.js';
 import { foreignExcerpt } from '../core/util/redact.js';
@@ -229,4 +230,21 @@ export function describeJobIdentity(
     available,
     text: `pulls as this CI job's OIDC token (${describeSource(setting)}); ${available ? why : `not available here: ${why}`}`,
   };
+}
+
+/** Claims that change when the same job's token is renewed; every other claim names the job. */
+const RENEWED_CLAIMS: ReadonlySet<string> = new Set(['iat', 'exp', 'nbf', 'jti', 'auth_time']);
+
+/**
+ * The part of a cache key that tells CI jobs apart: a digest of every claim of the job's token but its times (the
+ * whole `iss`, `sub`, `aud`, `ref`, `job_workflow_ref`, ... whatever a trust policy may test), never a prefix. A
+ * token that is not a JWT was refused before this.
+ */
+export function jobCacheIdentity(job: PodIdentity): string {
+  const claims = jwtClaims(job.token) ?? { token: job.token };
+  const named = Object.entries(claims)
+    .filter(([name]) => !RENEWED_CLAIMS.has(name))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const digest = nodeCrypto().createHash('sha256').update(JSON.stringify(named)).digest('hex');
+  return `job ${job.namespace}/${job.serviceAccount} sha256:${digest}`;
 }

@@ -14,10 +14,9 @@ import type {
 } from '../core/provider.js';
 import { nodeCrypto } from '../core/util/crypto.js';
 import { withDeadline } from '../core/util/deadline.js';
-import { jwtClaims } from '../core/util/jwt.js';
 import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
 import type { ProviderSet } from './provider-set.js';
-import { type JobTokens, createJobTokens } from './job-identity.js';
+import { type JobTokens, createJobTokens, jobCacheIdentity } from './job-identity.js';
 import { RouteTable } from './route-table.js';
 
 /** Where a registry goes, and why: what `credrelay route` explains. */
@@ -274,23 +273,6 @@ function podCacheIdentity(provider: Provider, options: RouteOptionValues, pod: P
     digest.update(`\0${key}\0${pod.annotations[key] ?? ''}`);
   }
   return `pod ${pod.namespace}/${pod.serviceAccount} sha256:${digest.digest('hex').slice(0, 16)}`;
-}
-
-/** Claims that change when the same job's token is renewed; every other claim names the job. */
-const RENEWED_CLAIMS: ReadonlySet<string> = new Set(['iat', 'exp', 'nbf', 'jti', 'auth_time']);
-
-/**
- * The part of a cache key that tells CI jobs apart: a digest of every claim of the job's token but its times (the
- * whole `iss`, `sub`, `aud`, `ref`, `job_workflow_ref`, ... whatever a trust policy may test), never a prefix. A
- * token that is not a JWT was refused before this.
- */
-function jobCacheIdentity(job: PodIdentity): string {
-  const claims = jwtClaims(job.token) ?? { token: job.token };
-  const named = Object.entries(claims)
-    .filter(([name]) => !RENEWED_CLAIMS.has(name))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const digest = nodeCrypto().createHash('sha256').update(JSON.stringify(named)).digest('hex');
-  return `job ${job.namespace}/${job.serviceAccount} sha256:${digest}`;
 }
 
 /** What each built-in provider needs in a route to pull as a CI job. */

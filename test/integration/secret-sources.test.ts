@@ -53,6 +53,7 @@ let env: Record<string, string | undefined>;
 const servers: Array<{ close: (done: () => void) => void }> = [];
 const seen = { google: [] as string[], azure: [] as string[], vault: [] as string[], vaultLogins: [] as string[] };
 let vaultSealed = false;
+let jobTokenFile: string;
 
 /** An HTTP stand-in on loopback; its base URL. */
 async function serve(handler: (request: IncomingMessage, body: string, response: ServerResponse) => void) {
@@ -147,6 +148,7 @@ beforeAll(async () => {
     return json(response, 404, { errors: [] });
   });
   const tokenFile = join(session.root, 'job-token');
+  jobTokenFile = tokenFile;
   writeFileSync(tokenFile, jobToken, { mode: 0o600 });
   // An `op` on PATH that answers as the 1Password CLI does, signed in only with the service-account token.
   // Outside the session's directories, which the test scans for values: these stand-ins hold them.
@@ -308,6 +310,27 @@ describe('memory, rotation, and where each secret comes from', () => {
     await waitFor('the value to be fetched again', async () => Date.now() - rotatedAt > 2_100);
     expect(await secretOf('rotating.example', {})).toBe(VALUES.rotatedNew);
     expect(await secretOf('rotating.example', { CREDRELAY_NO_DAEMON: '1' })).toBe(VALUES.rotatedNew);
+  });
+
+  it('a value read as one CI job is never handed to the next job on the runner', async () => {
+    // Through one daemon (same environment): the first job's value is kept for its ttlSeconds (300 by default).
+    const first = readFileSync(jobTokenFile, 'utf8');
+    expect(await secretOf('vault-job.example', {})).toBe(VALUES.vaultJob);
+    const logins = seen.vaultLogins.length;
+    writeFileSync(jobTokenFile, unsignedJwt({ sub: 'repo:acme/other:ref:refs/heads/main', aud: 'vault' }));
+    try {
+      const next = await runHelper('get', 'vault-job.example', env);
+      expect(next.code, next.stdout).toBe(1);
+      expect(next.stdout).toMatch(
+        /^secret HUB_VAULT_JOB \(Vault secret\/ci\/hub\): the JWT login to auth\/jwt as role ci was refused/,
+      );
+      expect(seen.vaultLogins.length).toBe(logins + 1);
+    } finally {
+      writeFileSync(jobTokenFile, first);
+    }
+    // The first job again: its kept value, without logging in again.
+    expect(await secretOf('vault-job.example', {})).toBe(VALUES.vaultJob);
+    expect(seen.vaultLogins.length).toBe(logins + 1);
   });
 
   it('route, doctor and secrets list say where each comes from, never the value', async () => {

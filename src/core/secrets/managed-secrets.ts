@@ -44,7 +44,13 @@ export interface SecretSourceContext {
  * `credrelay cache list` shows it by name and source, and `cache clear` and a stopping daemon forget it).
  */
 export type KeepValue = (
-  secret: { readonly name: string; readonly where: string; readonly binding: SecretBinding },
+  secret: {
+    readonly name: string;
+    readonly where: string;
+    readonly binding: SecretBinding;
+    /** For a binding read as the CI job: what tells this job from another, part of the key the value is kept by. */
+    readonly job?: string;
+  },
   fetch: () => Promise<string>,
   keepMs: number,
 ) => Promise<string>;
@@ -73,7 +79,11 @@ export function createManagedSecrets(options: {
   readonly logger: Logger;
   readonly configPath: string;
   readonly keep?: KeepValue;
-  readonly jobToken?: (binding: SecretBinding) => (() => Promise<string>) | undefined;
+  /**
+   * For a binding with `jobIdentity`: the CI job's token, and what tells the job from another (its claims but their
+   * times). Read once per request, before the kept value is looked up: a daemon serves job after job on one runner.
+   */
+  readonly jobIdentity?: (binding: SecretBinding) => Promise<{ readonly token: string; readonly job: string }>;
 }): ManagedSecrets {
   const byName = new Map(options.sources.map((source) => [source.name, source]));
   const invalid = (name: string, why: string) =>
@@ -110,13 +120,17 @@ export function createManagedSecrets(options: {
     if (problem !== undefined) throw invalid(name, problem);
   }
 
-  const fetchValue = async (name: string, binding: SecretBinding, source: SecretSource): Promise<string> => {
-    const jobToken = options.jobToken?.(binding);
+  const fetchValue = async (
+    name: string,
+    binding: SecretBinding,
+    source: SecretSource,
+    jobToken: string | undefined,
+  ): Promise<string> => {
     const context: SecretSourceContext = {
       name,
       deadlineMs: FETCH_DEADLINE_MS,
       logger: options.logger,
-      ...(jobToken ? { jobToken } : {}),
+      ...(jobToken === undefined ? {} : { jobToken: () => Promise.resolve(jobToken) }),
     };
     let fetched: string | Record<string, unknown>;
     try {
@@ -153,9 +167,25 @@ export function createManagedSecrets(options: {
       const binding = options.bindings[name];
       if (binding === undefined) return undefined;
       const source = byName.get(binding.from)!;
-      const fetch = () => fetchValue(name, binding, source);
-      if (options.keep === undefined || binding.ttlSeconds === 0) return fetch();
-      return options.keep({ name, where: describe(name)!, binding }, fetch, binding.ttlSeconds * 1000);
+      const keepOrFetch = (job?: { readonly token: string; readonly job: string }) => {
+        const fetch = () => fetchValue(name, binding, source, job?.token);
+        if (options.keep === undefined || binding.ttlSeconds === 0) return fetch();
+        const secret = { name, where: describe(name)!, binding, ...(job === undefined ? {} : { job: job.job }) };
+        return options.keep(secret, fetch, binding.ttlSeconds * 1000);
+      };
+      if (binding.jobIdentity === undefined || options.jobIdentity === undefined) return keepOrFetch();
+      return withDeadline(
+        options.jobIdentity(binding),
+        FETCH_DEADLINE_MS,
+        () =>
+          new CredrelayError(
+            'SECRET_MISSING',
+            `secret ${name}: the CI job's OIDC token could not be had within ${FETCH_DEADLINE_MS / 1000} s: run \`credrelay doctor\` to see where it comes from`,
+          ),
+      ).then((job) => {
+        options.logger.redact(job.token);
+        return keepOrFetch(job);
+      });
     },
     describe,
     list: () =>
