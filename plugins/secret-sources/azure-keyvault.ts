@@ -6,7 +6,8 @@ const API_VERSION = '7.4';
 
 /**
  * Azure Key Vault's REST call, `GET {vault}/secrets/{name}/{version}?api-version=7.4` with an Entra token for Key
- * Vault from the credential chain ACR uses (environment, workload identity, managed identity, the Azure CLI).
+ * Vault from the credential chain ACR uses (environment, workload identity, managed identity, the Azure CLI), or with
+ * `jobIdentity` as the CI job: its token as the client assertion of the app registration `clientId` names.
  */
 export const azureKeyVaultSource: SecretSource = {
   name: 'azure-keyvault',
@@ -19,29 +20,52 @@ export const azureKeyVaultSource: SecretSource = {
     name: { type: 'string', required: true, description: 'the secret name', pattern: /^[0-9a-zA-Z-]{1,127}$/ },
     version: { type: 'string', description: 'a version id (default the current version)', pattern: /^[0-9a-f]{32}$/ },
     tenantId: { type: 'string', description: 'the Entra tenant', pattern: /^[\w.-]+$/ },
+    clientId: {
+      type: 'string',
+      description: 'with "jobIdentity": the app registration with a federated credential for the CI job',
+      pattern: /^[0-9a-fA-F-]{36}$/,
+    },
     instanceDiscovery: { type: 'boolean', description: 'whether Entra instance discovery runs (default true)' },
   },
-  check: (options) => serverProblem(options.vault, 'vault'),
+  check: (options) => {
+    if (options.jobIdentity !== undefined && (options.tenantId === undefined || options.clientId === undefined))
+      return 'reads the secret as the CI job: give it "tenantId" and "clientId", the app registration with a federated credential for the job';
+    if (options.jobIdentity === undefined && options.clientId !== undefined)
+      return '"clientId" is for reading the secret as the CI job: give "jobIdentity" too';
+    return serverProblem(options.vault, 'vault');
+  },
 
   describe: (options) => `Azure Key Vault ${String(options.vault)} secret ${String(options.name)}`,
   async fetch(options, context) {
     const where = `Azure Key Vault ${String(options.vault)} secret ${String(options.name)}`;
     const fail = (why: string) => new CredrelayError('SECRET_MISSING', `secret ${context.name} (${where}): ${why}`);
-    const [{ DefaultAzureCredential }, logger] = await Promise.all([
+    const [{ ClientAssertionCredential, DefaultAzureCredential }, logger] = await Promise.all([
       import('@azure/identity'),
       import('@azure/logger'),
     ]);
     // The library's own log would reach the Docker user's terminal in-process: it goes nowhere.
     logger.setLogLevel();
     logger.AzureLogger.log = () => undefined;
-    const credential = new DefaultAzureCredential({
+    const common = {
       ...(process.env.AZURE_AUTHORITY_HOST ? { authorityHost: process.env.AZURE_AUTHORITY_HOST } : {}),
       disableInstanceDiscovery: options.instanceDiscovery === false,
-      ...(options.tenantId === undefined ? {} : { tenantId: String(options.tenantId) }),
-    });
+    };
+    const jobToken = context.jobToken;
+    const credential =
+      jobToken === undefined
+        ? new DefaultAzureCredential({
+            ...common,
+            ...(options.tenantId === undefined ? {} : { tenantId: String(options.tenantId) }),
+          })
+        : // As the CI job: its token is the client assertion of the app registration that trusts it.
+          new ClientAssertionCredential(String(options.tenantId), String(options.clientId), jobToken, common);
     const token = await credential.getToken(KEY_VAULT_SCOPE).catch((error: Error) => {
       throw fail(
-        `no Entra token for Key Vault (${foreignExcerpt(error.message, 160)}): run \`az login\`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or a federated token)`,
+        `no Entra token for Key Vault (${foreignExcerpt(error.message, 160)}): ${
+          jobToken === undefined
+            ? 'run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or a federated token)'
+            : `check that app ${String(options.clientId)} has a federated credential for this job's issuer and subject`
+        }`,
       );
     });
     context.logger.redact(token.token);

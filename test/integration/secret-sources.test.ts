@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Entra, startEntra } from '../support/azure-endpoints.js';
 import { writeCredrelayConfig } from '../support/config.js';
-import { type MetadataServer, startMetadataServer } from '../support/google-endpoints.js';
+import {
+  type MetadataServer,
+  type StsServer,
+  startMetadataServer,
+  startStsServer,
+} from '../support/google-endpoints.js';
 import { CLI, pathWithCredrelay, run, runHelper } from '../support/helper.js';
 import { unsignedJwt } from '../support/jwt.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
@@ -28,6 +33,11 @@ import { waitFor } from '../support/wait.js';
 
 const TENANT = '3c1d2e3f-4a5b-4c7d-8e9f-a0b1c2d3e4f5';
 const APP = { clientId: '5b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e', clientSecret: 'entra-secret-value-4411' };
+/** The CI job's OIDC token (a token file, as a runner writes one), and the app registration that trusts it. */
+const JOB_TOKEN = unsignedJwt({ sub: 'repo:acme/app:ref:refs/heads/main', aud: 'vault' });
+const JOB_APP = { clientId: '7d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60', assertions: [JOB_TOKEN] };
+const WORKLOAD_PROVIDER =
+  '//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/ci/providers/runner';
 const VAULT_TOKEN = 'hvs.vault-root-token-CANARY';
 const OP_TOKEN = 'ops_service-account-CANARY';
 const VALUES = {
@@ -47,11 +57,18 @@ const fixtures = makeTempDir('secret-sources-fixtures');
 let session: Keyring;
 let moto: Moto;
 let metadata: MetadataServer;
+let sts: StsServer;
 let entra: Entra;
 let registry: Registry;
 let env: Record<string, string | undefined>;
 const servers: Array<{ close: (done: () => void) => void }> = [];
-const seen = { google: [] as string[], azure: [] as string[], vault: [] as string[], vaultLogins: [] as string[] };
+const seen = {
+  google: [] as string[],
+  azure: [] as string[],
+  azureApps: [] as string[],
+  vault: [] as string[],
+  vaultLogins: [] as string[],
+};
 let vaultSealed = false;
 let jobTokenFile: string;
 
@@ -84,13 +101,14 @@ function aws(script: string): void {
 
 beforeAll(async () => {
   const certificates = makeTestCertificates(fixtures.path);
-  [session, moto, metadata, registry] = await Promise.all([
+  [session, moto, metadata, sts, registry] = await Promise.all([
     startKeyring(),
     startMoto(),
     startMetadataServer(),
+    startStsServer(),
     startRegistry('hub-user', VALUES.plain),
   ]);
-  entra = await startEntra(certificates, TENANT, [APP], new Map());
+  entra = await startEntra(certificates, TENANT, [APP, JOB_APP], new Map());
   aws(
     [
       `c.create_secret(Name="ci/plain", SecretString="${VALUES.plain}")`,
@@ -100,7 +118,7 @@ beforeAll(async () => {
   );
   const google = await serve((request, _body, response) => {
     seen.google.push(`${request.method} ${request.url} ${request.headers.authorization}`);
-    if (!/^Bearer ya29\.metadata-\d+$/.test(request.headers.authorization ?? ''))
+    if (!/^Bearer ya29\.(?:metadata|federated)-\d+$/.test(request.headers.authorization ?? ''))
       return json(response, 401, { error: { message: 'Request had invalid authentication credentials.' } });
     if (request.method === 'GET' && request.url === '/v1/projects/p/secrets/hub/versions/latest:access')
       return json(response, 200, {
@@ -116,7 +134,9 @@ beforeAll(async () => {
     const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
     let audience: unknown;
     try {
-      audience = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).aud;
+      const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
+      audience = claims.aud;
+      seen.azureApps.push(String(claims.appid));
     } catch {
       audience = undefined;
     }
@@ -127,7 +147,7 @@ beforeAll(async () => {
       error: { code: 'SecretNotFound', message: 'A secret with (name/id) none was not found in this key vault.' },
     });
   });
-  const jobToken = unsignedJwt({ sub: 'repo:acme/app:ref:refs/heads/main', aud: 'vault' });
+  const jobToken = JOB_TOKEN;
   const vault = await serve((request, body, response) => {
     if (vaultSealed) return json(response, 503, { errors: ['Vault is sealed'] });
     if (request.method === 'POST' && request.url === '/v1/auth/jwt/login') {
@@ -172,6 +192,8 @@ beforeAll(async () => {
       'role.example': route('HUB_ROLE'),
       'google.example': route('HUB_GOOGLE'),
       'azure.example': route('HUB_AZURE'),
+      'azure-job.example': route('HUB_AZURE_JOB'),
+      'google-job.example': route('HUB_GOOGLE_JOB'),
       'vault.example': route('HUB_VAULT'),
       'vault-job.example': route('HUB_VAULT_JOB'),
       'op.example': route('HUB_OP'),
@@ -190,6 +212,23 @@ beforeAll(async () => {
       },
       HUB_GOOGLE: { from: 'gcp-secretmanager', name: 'projects/p/secrets/hub/versions/latest', endpoint: google },
       HUB_AZURE: { from: 'azure-keyvault', vault: keyVault, name: 'hub-token', instanceDiscovery: false },
+      HUB_AZURE_JOB: {
+        from: 'azure-keyvault',
+        vault: keyVault,
+        name: 'hub-token',
+        instanceDiscovery: false,
+        tenantId: TENANT,
+        clientId: JOB_APP.clientId,
+        jobIdentity: { source: 'file', path: tokenFile },
+      },
+      HUB_GOOGLE_JOB: {
+        from: 'gcp-secretmanager',
+        name: 'projects/p/secrets/hub/versions/latest',
+        endpoint: google,
+        workloadIdentityProvider: WORKLOAD_PROVIDER,
+        stsEndpoint: sts.tokenUrl.replace(/\/v1\/token$/, ''),
+        jobIdentity: { source: 'file', path: tokenFile },
+      },
       HUB_VAULT: { from: 'vault', address: vault, path: 'ci/hub', key: 'token' },
       HUB_VAULT_JOB: {
         from: 'vault',
@@ -225,7 +264,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopCredrelayDaemon(session?.runtimeDir);
   await session?.stop();
-  await Promise.all([moto?.stop(), metadata?.stop(), entra?.stop(), registry?.stop()]);
+  await Promise.all([moto?.stop(), metadata?.stop(), sts?.stop(), entra?.stop(), registry?.stop()]);
   for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
   fixtures.remove();
 });
@@ -248,6 +287,8 @@ describe.each(modes)('secrets from their sources, %s', (_mode, extra) => {
     ['azure.example', VALUES.azure, 'Azure Key Vault'],
     ['vault.example', VALUES.vault, 'Vault KV v2 with a token'],
     ['vault-job.example', VALUES.vaultJob, 'Vault KV v2 with a JWT login as the CI job'],
+    ['google-job.example', VALUES.google, 'Google Secret Manager as the CI job (workload identity federation)'],
+    ['azure-job.example', VALUES.azure, 'Azure Key Vault as the CI job (a federated client assertion)'],
     ['op.example', VALUES.op, '1Password through op'],
     ['command.example', VALUES.command, 'a command'],
   ])('%s: %s (%s)', async (host, value) => {
@@ -331,6 +372,18 @@ describe('memory, rotation, and where each secret comes from', () => {
     // The first job again: its kept value, without logging in again.
     expect(await secretOf('vault-job.example', {})).toBe(VALUES.vaultJob);
     expect(seen.vaultLogins.length).toBe(logins + 1);
+  });
+
+  it('as the CI job, Google and Azure were asked with the identity its token was exchanged for', () => {
+    // The two job routes above, in both modes: Google's STS saw the job's own token under the configured provider,
+    // Secret Manager the federated token, Key Vault a token of the app registration that trusts the job.
+    expect(
+      sts.exchanges.some(
+        (exchange) => exchange.get('subject_token') === JOB_TOKEN && exchange.get('audience') === WORKLOAD_PROVIDER,
+      ),
+    ).toBe(true);
+    expect(seen.google.join('\n')).toMatch(/:access Bearer ya29\.federated-\d+/);
+    expect(seen.azureApps).toContain(JOB_APP.clientId);
   });
 
   it('route, doctor and secrets list say where each comes from, never the value', async () => {
