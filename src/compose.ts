@@ -57,6 +57,7 @@ export async function composeRouter(options: CompositionOptions): Promise<Router
   const managed = configuredSecrets(options.config, { ...options, jobTokens });
   return createRouter(providers, {
     resolveSecret: createSecretResolver(createNamedSecrets(store), process.env, managed),
+    podSecrets: Object.values(options.config.secrets).some((binding) => binding.podIdentity === true),
     jobTokens,
     ...(options.cache ? { cache: options.cache } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
@@ -81,12 +82,13 @@ export function configuredSecrets(
     ...(cache === undefined
       ? {}
       : {
-          keep: async ({ name, where, binding, job }, fetch, keepMs) =>
+          keep: async ({ name, where, binding, caller }, fetch, keepMs) =>
             (await cache.get(
               {
                 provider: `secret ${binding.from}`,
-                // Read as a CI job, the value is that job's: the next job on the runner is keyed apart.
-                identity: job === undefined ? where : `${where} as ${job}`,
+                // Read as a CI job or a pod, the value is that caller's: the next job on the runner, or another
+                // pod on the node, is keyed apart.
+                identity: caller === undefined ? where : `${where} as ${caller}`,
                 registry: `$${name}`,
               },
               async () => ({ username: '', secret: await fetch() }),
@@ -95,7 +97,7 @@ export function configuredSecrets(
         }),
     jobIdentity: async (binding) => {
       const identity = await jobTokens.identity(binding.jobIdentity!);
-      return { token: identity.token, job: jobCacheIdentity(identity) };
+      return { token: identity.token, caller: jobCacheIdentity(identity) };
     },
   });
 }

@@ -4,6 +4,7 @@ import { CredrelayError, type SecretSource, foreignExcerpt, httpExchange } from 
 /** One SigV4-signed `GetSecretValue`, as the AWS SDK would make it; the signing is the SDK's own (@smithy). */
 export const awsSecretsManagerSource: SecretSource = {
   name: 'aws-secretsmanager',
+  readsAsCaller: true,
   options: {
     id: {
       type: 'string',

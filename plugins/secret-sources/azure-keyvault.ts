@@ -11,6 +11,7 @@ const API_VERSION = '7.4';
  */
 export const azureKeyVaultSource: SecretSource = {
   name: 'azure-keyvault',
+  readsAsCaller: true,
   options: {
     vault: {
       type: 'string',

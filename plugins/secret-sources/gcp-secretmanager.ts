@@ -12,6 +12,7 @@ const GOOGLE_STS = 'https://sts.googleapis.com';
  */
 export const gcpSecretManagerSource: SecretSource = {
   name: 'gcp-secretmanager',
+  readsAsCaller: true,
   options: {
     name: {
       type: 'string',

@@ -17,6 +17,7 @@ import { isAllowedServer, serverProblem } from './rest.js';
  */
 export const vaultSource: SecretSource = {
   name: 'vault',
+  readsAsCaller: true,
   options: {
     address: {
       type: 'string',

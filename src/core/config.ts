@@ -78,6 +78,8 @@ export interface SecretBinding {
   readonly options: Readonly<Record<string, unknown>>;
   /** Read as the CI job, with its own OIDC token (a source that logs in with it: Vault's JWT login, AWS roles). */
   readonly jobIdentity?: JobIdentitySetting;
+  /** In kubelet mode, read as the pod the image is pulled for, with its service-account token; nowhere else. */
+  readonly podIdentity?: true;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 30 * 60;
@@ -186,7 +188,15 @@ function parseSecrets(value: unknown, path: string): Record<string, SecretBindin
         where,
         'must be an object naming its source, such as {"from": "aws-secretsmanager", "id": "ci/dockerhub"}',
       );
-    const { from, ttlSeconds, jobIdentity, ...options } = entry;
+    const { from, ttlSeconds, jobIdentity, podIdentity, ...options } = entry;
+    if (podIdentity !== undefined && podIdentity !== true && podIdentity !== false)
+      throw invalid(path, `${where} "podIdentity"`, 'must be true (read as the pod the kubelet pulls for) or false');
+    if (podIdentity === true && jobIdentity !== undefined)
+      throw invalid(
+        path,
+        where,
+        'has both "jobIdentity" and "podIdentity": a secret is read as the CI job or as the pod; bind two names',
+      );
     if (
       ttlSeconds !== undefined &&
       !(typeof ttlSeconds === 'number' && Number.isInteger(ttlSeconds) && ttlSeconds >= 0 && ttlSeconds <= 86_400)
@@ -197,6 +207,7 @@ function parseSecrets(value: unknown, path: string): Record<string, SecretBindin
       ttlSeconds: ttlSeconds ?? DEFAULT_SECRET_TTL_SECONDS,
       options: Object.freeze(options),
       ...(jobIdentity === undefined ? {} : { jobIdentity: parseJobIdentity(jobIdentity, path, where) }),
+      ...(podIdentity === true ? { podIdentity: true as const } : {}),
     });
   }
   return bindings;

@@ -15,6 +15,7 @@ import type {
 import { nodeCrypto } from '../core/util/crypto.js';
 import { withDeadline } from '../core/util/deadline.js';
 import { type RegistryIdentity, parseRegistry } from '../core/registry/identity.js';
+import type { SecretReader } from '../core/secrets/managed-secrets.js';
 import type { ProviderSet } from './provider-set.js';
 import { type JobTokens, createJobTokens, jobCacheIdentity } from './job-identity.js';
 import { RouteTable } from './route-table.js';
@@ -46,7 +47,9 @@ interface RouterOptions {
   readonly cache?: TokenCache;
   readonly logger?: Logger;
   /** Resolves `$NAME` references and named secrets (keychain, then environment). */
-  readonly resolveSecret?: (name: string) => Promise<string>;
+  readonly resolveSecret?: (name: string, pod?: SecretReader) => Promise<string>;
+  /** Whether some secret is bound with `podIdentity`: only then is a kubelet pod's answer kept apart per pod. */
+  readonly podSecrets?: boolean;
   /** PROVIDER_DEADLINE_MS unless a test says otherwise. */
   readonly providerDeadlineMs?: number;
   /** Where a route's `jobIdentity` token comes from: this process's environment (the caller's) by default. */
@@ -78,7 +81,8 @@ export interface Router extends CredentialHelper {
   /** Forgets cached tokens for one registry (including a token its provider shares across registries), or all. */
   clearCache(registry?: RegistryIdentity): number;
   /** What a provider is handed for one request: the route's options, notices, the log, secret resolution. */
-  contextFor(options: RouteOptionValues, request: RequestContext): ProviderContext;
+  /** `pod`: in kubelet mode, the pod the image is pulled for, which secrets bound with `podIdentity` are read as. */
+  contextFor(options: RouteOptionValues, request: RequestContext, pod?: SecretReader): ProviderContext;
 }
 
 const NO_OPTIONS: RouteOptionValues = Object.freeze({});
@@ -148,7 +152,10 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
       for (const value of Object.values(pod.annotations)) logger.redact(value);
     }
     const asPod = actsAsPod(decision, pod);
-    const context = contextFor(decision.options, request);
+    // Secrets bound with `podIdentity` are read as the kubelet's pod whatever the provider; the answer is then that
+    // pod's, and is kept (and shared by concurrent requests) per pod.
+    const secretsAs = kubeletPod === undefined || !options.podSecrets ? undefined : secretReaderOf(kubeletPod);
+    const context = contextFor(decision.options, request, secretsAs);
     // Every secret a provider returns is masked in the log here, including one a background refresh fetched and no
     // caller has seen yet; providers need not do it themselves.
     // Concurrent requests share one fetch, so one that never settles would wedge the route for every later caller:
@@ -166,7 +173,7 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
       if (fetched !== undefined) logger.redact(fetched.secret);
       return fetched;
     };
-    return cached.fetch(decision, fetch, asPod, job !== undefined);
+    return cached.fetch(decision, fetch, asPod, job !== undefined, asPod === undefined ? secretsAs : undefined);
   };
 
   return {
@@ -289,18 +296,26 @@ const secretNotSet = async (name: string): Promise<string> => {
 
 type ContextFactory = Router['contextFor'];
 
-function contextFactory(logger: Logger, resolveSecret: (name: string) => Promise<string>): ContextFactory {
-  const resolveAndRedact = async (name: string): Promise<string> => {
-    const value = await resolveSecret(name);
-    logger.redact(value);
-    return value;
-  };
-  return (options, request) => ({
+function contextFactory(
+  logger: Logger,
+  resolveSecret: (name: string, pod?: SecretReader) => Promise<string>,
+): ContextFactory {
+  return (options, request, pod) => ({
     options,
     notice: (line) => request.notice(line),
     logger,
-    resolveSecret: resolveAndRedact,
+    async resolveSecret(name) {
+      const value = await resolveSecret(name, pod);
+      logger.redact(value);
+      return value;
+    },
   });
+}
+
+/** A kubelet request's pod as a reader of secrets: its token, and a key that tells it from every other pod. */
+function secretReaderOf(pod: PodIdentity): SecretReader {
+  const digest = nodeCrypto().createHash('sha256').update(pod.token).digest('hex').slice(0, 32);
+  return { token: pod.token, caller: `pod ${pod.namespace}/${pod.serviceAccount} sha256:${digest}` };
 }
 
 /** The daemon's cache as the router keys it: per provider, identity and registry (or every registry). */
@@ -314,7 +329,13 @@ function cacheKeeper(
     provider.cachePolicy?.identity?.(options) ??
     JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
-    fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>, pod?: PodIdentity, isJob = false) {
+    fetch(
+      decision: RoutingDecision,
+      fetch: () => Promise<Credential | undefined>,
+      pod?: PodIdentity,
+      isJob = false,
+      secretsAs?: SecretReader,
+    ) {
       if (cache === undefined) return fetch();
       const node = identityOf(decision);
       // A CI job's credential is kept by everything its token says of the job (every claim but its times), so a
@@ -322,7 +343,9 @@ function cacheKeeper(
       // agent) makes its own exchange. A pod's token comes with an untrusted request: keyed by the token itself.
       const asWhom =
         pod === undefined
-          ? node
+          ? secretsAs === undefined
+            ? node
+            : `${node} ${secretsAs.caller}`
           : isJob
             ? `${node} ${jobCacheIdentity(pod)}`
             : `${node} ${podCacheIdentity(decision.provider, decision.options, pod)}`;

@@ -20,7 +20,7 @@ import {
   startStsServer,
 } from '../support/google-endpoints.js';
 import { CLI, pathWithCredrelay, run, runHelper } from '../support/helper.js';
-import { unsignedJwt } from '../support/jwt.js';
+import { serviceAccountToken, unsignedJwt } from '../support/jwt.js';
 import { type Keyring, startKeyring, stopCredrelayDaemon } from '../support/keyring.js';
 import { filesContaining } from '../support/leaks.js';
 import { type Moto, startMoto } from '../support/moto.js';
@@ -35,6 +35,9 @@ const TENANT = '3c1d2e3f-4a5b-4c7d-8e9f-a0b1c2d3e4f5';
 const APP = { clientId: '5b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e', clientSecret: 'entra-secret-value-4411' };
 /** The CI job's OIDC token (a token file, as a runner writes one), and the app registration that trusts it. */
 const JOB_TOKEN = unsignedJwt({ sub: 'repo:acme/app:ref:refs/heads/main', aud: 'vault' });
+/** Two pods' service-account tokens, as the kubelet hands them over; Vault's role "pods" trusts only the first. */
+const POD_TOKEN = serviceAccountToken('team-a', 'puller', 'vault');
+const OTHER_POD_TOKEN = serviceAccountToken('team-b', 'puller', 'vault');
 const JOB_APP = { clientId: '7d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60', assertions: [JOB_TOKEN] };
 const WORKLOAD_PROVIDER =
   '//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/ci/providers/runner';
@@ -49,6 +52,7 @@ const VALUES = {
   azure: 'azure-CANARY-3001',
   vault: 'vault-CANARY-4001',
   vaultJob: 'vault-job-CANARY-4002',
+  vaultPod: 'vault-pod-CANARY-4003',
   op: 'op-CANARY-5001',
   command: 'command-CANARY-6001',
 };
@@ -155,16 +159,21 @@ beforeAll(async () => {
       seen.vaultLogins.push(login.role ?? '');
       if (login.role === 'ci' && login.jwt === jobToken)
         return json(response, 200, { auth: { client_token: 'hvs.job-token' } });
+      if (login.role === 'pods' && login.jwt === POD_TOKEN)
+        return json(response, 200, { auth: { client_token: 'hvs.pod-token' } });
       return json(response, 400, { errors: ['role "ci" could not be logged in: claim "sub" does not match'] });
     }
     seen.vault.push(`${request.method} ${request.url} ${request.headers['x-vault-token']}`);
     const token = request.headers['x-vault-token'];
-    if (token !== VAULT_TOKEN && token !== 'hvs.job-token')
+    const values: Record<string, string> = {
+      [VAULT_TOKEN]: VALUES.vault,
+      'hvs.job-token': VALUES.vaultJob,
+      'hvs.pod-token': VALUES.vaultPod,
+    };
+    if (typeof token !== 'string' || values[token] === undefined)
       return json(response, 403, { errors: ['permission denied'] });
     if (request.url === '/v1/secret/data/ci/hub')
-      return json(response, 200, {
-        data: { data: { token: token === VAULT_TOKEN ? VALUES.vault : VALUES.vaultJob }, metadata: {} },
-      });
+      return json(response, 200, { data: { data: { token: values[token] }, metadata: {} } });
     return json(response, 404, { errors: [] });
   });
   const tokenFile = join(session.root, 'job-token');
@@ -197,6 +206,7 @@ beforeAll(async () => {
       'vault.example': route('HUB_VAULT'),
       'vault-job.example': route('HUB_VAULT_JOB'),
       'op.example': route('HUB_OP'),
+      'pod.example': route('HUB_VAULT_POD'),
       'command.example': route('HUB_COMMAND'),
     },
     secrets: {
@@ -238,6 +248,7 @@ beforeAll(async () => {
         role: 'ci',
         jobIdentity: { source: 'file', path: tokenFile },
       },
+      HUB_VAULT_POD: { from: 'vault', address: vault, path: 'ci/hub', key: 'token', role: 'pods', podIdentity: true },
       HUB_OP: { from: '1password', reference: 'op://ci/hub/token' },
       HUB_COMMAND: { from: 'command', command: [join(bin, 'secret-command')] },
     },
@@ -317,6 +328,35 @@ describe.each(modes)('secrets from their sources, %s', (_mode, extra) => {
     expect(JSON.parse(result.stdout).auth).toEqual({
       'json.example': { username: 'user-HUB_JSON', password: VALUES.field },
     });
+  });
+
+  it("kubelet mode reads a podIdentity secret as the pod, and never hands one pod's value to another", async () => {
+    const pull = (token: string) =>
+      runHelper(
+        'kubelet',
+        JSON.stringify({
+          apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+          kind: 'CredentialProviderRequest',
+          image: 'pod.example/team/app:1',
+          serviceAccountToken: token,
+          serviceAccountAnnotations: {},
+        }),
+        { ...env, ...extra },
+      );
+    const first = await pull(POD_TOKEN);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).auth).toEqual({
+      'pod.example': { username: 'user-HUB_VAULT_POD', password: VALUES.vaultPod },
+    });
+    // Another pod on the node, right after: Vault's role does not trust its token, so it gets no credential.
+    const other = await pull(OTHER_POD_TOKEN);
+    expect(other.code).not.toBe(0);
+    expect(other.stdout + other.stderr).not.toContain(VALUES.vaultPod);
+    expect(other.stderr).toMatch(/secret HUB_VAULT_POD \(Vault secret\/ci\/hub\): the JWT login .* was refused/);
+    // Docker's protocol has no pod: the binding says so, never another identity's value.
+    const docker = await runHelper('get', 'pod.example', { ...env, ...extra });
+    expect(docker.code).toBe(1);
+    expect(docker.stdout).toMatch(/^secret HUB_VAULT_POD is read as the pod the kubelet pulls for \("podIdentity"\)/);
   });
 
   it('what goes wrong is said: a missing secret, no signed-in op, a sealed Vault; never not-found', async () => {

@@ -1,7 +1,7 @@
 import { REGISTRY_SERVICE } from '../../src/core/store/secret-store.js';
 import { describe, expect, it } from 'vitest';
 import { createKeychainProvider } from '../../plugins/keychain/index.js';
-import { builtinProviders } from '../../src/compose.js';
+import { builtinProviders, configuredSecrets } from '../../src/compose.js';
 import { parseConfig } from '../../src/core/config.js';
 import { CredrelayError } from '../../src/core/errors.js';
 import { loadProviderSet } from '../../src/routing/provider-set.js';
@@ -88,5 +88,30 @@ describe('registries entries with username and password', () => {
     await expect(load({ 'r.example': { username: 'u' } })).rejects.toThrowError(
       /provider "static" needs option "password"/,
     );
+  });
+});
+
+describe('secrets bound to sources, read as whom', () => {
+  const bind = (binding: Record<string, unknown>) => () =>
+    configuredSecrets(parseConfig({ secrets: { HUB: binding } }, 'config.json'));
+  const vault = { from: 'vault', address: 'https://vault.example', path: 'ci/hub', role: 'pods' };
+
+  it('podIdentity is true or false, and never beside jobIdentity', () => {
+    expect(bind({ ...vault, podIdentity: 'yes' })).toThrowError(/secrets "HUB" "podIdentity" must be true/);
+    expect(bind({ ...vault, podIdentity: true, jobIdentity: { source: 'file', path: '/run/token' } })).toThrowError(
+      /has both "jobIdentity" and "podIdentity"/,
+    );
+    expect(bind({ ...vault, podIdentity: true })).not.toThrow();
+  });
+
+  it('a source that reads with its own credentials takes neither', () => {
+    expect(bind({ from: 'command', command: ['/bin/true'], podIdentity: true })).toThrowError(
+      /has "podIdentity", but command reads with its own credentials; the sources that read as the caller are aws-secretsmanager, gcp-secretmanager, azure-keyvault, vault/,
+    );
+  });
+
+  it('a podIdentity secret outside kubelet mode is an error that says so, never another identity', async () => {
+    const managed = configuredSecrets(parseConfig({ secrets: { HUB: { ...vault, podIdentity: true } } }));
+    await expect(managed.resolve('HUB')).rejects.toThrowError(/is read as the pod the kubelet pulls for/);
   });
 });

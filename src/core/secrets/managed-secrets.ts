@@ -17,6 +17,8 @@ export interface SecretSource {
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** A problem with a binding's options as a whole, or undefined. */
   check?(options: Readonly<Record<string, unknown>>): string | undefined;
+  /** Whether the source can read as the caller (a CI job's or a pod's token, `jobToken`): bindings may say whose. */
+  readonly readsAsCaller?: boolean;
   /** Where the value lives, for `credrelay route`, `doctor` and `secrets list`: never the value. */
   describe(options: Readonly<Record<string, unknown>>): string;
   /**
@@ -35,7 +37,10 @@ export interface SecretSourceContext {
   /** What a source's own network call must finish within. */
   readonly deadlineMs: number;
   readonly logger: Logger;
-  /** The CI job's OIDC token (a binding's `jobIdentity`), for a source that logs in with it. */
+  /**
+   * The caller's token for a source that logs in with it: the CI job's OIDC token (a binding's `jobIdentity`), or in
+   * kubelet mode the pod's service-account token (`podIdentity`).
+   */
   readonly jobToken?: () => Promise<string>;
 }
 
@@ -48,20 +53,29 @@ export type KeepValue = (
     readonly name: string;
     readonly where: string;
     readonly binding: SecretBinding;
-    /** For a binding read as the CI job: what tells this job from another, part of the key the value is kept by. */
-    readonly job?: string;
+    /** For a binding read as the CI job or a pod: what tells this caller from another, part of the key it is kept by. */
+    readonly caller?: string;
   },
   fetch: () => Promise<string>,
   keepMs: number,
 ) => Promise<string>;
 
 export interface ManagedSecrets {
-  /** The value of a bound secret, or undefined when the configuration does not bind this name. */
-  resolve(name: string): Promise<string> | undefined;
+  /**
+   * The value of a bound secret, or undefined when the configuration does not bind this name. `pod`: in kubelet mode,
+   * the pod the image is pulled for, which a binding with `podIdentity` is read as.
+   */
+  resolve(name: string, pod?: SecretReader): Promise<string> | undefined;
   /** Where a bound secret lives, in words, or undefined. */
   describe(name: string): string | undefined;
   /** Every bound name, with where it lives. */
   list(): ReadonlyArray<{ readonly name: string; readonly where: string }>;
+}
+
+/** Whom a secret is read as: the caller's token, and what tells this caller from another (for the kept value's key). */
+export interface SecretReader {
+  readonly token: string;
+  readonly caller: string;
 }
 
 /** The most a source's fetch may take, within the router's provider deadline. */
@@ -83,7 +97,7 @@ export function createManagedSecrets(options: {
    * For a binding with `jobIdentity`: the CI job's token, and what tells the job from another (its claims but their
    * times). Read once per request, before the kept value is looked up: a daemon serves job after job on one runner.
    */
-  readonly jobIdentity?: (binding: SecretBinding) => Promise<{ readonly token: string; readonly job: string }>;
+  readonly jobIdentity?: (binding: SecretBinding) => Promise<SecretReader>;
 }): ManagedSecrets {
   const byName = new Map(options.sources.map((source) => [source.name, source]));
   const invalid = (name: string, why: string) =>
@@ -113,9 +127,20 @@ export function createManagedSecrets(options: {
         throw invalid(name, `needs the option "${key}" (${spec.description})`);
     if (binding.options.key !== undefined && typeof binding.options.key !== 'string')
       throw invalid(name, 'option "key" must be the name of a field of the secret');
+    if ((binding.jobIdentity !== undefined || binding.podIdentity) && !source.readsAsCaller)
+      throw invalid(
+        name,
+        `has "${binding.podIdentity ? 'podIdentity' : 'jobIdentity'}", but ${source.name} reads with its own credentials; the sources that read as the caller are ${options.sources
+          .filter((candidate) => candidate.readsAsCaller)
+          .map((candidate) => candidate.name)
+          .join(', ')}`,
+      );
+    // A source checks what it needs to read as the caller (a role, a provider, an app registration) the same way
+    // for a job and for a pod: both hand it a token.
+    const asCaller = binding.jobIdentity ?? (binding.podIdentity ? 'pod' : undefined);
     const problem = source.check?.({
       ...binding.options,
-      ...(binding.jobIdentity === undefined ? {} : { jobIdentity: binding.jobIdentity }),
+      ...(asCaller === undefined ? {} : { jobIdentity: asCaller }),
     });
     if (problem !== undefined) throw invalid(name, problem);
   }
@@ -163,16 +188,32 @@ export function createManagedSecrets(options: {
   };
 
   return {
-    resolve(name) {
+    resolve(name, pod) {
       const binding = options.bindings[name];
       if (binding === undefined) return undefined;
       const source = byName.get(binding.from)!;
-      const keepOrFetch = (job?: { readonly token: string; readonly job: string }) => {
-        const fetch = () => fetchValue(name, binding, source, job?.token);
+      const keepOrFetch = (reader?: SecretReader) => {
+        const fetch = () => fetchValue(name, binding, source, reader?.token);
         if (options.keep === undefined || binding.ttlSeconds === 0) return fetch();
-        const secret = { name, where: describe(name)!, binding, ...(job === undefined ? {} : { job: job.job }) };
+        const secret = {
+          name,
+          where: describe(name)!,
+          binding,
+          ...(reader === undefined ? {} : { caller: reader.caller }),
+        };
         return options.keep(secret, fetch, binding.ttlSeconds * 1000);
       };
+      if (binding.podIdentity) {
+        if (pod === undefined)
+          return Promise.reject(
+            new CredrelayError(
+              'SECRET_MISSING',
+              `secret ${name} is read as the pod the kubelet pulls for ("podIdentity"): only a kubelet request that carries the pod's service-account token can read it; bind another name for docker and the other clients`,
+            ),
+          );
+        options.logger.redact(pod.token);
+        return keepOrFetch(pod);
+      }
       if (binding.jobIdentity === undefined || options.jobIdentity === undefined) return keepOrFetch();
       return withDeadline(
         options.jobIdentity(binding),

@@ -1,7 +1,7 @@
 import { CredrelayError, isCredrelayError } from '../errors.js';
 import type { SecretStore } from '../store/secret-store.js';
 import { isIgnoredVariable } from '../paths.js';
-import type { ManagedSecrets } from './managed-secrets.js';
+import type { ManagedSecrets, SecretReader } from './managed-secrets.js';
 import { assertSecretName } from './secret-name.js';
 
 /** The keychain service of credrelay's named secrets, apart from registry credentials. */
@@ -37,10 +37,10 @@ export function createSecretResolver(
   env: NodeJS.ProcessEnv = process.env,
   managed?: ManagedSecrets,
 ) {
-  return async (name: string): Promise<string> => {
+  return async (name: string, pod?: SecretReader): Promise<string> => {
     // A secret the configuration binds to a source (a secret manager, a command) comes from there only: the
     // source is said once, and neither a stored nor an inherited value of the same name can stand in for it.
-    const bound = managed?.resolve(name);
+    const bound = managed?.resolve(name, pod);
     if (bound !== undefined) return bound;
     let keychainProblem: CredrelayError | undefined;
     try {
