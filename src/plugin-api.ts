@@ -65,3 +65,5 @@ export { foreignExcerpt } from './core/util/redact.js';
 export type { SecretSource, SecretSourceContext } from './core/secrets/managed-secrets.js';
 /** Why a file (a token file) may have been written by someone else, or undefined; a missing one only if none could create it. */
 export { untrustedReason } from './core/util/file-trust.js';
+/** A small token file read without trusting more than it must (trusted path, no blocking open, a regular file, bounded). */
+export { readTokenFile } from './core/util/file-trust.js';

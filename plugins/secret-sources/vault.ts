@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import {
   CredrelayError,
   type SecretSource,
   type SecretSourceContext,
   foreignExcerpt,
   httpExchange,
-  untrustedReason,
+  readTokenFile,
 } from '../../src/plugin-api.js';
 import { isAllowedServer, serverProblem } from './rest.js';
 
@@ -95,6 +94,9 @@ function vaultRefusal(status: number, body: string): string {
   return `Vault answered HTTP ${status}${detail}`;
 }
 
+/** The most a Vault token file may hold: a token is under 100 bytes; a wrapped or batch token a few hundred. */
+const VAULT_TOKEN_FILE_BYTES = 16 * 1024;
+
 /** The token to read with: a JWT login with the job's token, a token file, or VAULT_TOKEN. */
 async function vaultToken(
   options: Readonly<Record<string, unknown>>,
@@ -128,15 +130,16 @@ async function vaultToken(
   }
   if (options.tokenFile !== undefined) {
     const path = String(options.tokenFile);
-    const untrusted = untrustedReason(path);
-    if (untrusted !== undefined) throw fail(`the token file is not used: ${untrusted.reason}; ${untrusted.fix}`);
-    try {
-      const token = readFileSync(path, 'utf8').trim();
-      context.logger.redact(token);
-      return token;
-    } catch (error) {
-      throw fail(`the token file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+    // Read as a job's token file is: a FIFO or a link planted at the path must not hang or redirect the request.
+    const read = readTokenFile(
+      path,
+      { bytes: VAULT_TOKEN_FILE_BYTES, what: 'a Vault token' },
+      'point "tokenFile" at the file that holds the token',
+    );
+    if ('missing' in read) throw fail(`the token file ${path} cannot be read (${read.missing})`);
+    if ('refused' in read) throw fail(`the token file is not used: ${read.refused.reason}; ${read.refused.fix}`);
+    context.logger.redact(read.token);
+    return read.token;
   }
   const token = process.env.VAULT_TOKEN;
   if (token === undefined || token === '')

@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { JobIdentitySetting } from '../core/config.js';
 import { CredrelayError } from '../core/errors.js';
 import type { PodIdentity } from '../core/provider.js';
@@ -6,7 +6,7 @@ import { nodeCrypto } from '../core/util/crypto.js';
 import { httpExchange } from '../core/util/http.js';
 import { jwtClaims, jwtExpiry } from '../core/util/jwt.js';
 import { foreignExcerpt } from '../core/util/redact.js';
-import { untrustedReason } from '../core/util/file-trust.js';
+import { readTokenFile } from '../core/util/file-trust.js';
 
 /** How long the token service may take; it answers from the runner's own service, in milliseconds usually. */
 const JOB_TOKEN_DEADLINE_MS = 10_000;
@@ -49,7 +49,7 @@ export function createJobTokens(env: NodeJS.ProcessEnv = process.env, clock: () 
         return value.trim();
       }
       case 'file':
-        return readTokenFile(setting.path);
+        return readJobTokenFile(setting.path);
     }
   };
 
@@ -76,57 +76,26 @@ export function createJobTokens(env: NodeJS.ProcessEnv = process.env, clock: () 
 }
 
 /**
- * A job token file, checked as credrelay checks a key file before trusting it: the file and every directory on its
- * real path the user's or root's and writable by nobody else (a directory others can write only when sticky), so
- * another local user cannot plant an identity; a regular file, opened without blocking (a FIFO planted at the path
- * is refused at once instead of hanging the request, or the daemon's file threads), and of bounded size.
+ * A job token file, read as readTokenFile reads one (trusted path, no blocking open, a regular file of bounded size),
+ * so another local user cannot plant an identity and a FIFO planted at the path is refused at once instead of
+ * hanging the request.
  */
-function readTokenFile(path: string): string {
-  const refuse = (why: string, fix: string): never => {
-    throw new CredrelayError('PROVIDER_FAILED', `the job token file ${path} is not used: ${why}; ${fix}`);
-  };
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch (error) {
+function readJobTokenFile(path: string): string {
+  const read = readTokenFile(
+    path,
+    { bytes: MAX_TOKEN_FILE_BYTES, what: 'an ID token' },
+    'point "path" at the file the platform writes the token to',
+  );
+  if ('token' in read) return read.token;
+  if ('missing' in read)
     throw new CredrelayError(
       'PROVIDER_FAILED',
-      `no OIDC token in ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path the platform mounts the token at`,
+      `no OIDC token in ${path} (${read.missing}): check the path the platform mounts the token at`,
     );
-  }
-  const untrusted = untrustedReason(real);
-  if (untrusted !== undefined) refuse(untrusted.reason, untrusted.fix);
-  let fd: number;
-  try {
-    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  } catch (error) {
-    return refuse(`it cannot be opened (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check its permissions');
-  }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile())
-      refuse('it is not a regular file', 'point "path" at the file the platform writes the token to');
-    const uid = process.getuid?.();
-    if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
-      refuse(
-        `it belongs to uid ${stats.uid}, not to you (uid ${uid}) or root`,
-        'chown it, or have the platform write it as you',
-      );
-    }
-    if ((stats.mode & 0o022) !== 0)
-      refuse(`others can write it (mode ${(stats.mode & 0o777).toString(8)})`, `chmod go-w ${real}`);
-    if (stats.size > MAX_TOKEN_FILE_BYTES)
-      refuse(`it holds ${stats.size} bytes, more than an ID token`, 'check the path');
-    const buffer = Buffer.alloc(MAX_TOKEN_FILE_BYTES + 1);
-    let length = 0;
-    for (let read = 1; read > 0 && length < buffer.length; length += read)
-      read = readSync(fd, buffer, length, buffer.length - length, null);
-    if (length > MAX_TOKEN_FILE_BYTES)
-      refuse('it grew past the size of an ID token while being read', 'check the path');
-    return buffer.subarray(0, length).toString('utf8').trim();
-  } finally {
-    closeSync(fd);
-  }
+  throw new CredrelayError(
+    'PROVIDER_FAILED',
+    `the job token file ${path} is not used: ${read.refused.reason}; ${read.refused.fix}`,
+  );
 }
 
 const describeSource = (setting: JobIdentitySetting): string =>
