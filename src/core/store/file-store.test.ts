@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { REGISTRY_SERVICE } from './secret-store.js';
 import {
   chmodSync,
@@ -209,6 +210,11 @@ describe('key files', () => {
   ])('refuses a key file that is %s', (_name, spoil, message) => {
     spoil();
     expect(() => readKeyFile(keyFile)).toThrowError(message);
+  });
+  it('refuses a FIFO at once instead of waiting for a writer', () => {
+    const fifo = join(dirname(keyFile), 'fifo-key');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    expect(() => readKeyFile(fifo)).toThrowError(/is not a regular file/);
   });
   it('refuses a relative key file path', () => {
     expect(() => readKeyFile('key')).toThrowError(/not an absolute path/);

@@ -1,5 +1,5 @@
 import { nodeCrypto } from '../util/crypto.js';
-import { closeSync, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { untrustedReason } from '../util/file-trust.js';
 import { CredrelayError } from '../errors.js';
@@ -132,7 +132,9 @@ export function readKeyFile(path: string): string {
   if (where !== undefined) throw refuse(`is not safe: ${where.reason}`, where.fix);
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // Without blocking: a FIFO at the path would otherwise hold the request (and the daemon's file thread) until
+    // something wrote to it; it is refused below as not a regular file.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path');
   }
