@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { CredrelayError, type SecretSource, foreignExcerpt, httpExchange } from '../../src/plugin-api.js';
+import { unreachable } from './rest.js';
 
 /** One SigV4-signed `GetSecretValue`, as the AWS SDK would make it; the signing is the SDK's own (@smithy). */
 export const awsSecretsManagerSource: SecretSource = {
@@ -77,7 +78,7 @@ export const awsSecretsManagerSource: SecretSource = {
       deadlineMs: context.deadlineMs,
       maxBytes: 128 * 1024,
     }).catch((error: Error) => {
-      throw fail(`${endpoint.host} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+      throw fail(unreachable(endpoint.host, error));
     });
     let parsed: {
       SecretString?: unknown;

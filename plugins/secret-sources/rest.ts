@@ -13,6 +13,10 @@ export const serverProblem = (value: unknown, option: string): string | undefine
     ? undefined
     : `"${option}" must be an https:// URL (plain http:// only on this machine)`;
 
+/** What a source says when its server did not answer: where, and the network's own code (ECONNREFUSED). */
+export const unreachable = (where: string, error: Error): string =>
+  `${where} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message})`;
+
 /** One GET with a bearer token and a deadline; a network failure is the source's own explained error. */
 export function bearerGet(
   url: string,
@@ -25,9 +29,7 @@ export function bearerGet(
     deadlineMs,
     maxBytes: 128 * 1024,
   }).catch((error: Error) => {
-    throw fail(
-      `${new URL(url).origin} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message})`,
-    );
+    throw fail(unreachable(new URL(url).origin, error));
   });
 }
 

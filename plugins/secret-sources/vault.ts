@@ -6,7 +6,7 @@ import {
   httpExchange,
   readTokenFile,
 } from '../../src/plugin-api.js';
-import { isAllowedServer, serverProblem } from './rest.js';
+import { isAllowedServer, serverProblem, unreachable } from './rest.js';
 
 /**
  * HashiCorp Vault or OpenBao, KV version 2: `GET {address}/v1/{mount}/data/{path}` with `X-Vault-Token`, whose
@@ -65,9 +65,7 @@ export const vaultSource: SecretSource = {
       headers: { 'x-vault-token': token, accept: 'application/json', ...namespace },
       deadlineMs: context.deadlineMs,
     }).catch((error: Error) => {
-      throw fail(
-        `${base} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}): check "address"`,
-      );
+      throw fail(`${unreachable(base, error)}: check "address"`);
     });
     if (answer.status === 200) {
       const fields = (JSON.parse(answer.body) as { data?: { data?: unknown } }).data?.data;
@@ -115,7 +113,7 @@ async function vaultToken(
       body: JSON.stringify({ role: String(options.role), jwt }),
       deadlineMs: context.deadlineMs,
     }).catch((error: Error) => {
-      throw fail(`${base} could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+      throw fail(unreachable(base, error));
     });
     const token =
       answer.status === 200
