@@ -26,8 +26,8 @@ export const awsSecretsManagerSource: SecretSource = {
     },
     versionStage: { type: 'string', description: 'a version stage (default AWSCURRENT)', pattern: /^[\w-]+$/ },
   },
-  check: (options) =>
-    options.jobIdentity !== undefined && options.roleArn === undefined
+  check: (options, asCaller) =>
+    asCaller && options.roleArn === undefined
       ? 'pulls the secret as the CI job: give it "roleArn", the role whose trust policy accepts the job\'s token'
       : undefined,
   describe: (options) => `AWS Secrets Manager ${String(options.id)}`,
@@ -122,10 +122,10 @@ async function resolveCredentials(
   const { fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } =
     await import('@aws-sdk/credential-providers');
   const roleArn = options.roleArn as string | undefined;
-  if (context.jobToken !== undefined && roleArn !== undefined) {
+  if (context.callerToken !== undefined && roleArn !== undefined) {
     return fromWebToken({
       roleArn,
-      webIdentityToken: await context.jobToken(),
+      webIdentityToken: context.callerToken,
       roleSessionName: 'credrelay-secrets',
       clientConfig: { region },
     })();

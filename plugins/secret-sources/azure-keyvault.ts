@@ -28,10 +28,10 @@ export const azureKeyVaultSource: SecretSource = {
     },
     instanceDiscovery: { type: 'boolean', description: 'whether Entra instance discovery runs (default true)' },
   },
-  check: (options) => {
-    if (options.jobIdentity !== undefined && (options.tenantId === undefined || options.clientId === undefined))
+  check: (options, asCaller) => {
+    if (asCaller && (options.tenantId === undefined || options.clientId === undefined))
       return 'reads the secret as the CI job: give it "tenantId" and "clientId", the app registration with a federated credential for the job';
-    if (options.jobIdentity === undefined && options.clientId !== undefined)
+    if (!asCaller && options.clientId !== undefined)
       return '"clientId" is for reading the secret as the CI job: give "jobIdentity" too';
     return serverProblem(options.vault, 'vault');
   },
@@ -51,19 +51,24 @@ export const azureKeyVaultSource: SecretSource = {
       ...(process.env.AZURE_AUTHORITY_HOST ? { authorityHost: process.env.AZURE_AUTHORITY_HOST } : {}),
       disableInstanceDiscovery: options.instanceDiscovery === false,
     };
-    const jobToken = context.jobToken;
+    const { callerToken } = context;
     const credential =
-      jobToken === undefined
+      callerToken === undefined
         ? new DefaultAzureCredential({
             ...common,
             ...(options.tenantId === undefined ? {} : { tenantId: String(options.tenantId) }),
           })
         : // As the CI job: its token is the client assertion of the app registration that trusts it.
-          new ClientAssertionCredential(String(options.tenantId), String(options.clientId), jobToken, common);
+          new ClientAssertionCredential(
+            String(options.tenantId),
+            String(options.clientId),
+            () => Promise.resolve(callerToken),
+            common,
+          );
     const token = await credential.getToken(KEY_VAULT_SCOPE).catch((error: Error) => {
       throw fail(
         `no Entra token for Key Vault (${foreignExcerpt(error.message, 160)}): ${
-          jobToken === undefined
+          callerToken === undefined
             ? 'run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or a federated token)'
             : `check that app ${String(options.clientId)} has a federated credential for this job's issuer and subject`
         }`,

@@ -36,9 +36,9 @@ export const gcpSecretManagerSource: SecretSource = {
       description: `with "jobIdentity": Security Token Service's endpoint (default ${GOOGLE_STS}); HTTPS, or plain HTTP on this machine`,
     },
   },
-  check: (options) => {
-    if ((options.jobIdentity === undefined) !== (options.workloadIdentityProvider === undefined))
-      return options.jobIdentity === undefined
+  check: (options, asCaller) => {
+    if (asCaller === (options.workloadIdentityProvider === undefined))
+      return !asCaller
         ? '"workloadIdentityProvider" is for reading the secret as the CI job: give "jobIdentity" too'
         : 'reads the secret as the CI job: give it "workloadIdentityProvider", the provider whose pool trusts the job\'s token';
     return serverProblem(options.endpoint, 'endpoint') ?? serverProblem(options.stsEndpoint, 'stsEndpoint');
@@ -50,9 +50,9 @@ export const gcpSecretManagerSource: SecretSource = {
     const fail = (why: string) =>
       new CredrelayError('SECRET_MISSING', `secret ${context.name} (Google Secret Manager ${name}): ${why}`);
     const { GoogleAuth, IdentityPoolClient } = await import('google-auth-library');
-    const jobToken = context.jobToken;
+    const { callerToken } = context;
     const token =
-      jobToken === undefined
+      callerToken === undefined
         ? // A token needs no project: told one, the library never shells out to gcloud to look it up.
           await new GoogleAuth({ scopes: [CLOUD_PLATFORM], projectId: 'credrelay-token-only' })
             .getAccessToken()
@@ -67,7 +67,7 @@ export const gcpSecretManagerSource: SecretSource = {
             audience: String(options.workloadIdentityProvider),
             subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
             token_url: `${String(options.stsEndpoint ?? GOOGLE_STS).replace(/\/+$/, '')}/v1/token`,
-            subject_token_supplier: { getSubjectToken: () => jobToken() },
+            subject_token_supplier: { getSubjectToken: () => Promise.resolve(callerToken) },
             scopes: [CLOUD_PLATFORM],
           })
             .getAccessToken()

@@ -10,47 +10,48 @@ import { azureKeyVaultSource } from './azure-keyvault.js';
 import { gcpSecretManagerSource } from './gcp-secretmanager.js';
 import { vaultSource } from './vault.js';
 
-const job = { source: 'file', path: '/run/job-token' };
 const provider = '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/runner';
 
 describe('what each source needs to read a secret as the CI job', () => {
   it('gcp-secretmanager: a workload identity provider, and only with jobIdentity', () => {
     const name = 'projects/p/secrets/s/versions/latest';
-    expect(gcpSecretManagerSource.check!({ name, jobIdentity: job })).toMatch(/give it "workloadIdentityProvider"/);
-    expect(gcpSecretManagerSource.check!({ name, workloadIdentityProvider: provider })).toMatch(/give "jobIdentity"/);
-    expect(gcpSecretManagerSource.check!({ name, workloadIdentityProvider: provider, jobIdentity: job })).toBe(
-      undefined,
+    expect(gcpSecretManagerSource.check!({ name }, true)).toMatch(/give it "workloadIdentityProvider"/);
+    expect(gcpSecretManagerSource.check!({ name, workloadIdentityProvider: provider }, false)).toMatch(
+      /give "jobIdentity"/,
     );
+    expect(gcpSecretManagerSource.check!({ name, workloadIdentityProvider: provider }, true)).toBe(undefined);
     expect(
-      gcpSecretManagerSource.check!({
-        name,
-        workloadIdentityProvider: provider,
-        jobIdentity: job,
-        stsEndpoint: 'http://sts.example',
-      }),
+      gcpSecretManagerSource.check!(
+        {
+          name,
+          workloadIdentityProvider: provider,
+          stsEndpoint: 'http://sts.example',
+        },
+        true,
+      ),
     ).toMatch(/"stsEndpoint" must be an https:\/\/ URL/);
   });
 
   it('azure-keyvault: a tenant and an app registration, and clientId only with jobIdentity', () => {
     const base = { vault: 'https://corp.vault.azure.net', name: 'hub' };
-    expect(azureKeyVaultSource.check!({ ...base, tenantId: 't', jobIdentity: job })).toMatch(
-      /give it "tenantId" and "clientId"/,
-    );
-    expect(azureKeyVaultSource.check!({ ...base, clientId: '7d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60' })).toMatch(
+    expect(azureKeyVaultSource.check!({ ...base, tenantId: 't' }, true)).toMatch(/give it "tenantId" and "clientId"/);
+    expect(azureKeyVaultSource.check!({ ...base, clientId: '7d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60' }, false)).toMatch(
       /give "jobIdentity" too/,
     );
     expect(
-      azureKeyVaultSource.check!({
-        ...base,
-        tenantId: 't',
-        clientId: '7d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60',
-        jobIdentity: job,
-      }),
+      azureKeyVaultSource.check!(
+        {
+          ...base,
+          tenantId: 't',
+          clientId: '7d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60',
+        },
+        true,
+      ),
     ).toBe(undefined);
   });
 
   it('aws-secretsmanager: a role to assume with the token', () => {
-    expect(awsSecretsManagerSource.check!({ id: 'ci/hub', jobIdentity: job })).toMatch(/give it "roleArn"/);
+    expect(awsSecretsManagerSource.check!({ id: 'ci/hub' }, true)).toMatch(/give it "roleArn"/);
   });
 });
 

@@ -45,8 +45,8 @@ export const vaultSource: SecretSource = {
       pattern: /^\//,
     },
   },
-  check(options) {
-    if (options.role !== undefined && options.jobIdentity === undefined)
+  check(options, asCaller) {
+    if (options.role !== undefined && !asCaller)
       return 'logs in with "role", which needs the CI job\'s token: give it "jobIdentity" (as a route takes it)';
     return serverProblem(options.address, 'address');
   },
@@ -104,8 +104,8 @@ async function vaultToken(
   fail: (why: string) => Error,
 ): Promise<string> {
   if (options.role !== undefined) {
-    if (context.jobToken === undefined) throw fail('"role" needs "jobIdentity": the CI job\'s token to log in with');
-    const jwt = await context.jobToken();
+    const jwt = context.callerToken;
+    if (jwt === undefined) throw fail('"role" needs "jobIdentity": the CI job\'s token to log in with');
     const mount = String(options.jwtMount ?? 'jwt');
     const answer = await httpExchange(`${base}/v1/auth/${mount}/login`, {
       method: 'POST',

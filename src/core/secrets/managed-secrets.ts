@@ -15,9 +15,12 @@ export interface SecretSource {
   readonly name: string;
   /** The options a binding may give, checked when the configuration loads. */
   readonly options: Readonly<Record<string, OptionSpec>>;
-  /** A problem with a binding's options as a whole, or undefined. */
-  check?(options: Readonly<Record<string, unknown>>): string | undefined;
-  /** Whether the source can read as the caller (a CI job's or a pod's token, `jobToken`): bindings may say whose. */
+  /**
+   * A problem with a binding's options as a whole, or undefined. `asCaller`: the binding reads as the CI job or the
+   * pod (`jobIdentity`, `podIdentity`), so what the source needs to use the caller's token must be there.
+   */
+  check?(options: Readonly<Record<string, unknown>>, asCaller: boolean): string | undefined;
+  /** Whether the source can read as the caller (with `callerToken`): bindings may then say whose identity. */
   readonly readsAsCaller?: boolean;
   /** Where the value lives, for `credrelay route`, `doctor` and `secrets list`: never the value. */
   describe(options: Readonly<Record<string, unknown>>): string;
@@ -41,7 +44,7 @@ export interface SecretSourceContext {
    * The caller's token for a source that logs in with it: the CI job's OIDC token (a binding's `jobIdentity`), or in
    * kubelet mode the pod's service-account token (`podIdentity`).
    */
-  readonly jobToken?: () => Promise<string>;
+  readonly callerToken?: string;
 }
 
 /**
@@ -137,11 +140,7 @@ export function createManagedSecrets(options: {
       );
     // A source checks what it needs to read as the caller (a role, a provider, an app registration) the same way
     // for a job and for a pod: both hand it a token.
-    const asCaller = binding.jobIdentity ?? (binding.podIdentity ? 'pod' : undefined);
-    const problem = source.check?.({
-      ...binding.options,
-      ...(asCaller === undefined ? {} : { jobIdentity: asCaller }),
-    });
+    const problem = source.check?.(binding.options, binding.jobIdentity !== undefined || binding.podIdentity === true);
     if (problem !== undefined) throw invalid(name, problem);
   }
 
@@ -149,13 +148,13 @@ export function createManagedSecrets(options: {
     name: string,
     binding: SecretBinding,
     source: SecretSource,
-    jobToken: string | undefined,
+    callerToken: string | undefined,
   ): Promise<string> => {
     const context: SecretSourceContext = {
       name,
       deadlineMs: FETCH_DEADLINE_MS,
       logger: options.logger,
-      ...(jobToken === undefined ? {} : { jobToken: () => Promise.resolve(jobToken) }),
+      ...(callerToken === undefined ? {} : { callerToken }),
     };
     let fetched: string | Record<string, unknown>;
     try {
