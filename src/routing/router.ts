@@ -173,7 +173,17 @@ export function createRouter(providers: ProviderSet, options: RouterOptions = {}
       if (fetched !== undefined) logger.redact(fetched.secret);
       return fetched;
     };
-    return cached.fetch(decision, fetch, asPod, job !== undefined, asPod === undefined ? secretsAs : undefined);
+    // Whom the credential is kept for besides the route. A CI job's: everything its token says of the job (every
+    // claim but its times), so a renewed token of the same job reuses it, and any other job (another branch, a fork,
+    // the next job on the agent) makes its own exchange. A pod's token comes with an untrusted request: keyed by the
+    // token itself, whether the provider acts as the pod or only the route's secrets are read as it.
+    const caller =
+      asPod === undefined
+        ? secretsAs?.caller
+        : job !== undefined
+          ? jobCacheIdentity(asPod)
+          : podCacheIdentity(asPod, decision.provider.podIdentity?.annotations(decision.options) ?? []);
+    return cached.fetch(decision, fetch, caller);
   };
 
   return {
@@ -270,13 +280,13 @@ function actsAsPod(decision: RoutingDecision, pod: PodIdentity | undefined): Pod
 
 /**
  * The part of a cache key that tells pods apart: the service account, and a digest of its token and of the
- * annotations the provider reads. So a cached credential is only ever handed to a request with the very token (and
+ * annotations the provider reads (`annotations`: their names). So a cached credential is only ever handed to a request with the very token (and
  * annotations) it was obtained with; a request with a made-up token for the same service account makes its own
  * exchange, which the cloud refuses. The digest keeps both out of `credrelay cache list`.
  */
-function podCacheIdentity(provider: Provider, options: RouteOptionValues, pod: PodIdentity): string {
+function podCacheIdentity(pod: PodIdentity, annotations: readonly string[]): string {
   const digest = nodeCrypto().createHash('sha256').update(pod.token);
-  for (const key of provider.podIdentity?.annotations(options) ?? []) {
+  for (const key of annotations) {
     digest.update(`\0${key}\0${pod.annotations[key] ?? ''}`);
   }
   return `pod ${pod.namespace}/${pod.serviceAccount} sha256:${digest.digest('hex').slice(0, 16)}`;
@@ -314,8 +324,7 @@ function contextFactory(
 
 /** A kubelet request's pod as a reader of secrets: its token, and a key that tells it from every other pod. */
 function secretReaderOf(pod: PodIdentity): SecretReader {
-  const digest = nodeCrypto().createHash('sha256').update(pod.token).digest('hex').slice(0, 32);
-  return { token: pod.token, caller: `pod ${pod.namespace}/${pod.serviceAccount} sha256:${digest}` };
+  return { token: pod.token, caller: podCacheIdentity(pod, []) };
 }
 
 /** The daemon's cache as the router keys it: per provider, identity and registry (or every registry). */
@@ -329,29 +338,13 @@ function cacheKeeper(
     provider.cachePolicy?.identity?.(options) ??
     JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
-    fetch(
-      decision: RoutingDecision,
-      fetch: () => Promise<Credential | undefined>,
-      pod?: PodIdentity,
-      isJob = false,
-      secretsAs?: SecretReader,
-    ) {
+    /** `caller`: the job or pod the credential was obtained for, when not the route's own identity alone. */
+    fetch(decision: RoutingDecision, fetch: () => Promise<Credential | undefined>, caller?: string) {
       if (cache === undefined) return fetch();
       const node = identityOf(decision);
-      // A CI job's credential is kept by everything its token says of the job (every claim but its times), so a
-      // renewed token of the same job reuses it, and any other job (another branch, a fork, the next job on the
-      // agent) makes its own exchange. A pod's token comes with an untrusted request: keyed by the token itself.
-      const asWhom =
-        pod === undefined
-          ? secretsAs === undefined
-            ? node
-            : `${node} ${secretsAs.caller}`
-          : isJob
-            ? `${node} ${jobCacheIdentity(pod)}`
-            : `${node} ${podCacheIdentity(decision.provider, decision.options, pod)}`;
       const key = {
         provider: decision.provider.name,
-        identity: asWhom,
+        identity: caller === undefined ? node : `${node} ${caller}`,
         registry: cacheRegistry(decision),
       };
       const keepSeconds = decision.provider.cachePolicy?.keepSeconds?.(decision.options) ?? 0;
