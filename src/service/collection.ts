@@ -10,8 +10,9 @@ import { CALLER } from '../core/wire/contract.js';
  * Docker's Python SDK) run `list`, then `get` for each name it gave, and give up on the whole set when one `get`
  * fails: one unrelated route whose session expired would leave a build with no credential at all. Such a `get` is
  * known by its caller: the same program (parent process, by pid and start time), one of those known to collect
- * (COLLECTORS), that ran `list` moments before, for a name that `list` gave it. For those, a failure is answered as "not found", which these callers skip, with
- * credrelay's explanation on stderr, which they pass through to the terminal. Any other `get` fails as it always does.
+ * (COLLECTORS), that ran `list` moments before, for a name that `list` gave it. For those, a failure is answered as
+ * "not found", which these callers skip, with credrelay's explanation on stderr, which they pass through to the
+ * terminal. Any other `get` fails as it always does.
  *
  * What `list` gave is kept as a small file in the private runtime directory (names only, never a secret), so that the
  * daemon and the in-process path, which may each serve one of the calls, see the same.
