@@ -1,6 +1,7 @@
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { CredrelayError } from '../core/errors.js';
+import { socketInode, unixSockets } from '../core/util/process.js';
 
 /**
  * A listening socket a service manager handed over (systemd's socket activation, sd_listen_fds(3)): the socket is
@@ -77,16 +78,7 @@ function reachableByOthers(socketPath: string): string | undefined {
  * the socket's inode, from /proc/self/fd, looked up in the kernel's table of Unix sockets, /proc/net/unix.
  */
 function boundPath(fd: number): string | undefined {
-  try {
-    const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
-    if (inode === undefined) return undefined;
-    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
-      // Num RefCount Protocol Flags Type St Inode Path
-      const fields = line.trim().split(/\s+/);
-      if (fields[6] === inode) return fields.slice(7).join(' ') || undefined;
-    }
-  } catch {
-    // No /proc (not Linux): systemd is not there either.
-  }
-  return undefined;
+  // No /proc (not Linux): systemd is not there either, and both are undefined.
+  const inode = socketInode('self', fd);
+  return inode === undefined ? undefined : unixSockets({ listening: false }).get(inode) || undefined;
 }

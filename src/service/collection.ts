@@ -1,8 +1,9 @@
-import { readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { CREDENTIALS_NOT_FOUND_MESSAGE } from '../core/errors.js';
 import type { ProtocolReply } from '../core/protocol/handler.js';
 import { replaceFileAtomically } from '../core/util/atomic-file.js';
+import { executableName } from '../core/util/process.js';
 import { CALLER } from '../core/wire/contract.js';
 
 /**
@@ -34,8 +35,7 @@ const COLLECTORS = /^(?:docker|com\.docker\.cli|docker-compose|python[\d.]*)$/;
 /** Whether the process a caller names is one of the collecting programs, by its executable. */
 function isCollector(caller: string): boolean {
   try {
-    const exe = readlinkSync(`/proc/${caller.split(':')[0]}/exe`).replace(/ \(deleted\)$/, '');
-    return COLLECTORS.test(basename(exe));
+    return COLLECTORS.test(executableName(Number(caller.split(':')[0])));
   } catch {
     return false;
   }

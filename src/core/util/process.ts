@@ -29,7 +29,7 @@ export function isCredrelayDaemon(pid: number, startedAt?: number): boolean {
   let executable: string;
   try {
     words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    executable = basename(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ''));
+    executable = executableName(pid);
   } catch {
     // Gone meanwhile, or a process whose executable we may not see (another user's, the machine's init): not ours.
     return false;
@@ -62,6 +62,42 @@ function isCredrelayPackage(root: string): boolean {
     return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown }).name === 'credrelay';
   } catch {
     return false;
+  }
+}
+
+/**
+ * The file name of a process's executable (/proc/PID/exe, without the kernel's " (deleted)" for one replaced on disk,
+ * as an upgrade does). Throws where the process is gone or not ours to look at.
+ */
+export function executableName(pid: number): string {
+  return basename(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ''));
+}
+
+/**
+ * The kernel's table of Unix sockets (/proc/net/unix): inode -> the path it is bound to ('' for an unbound one).
+ * `listening`: only listening sockets (flag __SO_ACCEPTCON). Empty where there is no /proc.
+ */
+export function unixSockets(options: { readonly listening: boolean }): Map<string, string> {
+  const sockets = new Map<string, string>();
+  try {
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      // Num RefCount Protocol Flags Type St Inode Path
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 7 || (options.listening && fields[3] !== '00010000')) continue;
+      sockets.set(fields[6]!, fields.slice(7).join(' '));
+    }
+  } catch {
+    // Not Linux.
+  }
+  return sockets;
+}
+
+/** The inode of the socket a process's descriptor holds (/proc/PID/fd/FD is `socket:[INODE]`), or undefined. */
+export function socketInode(pid: number | 'self', fd: number | string): string | undefined {
+  try {
+    return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+  } catch {
+    return undefined; // closed meanwhile, or no /proc
   }
 }
 

@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CredrelayPaths, SOCKET_SUFFIX } from '../paths.js';
-import { isCredrelayDaemon, processStartTicks, readPidRecord } from '../util/process.js';
+import { isCredrelayDaemon, processStartTicks, readPidRecord, socketInode, unixSockets } from '../util/process.js';
 
 /**
  * The most daemons one user runs at once, across all their environments and runtime directories, unless
@@ -69,7 +69,7 @@ export function otherDaemons(paths: CredrelayPaths): RunningDaemon[] {
     }
   }
   const elsewhere = userDaemonProcesses().filter((pid) => !byPid.has(pid));
-  const sockets = elsewhere.length > 0 ? listeningSockets() : new Map<string, string>();
+  const sockets = elsewhere.length > 0 ? unixSockets({ listening: true }) : new Map<string, string>();
   for (const pid of elsewhere) {
     const socketPath = socketOfProcess(pid, sockets);
     let lastUsedMs = Date.now();
@@ -104,21 +104,6 @@ export function userDaemonProcesses(): number[] {
   });
 }
 
-/** The kernel's table of listening Unix sockets: inode -> path. */
-function listeningSockets(): Map<string, string> {
-  const sockets = new Map<string, string>();
-  try {
-    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
-      // Num RefCount Protocol Flags Type St Inode Path; flag 00010000 is __SO_ACCEPTCON, a listening socket.
-      const fields = line.trim().split(/\s+/);
-      if (fields.length >= 8 && fields[3] === '00010000') sockets.set(fields[6]!, fields.slice(7).join(' '));
-    }
-  } catch {
-    // Not Linux.
-  }
-  return sockets;
-}
-
 /** The daemon socket a process listens on, from its descriptors; undefined when it has none (yet). */
 function socketOfProcess(pid: number, sockets: ReadonlyMap<string, string>): string | undefined {
   let fds: string[];
@@ -128,13 +113,9 @@ function socketOfProcess(pid: number, sockets: ReadonlyMap<string, string>): str
     return undefined;
   }
   for (const fd of fds) {
-    try {
-      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-      const path = inode === undefined ? undefined : sockets.get(inode);
-      if (path !== undefined && path.startsWith('/') && path.endsWith(SOCKET_SUFFIX)) return path;
-    } catch {
-      // Closed meanwhile.
-    }
+    const inode = socketInode(pid, fd);
+    const path = inode === undefined ? undefined : sockets.get(inode);
+    if (path !== undefined && path.startsWith('/') && path.endsWith(SOCKET_SUFFIX)) return path;
   }
   return undefined;
 }
